@@ -1,0 +1,1 @@
+//! Neural networks on top of the tapegrad engine (filled by its own issue).

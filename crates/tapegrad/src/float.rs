@@ -1,0 +1,61 @@
+//! The element types a tensor can hold: `f32` (the training default) and `f64` (gradient checks).
+
+use crate::kernels::gemm::Gemm;
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+/// The data type of a tensor, as saved in model files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit IEEE float.
+    F64,
+}
+
+/// A floating-point element type: `f32` or `f64`.
+pub trait Float:
+    num_traits::Float
+    + num_traits::FloatConst
+    + Gemm
+    + Send
+    + Sync
+    + 'static
+    + Debug
+    + Display
+    + Default
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + num_traits::FromPrimitive
+{
+    /// The matching [`DType`].
+    const DTYPE: DType;
+    /// Converts from `f64`, rounding for `f32`.
+    fn of(v: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn f64(self) -> f64;
+}
+
+impl Float for f32 {
+    const DTYPE: DType = DType::F32;
+    fn of(v: f64) -> Self {
+        v as f32
+    }
+    fn f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: DType = DType::F64;
+    fn of(v: f64) -> Self {
+        v
+    }
+    fn f64(self) -> f64 {
+        self
+    }
+}

@@ -1,0 +1,143 @@
+//! Checking derivatives against central finite differences in `f64`: the law of this repository, and public
+//! API so users can check their own ops.
+//!
+//! The function's output is projected to a scalar with fixed random weights `w` (`loss = sum(w * f(x))`),
+//! never a plain sum: a plain sum is blind to errors that add up to zero across outputs, such as a wrong
+//! softmax derivative.
+
+use crate::error::{Error, Result};
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// Step and tolerances for the checks (PyTorch's gradcheck defaults for double precision).
+#[derive(Debug, Clone, Copy)]
+pub struct GradCheckConfig {
+    /// Finite-difference step.
+    pub eps: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance (relative to the numeric value).
+    pub rtol: f64,
+    /// Seed of the projection weights and the second-order direction.
+    pub seed: u64,
+}
+
+impl Default for GradCheckConfig {
+    fn default() -> Self {
+        GradCheckConfig { eps: 1e-6, atol: 1e-5, rtol: 1e-3, seed: 0x5eed }
+    }
+}
+
+/// A function of several tensors recorded on a tape: what the checks differentiate.
+pub trait TapeFn: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>> {}
+impl<F> TapeFn for F where F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>> {}
+
+/// Projection weights for an output shape, fixed by the seed.
+fn weights(out: &Tensor<f64>, seed: u64) -> Result<Tensor<f64>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Tensor::rand_uniform(out.shape().clone(), 0.5, 1.5, &mut rng)
+}
+
+/// `sum(w * f(x))` on `tape` with `xs` as leaves; returns the scalar and the leaves.
+fn projected<'t>(
+    f: &impl TapeFn,
+    tape: &'t Tape<f64>,
+    xs: &[Tensor<f64>],
+    seed: u64,
+) -> Result<(Var<'t, f64>, Vec<Var<'t, f64>>)> {
+    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(tape, &leaves)?;
+    let w = tape.constant(weights(&y.value(), seed)?);
+    Ok((y.mul(w)?.sum()?, leaves))
+}
+
+fn projected_value(f: &impl TapeFn, xs: &[Tensor<f64>], seed: u64) -> Result<f64> {
+    let tape = Tape::new();
+    let (s, _) = tape.no_grad(|| projected(f, &tape, xs, seed))?;
+    s.item()
+}
+
+fn compare(input: usize, element: usize, analytic: f64, numeric: f64, cfg: &GradCheckConfig) -> Result<()> {
+    let ok = (analytic - numeric).abs() <= cfg.atol + cfg.rtol * numeric.abs();
+    if ok && analytic.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::GradientMismatch { input, element, analytic, numeric, atol: cfg.atol, rtol: cfg.rtol })
+    }
+}
+
+/// Gradients of `sum(w * f(xs))` with respect to each input, by backward.
+fn analytic_grads(f: &impl TapeFn, xs: &[Tensor<f64>], seed: u64) -> Result<Vec<Tensor<f64>>> {
+    let tape = Tape::new();
+    let (s, leaves) = projected(f, &tape, xs, seed)?;
+    let g = s.backward()?;
+    Ok(leaves
+        .iter()
+        .zip(xs)
+        .map(|(l, x)| g.get(*l).cloned().unwrap_or_else(|| Tensor::zeros(x.shape().clone())))
+        .collect())
+}
+
+/// Compares backward against central finite differences for every element of every input.
+///
+/// ```
+/// use tapegrad::{check_gradients, GradCheckConfig, Tensor};
+/// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], [3]).unwrap();
+/// check_gradients(|_t, v| v[0].tanh(), &[x], GradCheckConfig::default()).unwrap();
+/// ```
+///
+/// # Errors
+/// [`Error::GradientMismatch`] naming the input, the element, both values and the tolerance; any error `f`
+/// returns.
+pub fn check_gradients(f: impl TapeFn, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+    let analytic = analytic_grads(&f, xs, cfg.seed)?;
+    let mut work: Vec<Tensor<f64>> = xs.to_vec();
+    for (i, x) in xs.iter().enumerate() {
+        for e in 0..x.numel() {
+            let orig = x.data()[e];
+            work[i].data_mut()[e] = orig + cfg.eps;
+            let plus = projected_value(&f, &work, cfg.seed)?;
+            work[i].data_mut()[e] = orig - cfg.eps;
+            let minus = projected_value(&f, &work, cfg.seed)?;
+            work[i].data_mut()[e] = orig;
+            compare(i, e, analytic[i].data()[e], (plus - minus) / (2.0 * cfg.eps), &cfg)?;
+        }
+    }
+    Ok(())
+}
+
+/// Second-order check: the Hessian-vector product from differentiating the recorded gradient graph, against
+/// central finite differences of first-order gradients along a fixed random direction.
+///
+/// # Errors
+/// As [`check_gradients`].
+pub fn check_second_order(f: impl TapeFn, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xd1ec);
+    let dir: Vec<Tensor<f64>> =
+        xs.iter().map(|x| Tensor::rand_uniform(x.shape().clone(), -1.0, 1.0, &mut rng)).collect::<Result<_>>()?;
+    let hv = {
+        let tape = Tape::new();
+        let (s, leaves) = projected(&f, &tape, xs, cfg.seed)?;
+        tape.hvp(s, &leaves, &dir)?
+    };
+    // Second differences need a larger step than first differences to stay above rounding noise.
+    let eps = cfg.eps.sqrt() * 1e-2;
+    let shifted = |sign: f64| -> Result<Vec<Tensor<f64>>> {
+        let moved: Vec<Tensor<f64>> = xs
+            .iter()
+            .zip(&dir)
+            .map(|(x, d)| crate::kernels::zip("check", x.clone(), d, |a, b| a + sign * eps * b))
+            .collect::<Result<_>>()?;
+        analytic_grads(&f, &moved, cfg.seed)
+    };
+    let (gp, gm) = (shifted(1.0)?, shifted(-1.0)?);
+    for (i, h) in hv.iter().enumerate() {
+        for e in 0..h.numel() {
+            let numeric = (gp[i].data()[e] - gm[i].data()[e]) / (2.0 * eps);
+            compare(i, e, h.data()[e], numeric, &cfg)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Derivatives of derivatives: Hessian-vector products, Jacobians and Hessians, all from the tape.
+//!
+//! A gradient recorded with [`Tape::grad_graph`] is an ordinary part of the graph, so differentiating it
+//! again needs nothing new: the HVP is the gradient of `<grad f, v>`.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+use crate::val::Val;
+
+impl<T: Float> Tape<T> {
+    /// First-order gradients of `loss` with respect to any nodes of this tape (leaves or intermediate);
+    /// zeros where `loss` does not depend on one.
+    ///
+    /// # Errors
+    /// [`Error::NonScalarLoss`] unless `loss` has one element; [`Error::ForeignVar`].
+    pub fn grad<'t>(&'t self, loss: Var<'t, T>, wrt: &[Var<'t, T>]) -> Result<Vec<Tensor<T>>> {
+        self.owns("grad", loss)?;
+        let kept = self.with_retained(wrt, || self.run_backward(loss.id, false));
+        let kept = kept?;
+        Ok(wrt
+            .iter()
+            .map(|w| match kept.get(w.id) {
+                Some(Some(Val::Tensor(t))) => t.clone(),
+                _ => Tensor::zeros(w.shape()),
+            })
+            .collect())
+    }
+
+    /// The Hessian-vector product `H v` of a scalar `loss` with respect to `wrt`, with `v` given per
+    /// variable. Exact: the gradient graph is recorded, dotted with `v` and differentiated again.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `v` does not match `wrt` in count or shapes; as [`Tape::grad`].
+    pub fn hvp<'t>(&'t self, loss: Var<'t, T>, wrt: &[Var<'t, T>], v: &[Tensor<T>]) -> Result<Vec<Tensor<T>>> {
+        if v.len() != wrt.len() {
+            return Err(Error::InvalidArgument {
+                op: "hvp",
+                msg: format!("{} directions for {} variables", v.len(), wrt.len()),
+            });
+        }
+        let gs = self.grad_graph(loss, wrt)?;
+        let mut dot: Option<Var<'t, T>> = None;
+        for (g, d) in gs.iter().zip(v) {
+            if g.shape() != *d.shape() {
+                return Err(Error::ShapeMismatch {
+                    op: "hvp",
+                    msg: "direction and variable shapes differ".into(),
+                    lhs: g.shape(),
+                    rhs: d.shape().clone(),
+                });
+            }
+            let term = g.mul(self.constant(d.clone()))?.sum()?;
+            dot = Some(match dot {
+                None => term,
+                Some(acc) => acc.add(term)?,
+            });
+        }
+        match dot {
+            None => Ok(Vec::new()),
+            Some(d) => self.grad(d, wrt),
+        }
+    }
+}
+
+/// A function of several tensors recorded on a fresh tape: what the helpers below differentiate.
+pub trait TapeFnT<T: Float>: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
+impl<T: Float, F> TapeFnT<T> for F where F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
+
+fn flat_len<T: Float>(xs: &[Tensor<T>]) -> usize {
+    xs.iter().map(Tensor::numel).sum()
+}
+
+fn concat_flat<T: Float>(gs: &[Tensor<T>]) -> Vec<T> {
+    gs.iter().flat_map(|g| g.data().iter().copied()).collect()
+}
+
+/// The Jacobian of `f` at `xs`: rows are the output's elements (row-major), columns the inputs' elements
+/// flattened and concatenated in order. One backward pass per output element: for small problems
+/// (Levenberg-Marquardt's residuals, Newton's method).
+///
+/// # Errors
+/// Any error of `f` or of the backward passes.
+pub fn jacobian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
+    let tape = Tape::new();
+    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(&tape, &leaves)?;
+    let m = y.shape().numel();
+    let n = flat_len(xs);
+    let flat = y.reshape([m])?;
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        let yi = flat.narrow(0, i, 1)?.sum()?;
+        out.extend(concat_flat(&tape.grad(yi, &leaves)?));
+    }
+    Tensor::from_vec(out, [m, n])
+}
+
+/// The Hessian of a scalar `f` at `xs`, inputs flattened and concatenated: one backward pass through the
+/// recorded gradient graph per input element.
+///
+/// # Errors
+/// [`Error::NonScalarLoss`] unless `f` returns one element; any error of `f`.
+pub fn hessian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
+    let tape = Tape::new();
+    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(&tape, &leaves)?;
+    let gs = tape.grad_graph(y, &leaves)?;
+    let n = flat_len(xs);
+    let mut out = Vec::with_capacity(n * n);
+    for g in &gs {
+        let len = g.shape().numel();
+        let flat = g.reshape([len])?;
+        for j in 0..len {
+            let gj = flat.narrow(0, j, 1)?.sum()?;
+            out.extend(concat_flat(&tape.grad(gj, &leaves)?));
+        }
+    }
+    Tensor::from_vec(out, [n, n])
+}
+
+/// Loss, gradient and Hessian-vector product of `f` at `xs` along `v`, on a fresh tape.
+///
+/// # Errors
+/// As [`Tape::hvp`].
+pub fn hvp<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>], v: &[Tensor<T>]) -> Result<(T, Vec<Tensor<T>>)> {
+    let tape = Tape::new();
+    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(&tape, &leaves)?;
+    let hv = tape.hvp(y, &leaves, v)?;
+    Ok((y.item()?, hv))
+}

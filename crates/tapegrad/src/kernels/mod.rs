@@ -1,0 +1,253 @@
+//! Plain tensor math, no graph: broadcasting elementwise loops, axis reductions, permutes and the batched
+//! matrix product. Ops call these for their forwards; first-order backward calls them through [`crate::Val`].
+
+pub mod gemm;
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use gemm::MatRef;
+use smallvec::SmallVec;
+
+/// `f(a, b)` elementwise with NumPy broadcasting. Reuses `a`'s buffer when it is unshared and already has
+/// the output's shape.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming `op` when the shapes do not broadcast.
+pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>> {
+    if a.shape() == b.shape() {
+        let bd = b.data();
+        if a.is_unique() {
+            let mut a = a;
+            for (x, &y) in a.data_mut().iter_mut().zip(bd) {
+                *x = f(*x, y);
+            }
+            return Ok(a);
+        }
+        let data = a.data().iter().zip(bd).map(|(&x, &y)| f(x, y)).collect();
+        return Ok(Tensor::from_parts(data, a.shape().clone()));
+    }
+    if b.numel() == 1 && b.rank() <= a.rank() {
+        let y = b.data()[0];
+        return Ok(a.map_inplace(|x| f(x, y)));
+    }
+    let out = Shape::broadcast(op, a.shape(), b.shape())?;
+    if a.numel() == 1 && a.rank() <= b.rank() {
+        let x = a.data()[0];
+        return Ok(Tensor::from_parts(b.data().iter().map(|&y| f(x, y)).collect(), out));
+    }
+    let sa = a.shape().broadcast_strides(&out);
+    let sb = b.shape().broadcast_strides(&out);
+    let (ad, bd) = (a.data(), b.data());
+    let mut data = Vec::with_capacity(out.numel());
+    let dims = out.dims();
+    let r = dims.len();
+    // Iterate the output in row-major order; the innermost axis runs as a tight loop.
+    let inner = dims[r - 1];
+    let (ia, ib) = (sa[r - 1], sb[r - 1]);
+    let mut idx: SmallVec<[usize; 4]> = SmallVec::from_elem(0, r);
+    let outer = out.numel() / inner.max(1);
+    for _ in 0..outer {
+        let oa: usize = idx.iter().zip(&sa).map(|(i, s)| i * s).sum();
+        let ob: usize = idx.iter().zip(&sb).map(|(i, s)| i * s).sum();
+        for j in 0..inner {
+            data.push(f(ad[oa + j * ia], bd[ob + j * ib]));
+        }
+        for ax in (0..r.saturating_sub(1)).rev() {
+            idx[ax] += 1;
+            if idx[ax] < dims[ax] {
+                break;
+            }
+            idx[ax] = 0;
+        }
+    }
+    Ok(Tensor::from_parts(data, out))
+}
+
+/// Repeats `x` along its size-1 (or missing leading) axes to `shape`.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `x` does not broadcast to `shape`.
+pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
+    if x.shape() == shape {
+        return Ok(x.clone());
+    }
+    if !x.shape().broadcasts_to(shape) {
+        return Err(Error::ShapeMismatch {
+            op: "broadcast_to",
+            msg: "cannot broadcast".into(),
+            lhs: x.shape().clone(),
+            rhs: shape.clone(),
+        });
+    }
+    zip("broadcast_to", Tensor::zeros(shape.clone()), x, |_, v| v)
+}
+
+/// Sums `x` over the axes along which `shape` was broadcast to `x`'s shape: the derivative of broadcasting.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `shape` does not broadcast to `x`'s shape.
+pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
+    if x.shape() == shape {
+        return Ok(x.clone());
+    }
+    if !shape.broadcasts_to(x.shape()) {
+        return Err(Error::ShapeMismatch {
+            op: "sum_to",
+            msg: "target does not broadcast to the source".into(),
+            lhs: x.shape().clone(),
+            rhs: shape.clone(),
+        });
+    }
+    let xs = x.shape();
+    let st = shape.broadcast_strides(xs);
+    let mut out = vec![T::zero(); shape.numel()];
+    let dims = xs.dims();
+    let r = dims.len();
+    let inner = dims[r - 1];
+    let is = st[r - 1];
+    let mut idx: SmallVec<[usize; 4]> = SmallVec::from_elem(0, r);
+    let xd = x.data();
+    for chunk in xd.chunks(inner.max(1)) {
+        let o: usize = idx.iter().zip(&st).map(|(i, s)| i * s).sum();
+        if is == 0 {
+            let s: T = chunk.iter().copied().sum();
+            out[o] += s;
+        } else {
+            for (j, &v) in chunk.iter().enumerate() {
+                out[o + j] += v;
+            }
+        }
+        for ax in (0..r.saturating_sub(1)).rev() {
+            idx[ax] += 1;
+            if idx[ax] < dims[ax] {
+                break;
+            }
+            idx[ax] = 0;
+        }
+    }
+    Ok(Tensor::from_parts(out, shape.clone()))
+}
+
+/// Splits a shape around `axis` into (outer, len, inner) block sizes.
+pub fn split_at_axis(shape: &Shape, axis: usize) -> (usize, usize, usize) {
+    let d = shape.dims();
+    (d[..axis].iter().product(), d[axis], d[axis + 1..].iter().product())
+}
+
+/// Folds `x` along `axis` with `f` starting from `init`; the axis is kept with size 1 or removed.
+pub fn reduce_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool, init: T, f: impl Fn(T, T) -> T) -> Tensor<T> {
+    let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    let xd = x.data();
+    let mut out = vec![init; outer * inner];
+    for o in 0..outer {
+        let dst = &mut out[o * inner..(o + 1) * inner];
+        for l in 0..len {
+            let src = &xd[(o * len + l) * inner..(o * len + l + 1) * inner];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = f(*d, s);
+            }
+        }
+    }
+    Tensor::from_parts(out, x.shape().reduced(axis, keepdim))
+}
+
+/// Copies `x` with its axes reordered: output axis `i` is input axis `perm[i]`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `perm` is not a permutation of `0..rank`.
+pub fn permute<T: Float>(x: &Tensor<T>, perm: &[usize]) -> Result<Tensor<T>> {
+    let r = x.rank();
+    let mut seen = vec![false; r];
+    if perm.len() != r || perm.iter().any(|&p| p >= r || std::mem::replace(&mut seen[p], true)) {
+        return Err(Error::InvalidArgument {
+            op: "permute",
+            msg: format!("{perm:?} is not a permutation of the {r} axes of {}", x.shape()),
+        });
+    }
+    let dims: SmallVec<[usize; 4]> = perm.iter().map(|&p| x.dims()[p]).collect();
+    let in_strides = x.shape().strides();
+    let st: SmallVec<[usize; 4]> = perm.iter().map(|&p| in_strides[p]).collect();
+    let out_shape = Shape::new(&dims);
+    let n = x.numel();
+    let xd = x.data();
+    let mut data = Vec::with_capacity(n);
+    if n > 0 {
+        let mut idx: SmallVec<[usize; 4]> = SmallVec::from_elem(0, r);
+        for _ in 0..n {
+            let o: usize = idx.iter().zip(&st).map(|(i, s)| i * s).sum();
+            data.push(xd[o]);
+            for ax in (0..r).rev() {
+                idx[ax] += 1;
+                if idx[ax] < dims[ax] {
+                    break;
+                }
+                idx[ax] = 0;
+            }
+        }
+    }
+    Ok(Tensor::from_parts(data, out_shape))
+}
+
+/// The shape of `op(a) @ op(b)` for rank-2 or rank-3 (batched) operands, where `op` transposes the last two
+/// axes when its flag is set. Returns (batch, m, k, n).
+///
+/// # Errors
+/// [`Error::BadShape`] for ranks other than 2 and 3, [`Error::ShapeMismatch`] for differing inner dimensions
+/// or batch sizes.
+pub fn matmul_dims(a: &Shape, b: &Shape, ta: bool, tb: bool) -> Result<(usize, usize, usize, usize)> {
+    let op = "matmul";
+    for s in [a, b] {
+        if s.rank() != 2 && s.rank() != 3 {
+            return Err(Error::BadShape {
+                op,
+                msg: "expected a matrix [m, k] or a batch [b, m, k]".into(),
+                shape: s.clone(),
+            });
+        }
+    }
+    if a.rank() != b.rank() {
+        return Err(Error::ShapeMismatch {
+            op,
+            msg: "ranks differ; expected [m, k] · [k, n] or [b, m, k] · [b, k, n]".into(),
+            lhs: a.clone(),
+            rhs: b.clone(),
+        });
+    }
+    let last2 = |s: &Shape, t: bool| {
+        let d = s.dims();
+        let (r, c) = (d[d.len() - 2], d[d.len() - 1]);
+        if t { (c, r) } else { (r, c) }
+    };
+    let (m, k) = last2(a, ta);
+    let (k2, n) = last2(b, tb);
+    let batch = if a.rank() == 3 { a.dims()[0] } else { 1 };
+    if a.rank() == 3 && b.dims()[0] != batch {
+        return Err(Error::ShapeMismatch { op, msg: "batch sizes differ".into(), lhs: a.clone(), rhs: b.clone() });
+    }
+    if k != k2 {
+        let msg = match (ta, tb) {
+            (false, false) => "inner dimensions differ; expected [m, k] · [k, n]",
+            _ => "inner dimensions differ after transposition",
+        };
+        return Err(Error::ShapeMismatch { op, msg: msg.into(), lhs: a.clone(), rhs: b.clone() });
+    }
+    Ok((batch, m, k, n))
+}
+
+/// `op(a) @ op(b)` (see [`matmul_dims`]), through the GEMM kernel; transposes are strides, not copies.
+///
+/// # Errors
+/// As [`matmul_dims`].
+pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
+    let (batch, m, k, n) = matmul_dims(a.shape(), b.shape(), ta, tb)?;
+    let mut out = vec![T::zero(); batch * m * n];
+    for i in 0..batch {
+        let av = if ta { MatRef::row_major(k, m, i * m * k, true) } else { MatRef::row_major(m, k, i * m * k, false) };
+        let bv = if tb { MatRef::row_major(n, k, i * k * n, true) } else { MatRef::row_major(k, n, i * k * n, false) };
+        T::gemm(T::one(), a.data(), av, b.data(), bv, T::zero(), &mut out, i * m * n);
+    }
+    let shape = if a.rank() == 3 { Shape::new(&[batch, m, n]) } else { Shape::new(&[m, n]) };
+    Ok(Tensor::from_parts(out, shape))
+}

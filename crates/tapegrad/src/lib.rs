@@ -1,0 +1,57 @@
+//! # tapegrad
+//!
+//! Reverse-mode automatic differentiation over a dynamic (define-by-run) tape, with exact gradients of any
+//! order. Build a graph by computing with [`Var`]s on a [`Tape`], then call [`Var::backward`]:
+//!
+//! ```
+//! use tapegrad::{Param, Tape, Tensor};
+//!
+//! // One neuron: y = sigmoid(w · x + b), squared error against a target.
+//! let w = Param::new(Tensor::from_vec(vec![0.5, -0.3], [2, 1]).unwrap());
+//! let b = Param::new(Tensor::from_vec(vec![0.1], [1]).unwrap());
+//! let tape = Tape::<f64>::new();
+//! let x = tape.input(Tensor::from_vec(vec![1.0, 2.0], [1, 2]).unwrap());
+//! let target = tape.input(Tensor::from_vec(vec![1.0], [1, 1]).unwrap());
+//! let y = (x.matmul(tape.param(&w)).unwrap() + tape.param(&b)).sigmoid().unwrap();
+//! let loss = y.mse(target).unwrap();
+//! let grads = loss.backward().unwrap();
+//! let dw = grads.param(&w).unwrap();
+//! assert_eq!(dw.dims(), &[2, 1]);
+//! // dL/dw = 2 (y - t) y (1 - y) x
+//! let yv = y.item().unwrap();
+//! let expect = 2.0 * (yv - 1.0) * yv * (1.0 - yv);
+//! assert!((dw.data()[1] - expect * 2.0).abs() < 1e-12);
+//! ```
+//!
+//! - Tensors ([`Tensor`]) are dense and row-major, `f32` or `f64`, with shared storage.
+//! - The tape records parameters, inputs, constants and operations in creation order; backward walks it in
+//!   reverse, with no recursion.
+//! - Every derivative is written once, with the operations of [`BackwardCx`], and can be recorded and
+//!   differentiated again: [`Tape::grad_graph`], [`Tape::hvp`], [`jacobian`], [`hessian`].
+//! - [`check_gradients`] and [`check_second_order`] compare against finite differences.
+
+pub mod dot;
+pub mod error;
+pub mod float;
+pub mod grad_check;
+pub mod higher;
+pub mod kernels;
+pub mod ops;
+pub mod param;
+pub mod shape;
+pub mod tape;
+pub mod tensor;
+pub mod val;
+
+pub use dot::DotOptions;
+pub use error::{Error, Result};
+pub use float::{DType, Float};
+pub use grad_check::{GradCheckConfig, check_gradients, check_second_order};
+pub use higher::{hessian, hvp, jacobian};
+pub use ops::layout::concat;
+pub use ops::loss::{argmax_rows, softmax_rows};
+pub use param::{Param, ParamId};
+pub use shape::Shape;
+pub use tape::{Gradients, Grads, NodeKind, Op, Tape, Var};
+pub use tensor::Tensor;
+pub use val::{BackwardCx, Val};

@@ -1,0 +1,226 @@
+//! The activations from the lectures: step (Heaviside), sign, sigmoid, tanh, relu, leaky relu with two
+//! slopes, softplus, and softmax / log_softmax along an axis.
+//!
+//! Step and sign are piecewise constant: their derivative is zero everywhere except at 0, where it does not
+//! exist. Backward passes zero, so nothing upstream of a step neuron learns by gradient descent (which is
+//! why the lectures move to sigmoid).
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::kernels;
+use crate::ops::reduce::logsumexp_t;
+use crate::ops::unary::elementwise;
+use crate::tape::{Grads, Op, Var};
+use crate::tensor::Tensor;
+use crate::val::{BackwardCx, Val};
+use smallvec::smallvec;
+
+/// The logistic function, stable for large |x| (never computes `exp` of a large positive number).
+pub(crate) fn sigmoid_f<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// `log(1 + e^x)` without overflow: `max(x, 0) + log1p(e^-|x|)`.
+fn softplus_f<T: Float>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+elementwise!(
+    /// Heaviside step: 1 for x > 0, else 0 (the lecture's threshold neuron). Derivative: 0 (see module doc).
+    step, StepOp, "step", fwd: |x| if x > T::zero() { T::one() } else { T::zero() },
+    bwd: |cx, g| cx.scale(g, T::zero())
+);
+
+elementwise!(
+    /// Sign: 1 for x > 0, -1 for x < 0, 0 at 0. Derivative: 0 (see module doc).
+    sign, SignOp, "sign",
+    fwd: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { T::zero() },
+    bwd: |cx, g| cx.scale(g, T::zero())
+);
+
+elementwise!(
+    /// Logistic sigmoid `1 / (1 + e^-x)`; derivative `g y (1 - y)` (saves the output).
+    sigmoid, SigmoidOp, "sigmoid", fwd: |x| sigmoid_f(x),
+    bwd: |cx, g| {
+        let y = cx.output();
+        let one_minus = cx.add_scalar(cx.neg(y.clone())?, T::one())?;
+        cx.mul(g, cx.mul(y, one_minus)?)
+    }
+);
+
+elementwise!(
+    /// Hyperbolic tangent; derivative `g (1 - y^2)` (saves the output).
+    tanh, TanhOp, "tanh", fwd: |x| x.tanh(),
+    bwd: |cx, g| {
+        let y = cx.output();
+        cx.mul(g, cx.add_scalar(cx.neg(cx.mul(y.clone(), y)?)?, T::one())?)
+    }
+);
+
+elementwise!(
+    /// Rectified linear unit `max(x, 0)`; derivative `g [x > 0]` (taken as 0 at the kink).
+    relu, ReluOp, "relu", fwd: |x| if x > T::zero() { x } else { T::zero() },
+    bwd: |cx, g| cx.mul(g, cx.constant(cx.output_value().map(|y| if y > T::zero() { T::one() } else { T::zero() })))
+);
+
+elementwise!(
+    /// Softplus `log(1 + e^x)`, a smooth relu; derivative `g sigmoid(x)`.
+    softplus, SoftplusOp, "softplus", fwd: |x| softplus_f(x),
+    bwd: |cx, g| cx.mul(g, cx.sigmoid(cx.input(0))?)
+);
+
+// ---- leaky relu with two slopes: y = alpha x for x >= 0, beta x for x < 0;  dx = g * slope(x) ----
+
+struct LeakyReluOp<T> {
+    alpha: T,
+    beta: T,
+}
+impl<T: Float> Op<T> for LeakyReluOp<T> {
+    fn name(&self) -> &'static str {
+        "leaky_relu"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let (a, b) = (self.alpha, self.beta);
+        let slope = cx.input_value(0).map(|x| if x >= T::zero() { a } else { b });
+        Ok(smallvec![Some(cx.mul(g, cx.constant(slope))?)])
+    }
+}
+
+// ---- softmax along axis: y = exp(x - lse(x));  dx = y (g - sum(g y, axis)) ----
+
+/// Stable softmax along `axis`: subtract the maximum before `exp`.
+pub(crate) fn softmax_t<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
+    let m = crate::ops::reduce::max_keep(x, axis);
+    let e = kernels::zip("softmax", x.clone(), &m, |a, b| (a - b).exp()).expect("invariant: kept max broadcasts");
+    let s = kernels::reduce_axis(&e, axis, true, T::zero(), |a, b| a + b);
+    kernels::zip("softmax", e, &s, |a, b| a / b).expect("invariant: kept sum broadcasts")
+}
+
+struct SoftmaxOp {
+    axis: usize,
+}
+impl<T: Float> Op<T> for SoftmaxOp {
+    fn name(&self) -> &'static str {
+        "softmax"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let y = cx.output();
+        let dot = cx.sum_axis(cx.mul(g.clone(), y.clone())?, self.axis, true)?;
+        Ok(smallvec![Some(cx.mul(y, cx.sub(g, dot)?)?)])
+    }
+}
+
+// ---- log_softmax along axis: y = x - lse(x);  dx = g - exp(y) sum(g, axis) ----
+
+struct LogSoftmaxOp {
+    axis: usize,
+}
+impl<T: Float> Op<T> for LogSoftmaxOp {
+    fn name(&self) -> &'static str {
+        "log_softmax"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let p = cx.exp(cx.output())?;
+        let s = cx.sum_axis(g.clone(), self.axis, true)?;
+        Ok(smallvec![Some(cx.sub(g, cx.mul(p, s)?)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Leaky relu with the lecture's two slopes: `alpha x` for `x >= 0`, `beta x` for `x < 0`
+    /// (`leaky_relu(1.0, 0.01)` is the usual one).
+    ///
+    /// # Errors
+    /// Only in anomaly mode.
+    pub fn leaky_relu(self, alpha: T, beta: T) -> Result<Self> {
+        let v = self.value().map(|x| if x >= T::zero() { alpha * x } else { beta * x });
+        self.tape.record(LeakyReluOp { alpha, beta }, &[self], v)
+    }
+
+    /// Softmax along `axis` (negative counts from the end), stable for large inputs.
+    ///
+    /// # Errors
+    /// [`crate::Error::AxisOutOfRange`].
+    pub fn softmax(self, axis: isize) -> Result<Self> {
+        let a = self.shape().axis("softmax", axis)?;
+        let v = softmax_t(&self.value(), a);
+        self.tape.record(SoftmaxOp { axis: a }, &[self], v)
+    }
+
+    /// `log(softmax(x))` along `axis`, computed as `x - logsumexp(x)` (no log of a tiny number).
+    ///
+    /// # Errors
+    /// [`crate::Error::AxisOutOfRange`].
+    pub fn log_softmax(self, axis: isize) -> Result<Self> {
+        let a = self.shape().axis("log_softmax", axis)?;
+        let x = self.value();
+        let lse = logsumexp_t(&x, a);
+        let v = kernels::zip("log_softmax", x, &lse, |p, q| p - q)?;
+        self.tape.record(LogSoftmaxOp { axis: a }, &[self], v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{check_unary, check_unary_rank};
+    use crate::{Error, Tape, Tensor};
+    use proptest::prelude::*;
+
+    #[test]
+    fn activations_compute_lecture_values() {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::from_vec(vec![-2.0, 0.0, 3.0], [3]).unwrap());
+        assert_eq!(x.step().unwrap().value().to_vec(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(x.sign().unwrap().value().to_vec(), vec![-1.0, 0.0, 1.0]);
+        assert_eq!(x.relu().unwrap().value().to_vec(), vec![0.0, 0.0, 3.0]);
+        assert_eq!(x.leaky_relu(1.0, 0.1).unwrap().value().to_vec(), vec![-0.2, 0.0, 3.0]);
+        assert_eq!(x.sigmoid().unwrap().value().data()[1], 0.5);
+        assert!((x.softplus().unwrap().value().data()[1] - 2f64.ln()).abs() < 1e-15);
+        let g = x.step().unwrap().sum().unwrap().backward().unwrap();
+        assert_eq!(g.get(x).unwrap().to_vec(), vec![0.0; 3]);
+    }
+
+    #[test]
+    fn sigmoid_softplus_and_softmax_are_stable_for_large_inputs() {
+        let tape = Tape::<f32>::new();
+        let x = tape.input(Tensor::from_vec(vec![-1000.0, 1000.0], [2]).unwrap());
+        assert_eq!(x.sigmoid().unwrap().value().to_vec(), vec![0.0, 1.0]);
+        assert_eq!(x.softplus().unwrap().value().to_vec(), vec![0.0, 1000.0]);
+        assert_eq!(x.softmax(0).unwrap().value().to_vec(), vec![0.0, 1.0]);
+        assert_eq!(x.log_softmax(0).unwrap().value().to_vec(), vec![-2000.0, 0.0]);
+    }
+
+    #[test]
+    fn softmax_rejects_a_bad_axis() {
+        let tape = Tape::<f32>::new();
+        let x = tape.input(Tensor::zeros([2, 3]));
+        assert!(matches!(x.softmax(2), Err(Error::AxisOutOfRange { op: "softmax", .. })));
+        assert!(matches!(x.log_softmax(-3), Err(Error::AxisOutOfRange { op: "log_softmax", .. })));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn smooth_activation_gradients_match_finite_differences(seed in any::<u64>()) {
+            check_unary(seed, |x| x.sigmoid(), (-4.0, 4.0))?;
+            check_unary(seed, |x| x.tanh(), (-3.0, 3.0))?;
+            check_unary(seed, |x| x.softplus(), (-4.0, 4.0))?;
+            check_unary_rank(seed, |x| x.softmax(-1), (-3.0, 3.0), 1)?;
+            check_unary_rank(seed, |x| x.log_softmax(0), (-3.0, 3.0), 1)?;
+        }
+        #[test]
+        fn kinked_activation_gradients_match_away_from_kinks(seed in any::<u64>()) {
+            for range in [(0.1, 2.0), (-2.0, -0.1)] {
+                check_unary(seed, |x| x.relu(), range)?;
+                check_unary(seed, |x| x.leaky_relu(1.5, 0.2), range)?;
+                check_unary(seed, |x| x.step(), range)?;
+                check_unary(seed, |x| x.sign(), range)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Losses: mean squared error, binary cross-entropy (on probabilities and, stably, on logits), softmax
+//! cross-entropy fused with log-sum-exp (class indices or probability targets) and KL divergence.
+//!
+//! All reduce by the mean over the batch, as PyTorch does by default. Only the class-index softmax
+//! cross-entropy is a fused op of its own (one pass, no `[N, C]` log-probability temporary kept); the others
+//! are compositions of ops whose derivatives are already checked.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::ops::activation::softmax_t;
+use crate::ops::reduce::logsumexp_t;
+use crate::tape::{Grads, Op, Var};
+use crate::tensor::Tensor;
+use crate::val::{BackwardCx, Val};
+use smallvec::smallvec;
+
+fn same_shape<T: Float>(op: &'static str, a: &Var<'_, T>, b: &Var<'_, T>) -> Result<()> {
+    a.tape.owns(op, *b)?;
+    let (sa, sb) = (a.shape(), b.shape());
+    if sa != sb {
+        return Err(Error::ShapeMismatch { op, msg: "prediction and target shapes differ".into(), lhs: sa, rhs: sb });
+    }
+    Ok(())
+}
+
+// ---- softmax cross-entropy with class indices: L = mean_i (lse(z_i) - z_i[y_i]) ----
+// dz = g / N * (softmax(z) - onehot(y)).
+
+struct SoftmaxCrossEntropyOp {
+    labels: Vec<usize>,
+}
+impl<T: Float> Op<T> for SoftmaxCrossEntropyOp {
+    fn name(&self) -> &'static str {
+        "softmax_cross_entropy"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let s = cx.input_shape(0);
+        let (n, c) = (s.dims()[0], s.dims()[1]);
+        let mut onehot = vec![T::zero(); n * c];
+        for (i, &y) in self.labels.iter().enumerate() {
+            onehot[i * c + y] = T::one();
+        }
+        let diff = cx.sub(cx.softmax(cx.input(0), 1)?, cx.constant(Tensor::from_parts(onehot, s)))?;
+        let gs = cx.scale(g, T::one() / T::of(n.max(1) as f64))?;
+        Ok(smallvec![Some(cx.mul(diff, gs)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Mean squared error `mean((self - target)^2)`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the shapes differ (no silent broadcasting in a loss).
+    pub fn mse(self, target: Var<'t, T>) -> Result<Self> {
+        same_shape("mse", &self, &target)?;
+        self.sub(target)?.square()?.mean()
+    }
+
+    /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`.
+    /// Prefer [`Var::bce_with_logits`], which cannot take the log of 0.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] when a probability is outside `[0, 1]`.
+    pub fn bce(self, target: Var<'t, T>) -> Result<Self> {
+        same_shape("bce", &self, &target)?;
+        if let Some(p) = self.value().data().iter().find(|p| !(T::zero()..=T::one()).contains(*p)) {
+            return Err(Error::InvalidArgument { op: "bce", msg: format!("probability {p} is outside [0, 1]") });
+        }
+        let pos = target.mul(self.log()?)?;
+        let one_minus_y = target.mul_scalar(-T::one())?.add_scalar(T::one())?;
+        let one_minus_p = self.mul_scalar(-T::one())?.add_scalar(T::one())?;
+        let neg = one_minus_y.mul(one_minus_p.log()?)?;
+        pos.add(neg)?.mean()?.mul_scalar(-T::one())
+    }
+
+    /// Binary cross-entropy on logits, stable for any logit: `mean(softplus(z) - y z)`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`].
+    pub fn bce_with_logits(self, target: Var<'t, T>) -> Result<Self> {
+        same_shape("bce_with_logits", &self, &target)?;
+        self.softplus()?.sub(target.mul(self)?)?.mean()
+    }
+
+    /// Softmax cross-entropy of logits `[N, C]` against class indices, fused with log-sum-exp:
+    /// `mean_i (logsumexp(z_i) - z_i[y_i])`.
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] unless the logits are `[N, C]`; [`Error::InvalidArgument`] when the number of
+    /// labels is not N; [`Error::IndexOutOfRange`] for a label `>= C`.
+    pub fn softmax_cross_entropy(self, labels: &[usize]) -> Result<Self> {
+        let op = "softmax_cross_entropy";
+        let z = self.value();
+        if z.rank() != 2 {
+            return Err(Error::BadShape { op, msg: "expected logits [N, C]".into(), shape: z.shape().clone() });
+        }
+        let (n, c) = (z.dims()[0], z.dims()[1]);
+        if labels.len() != n {
+            return Err(Error::InvalidArgument {
+                op,
+                msg: format!("{} labels for logits {}", labels.len(), z.shape()),
+            });
+        }
+        if let Some(&bad) = labels.iter().find(|&&y| y >= c) {
+            return Err(Error::IndexOutOfRange { op, index: bad, bound: c });
+        }
+        let lse = logsumexp_t(&z, 1);
+        let mut total = T::zero();
+        for (i, &y) in labels.iter().enumerate() {
+            total += lse.data()[i] - z.data()[i * c + y];
+        }
+        let v = Tensor::scalar(total / T::of(n.max(1) as f64));
+        self.tape.record(SoftmaxCrossEntropyOp { labels: labels.to_vec() }, &[self], v)
+    }
+
+    /// Softmax cross-entropy of logits `[N, C]` against probability targets `[N, C]` (soft labels):
+    /// `-mean_i sum_c t_ic log_softmax(z)_ic`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`]; [`Error::BadShape`] unless rank 2.
+    pub fn softmax_cross_entropy_probs(self, target: Var<'t, T>) -> Result<Self> {
+        same_shape("softmax_cross_entropy_probs", &self, &target)?;
+        let s = self.shape();
+        if s.rank() != 2 {
+            return Err(Error::BadShape {
+                op: "softmax_cross_entropy_probs",
+                msg: "expected logits [N, C]".into(),
+                shape: s,
+            });
+        }
+        let n = s.dims()[0];
+        target.mul(self.log_softmax(1)?)?.sum()?.mul_scalar(-T::one() / T::of(n.max(1) as f64))
+    }
+
+    /// KL divergence `KL(p || q) = sum p (log p - log q) / N` with `self = log q` (log-probabilities, rank 2
+    /// `[N, C]` or rank 1) and `target = p` (probabilities), PyTorch's `kl_div(..., reduction="batchmean")`.
+    /// Terms with `p = 0` contribute 0. The entropy term `p log p` is taken from the target's value: no
+    /// gradient flows into the target.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] for a negative target.
+    pub fn kl_div(self, target: Var<'t, T>) -> Result<Self> {
+        same_shape("kl_div", &self, &target)?;
+        let p = target.value();
+        if let Some(bad) = p.data().iter().find(|&&v| v < T::zero()) {
+            return Err(Error::InvalidArgument { op: "kl_div", msg: format!("target probability {bad} is negative") });
+        }
+        let n = if p.rank() >= 2 { p.dims()[0] } else { 1 };
+        let ent: T = p.data().iter().map(|&v| if v > T::zero() { v * v.ln() } else { T::zero() }).sum();
+        let cross = target.mul(self)?.sum()?;
+        cross.mul_scalar(-T::one())?.add_scalar(ent)?.mul_scalar(T::one() / T::of(n.max(1) as f64))
+    }
+}
+
+/// Softmax probabilities of logits `[N, C]` along the classes (no tape): for predictions and metrics.
+pub fn softmax_rows<T: Float>(logits: &Tensor<T>) -> Result<Tensor<T>> {
+    if logits.rank() != 2 {
+        return Err(Error::BadShape {
+            op: "softmax_rows",
+            msg: "expected [N, C]".into(),
+            shape: logits.shape().clone(),
+        });
+    }
+    Ok(softmax_t(logits, 1))
+}
+
+/// Index of the largest element of each row of `[N, C]` (first one on ties).
+pub fn argmax_rows<T: Float>(x: &Tensor<T>) -> Result<Vec<usize>> {
+    if x.rank() != 2 {
+        return Err(Error::BadShape { op: "argmax_rows", msg: "expected [N, C]".into(), shape: x.shape().clone() });
+    }
+    let c = x.dims()[1];
+    Ok(x.data()
+        .chunks(c.max(1))
+        .map(|r| r.iter().enumerate().fold((0, T::neg_infinity()), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{check_both, random_tensor};
+    use crate::{Error, Shape, Tape, Tensor};
+    use proptest::prelude::*;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    #[test]
+    fn softmax_cross_entropy_matches_a_hand_computation() {
+        let tape = Tape::<f64>::new();
+        let z = tape.leaf(Tensor::from_vec(vec![1.0, 2.0, 3.0, 1.0, 1.0, 1.0], [2, 3]).unwrap());
+        let l = z.softmax_cross_entropy(&[2, 0]).unwrap().item().unwrap();
+        let l0 = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln() - 3.0;
+        let l1 = 3f64.ln();
+        assert!((l - (l0 + l1) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn losses_reject_bad_labels_and_shapes() {
+        let tape = Tape::<f32>::new();
+        let z = tape.input(Tensor::zeros([2, 3]));
+        assert_eq!(
+            z.softmax_cross_entropy(&[0, 3]).unwrap_err().to_string(),
+            "softmax_cross_entropy: index 3 is out of range 0..3"
+        );
+        assert!(matches!(z.softmax_cross_entropy(&[0]), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            tape.input(Tensor::zeros([3])).softmax_cross_entropy(&[0, 0, 0]),
+            Err(Error::BadShape { .. })
+        ));
+        let t = tape.input(Tensor::zeros([3, 2]));
+        assert_eq!(z.mse(t).unwrap_err().to_string(), "mse: prediction and target shapes differ ([2, 3] and [3, 2])");
+        assert!(matches!(z.bce(t), Err(Error::ShapeMismatch { op: "bce", .. })));
+        assert!(matches!(z.bce_with_logits(t), Err(Error::ShapeMismatch { op: "bce_with_logits", .. })));
+        assert!(matches!(z.kl_div(t), Err(Error::ShapeMismatch { op: "kl_div", .. })));
+        assert!(matches!(z.softmax_cross_entropy_probs(t), Err(Error::ShapeMismatch { .. })));
+        let p = tape.input(Tensor::full([2, 3], 1.5));
+        assert!(matches!(p.bce(z), Err(Error::InvalidArgument { op: "bce", .. })));
+        let neg = tape.input(Tensor::full([2, 3], -0.5));
+        assert!(matches!(z.kl_div(neg), Err(Error::InvalidArgument { op: "kl_div", .. })));
+    }
+
+    #[test]
+    fn bce_with_logits_is_stable_and_agrees_with_bce() {
+        let tape = Tape::<f64>::new();
+        let z = tape.input(Tensor::from_vec(vec![-800.0, 800.0, 0.3], [3]).unwrap());
+        let y = tape.input(Tensor::from_vec(vec![1.0, 0.0, 1.0], [3]).unwrap());
+        let l = z.bce_with_logits(y).unwrap().item().unwrap();
+        assert!(l.is_finite() && (l - (1600.0 + (1.0 + (-0.3f64).exp()).ln()) / 3.0).abs() < 1e-9);
+        let zs = tape.input(Tensor::from_vec(vec![0.3, -1.2], [2]).unwrap());
+        let ys = tape.input(Tensor::from_vec(vec![1.0, 0.0], [2]).unwrap());
+        let a = zs.bce_with_logits(ys).unwrap().item().unwrap();
+        let b = zs.sigmoid().unwrap().bce(ys).unwrap().item().unwrap();
+        assert!((a - b).abs() < 1e-12);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn loss_gradients_match_finite_differences(n in 1usize..5, c in 2usize..5, seed in any::<u64>()) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let s = Shape::new(&[n, c]);
+            let z = random_tensor(&mut rng, &s, (-3.0, 3.0));
+            let labels: Vec<usize> = (0..n).map(|_| rng.random_range(0..c)).collect();
+            check_both(|_t, v| v[0].softmax_cross_entropy(&labels), std::slice::from_ref(&z))?;
+            let y = random_tensor(&mut rng, &s, (0.0, 1.0));
+            let p = random_tensor(&mut rng, &s, (0.05, 0.95));
+            check_both(|t, v| v[0].mse(t.input(y.clone())), std::slice::from_ref(&z))?;
+            check_both(|t, v| v[0].bce(t.input(y.clone())), &[p])?;
+            check_both(|t, v| v[0].bce_with_logits(t.input(y.clone())), std::slice::from_ref(&z))?;
+            check_both(|_t, v| v[0].mse(v[1]), &[z.clone(), y.clone()])?;
+            let probs = crate::ops::loss::softmax_rows(&y).unwrap();
+            check_both(|t, v| v[0].softmax_cross_entropy_probs(t.input(probs.clone())), std::slice::from_ref(&z))?;
+            check_both(|t, v| v[0].log_softmax(1)?.kl_div(t.input(probs.clone())), &[z])?;
+        }
+    }
+}

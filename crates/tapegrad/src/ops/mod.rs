@@ -1,0 +1,14 @@
+//! Every operation: one section per op with its forward, its derivative right below, and its tests.
+//!
+//! The derivative table for all of them is `docs/ops.md`.
+
+pub mod activation;
+pub mod binary;
+pub mod layout;
+pub mod loss;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,157 @@
+//! Elementwise functions of one variable: `exp`, `log`, `sqrt`, `abs`, `powf`, `sin`, `cos`.
+//! Each is declared with [`elementwise!`]: the forward `f(x)` and the derivative formula side by side.
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::tape::{Grads, Op, Var};
+use crate::val::{BackwardCx, Val};
+use smallvec::smallvec;
+
+/// Declares an elementwise op: a unit struct implementing [`Op`] with the derivative, and the `Var` method
+/// running the forward. `fwd` maps one element; `bwd` returns the input's gradient from `cx` and `g`.
+macro_rules! elementwise {
+    ($(#[$doc:meta])* $method:ident, $op:ident, $name:literal,
+     fwd: |$x:ident| $f:expr, bwd: |$cx:ident, $g:ident| $b:expr) => {
+        struct $op;
+        impl<T: Float> Op<T> for $op {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn backward(&self, $cx: &BackwardCx<'_, T>, $g: Val<T>) -> Result<Grads<T>> {
+                Ok(smallvec![Some($b?)])
+            }
+        }
+        impl<'t, T: Float> Var<'t, T> {
+            $(#[$doc])*
+            ///
+            /// # Errors
+            /// Only in anomaly mode ([`crate::Error::NonFinite`]).
+            pub fn $method(self) -> Result<Self> {
+                let v = self.value().map(|$x: T| $f);
+                self.tape.record($op, &[self], v)
+            }
+        }
+    };
+}
+pub(crate) use elementwise;
+
+elementwise!(
+    /// `e^x`; derivative `g * y` (saves the output).
+    exp, ExpOp, "exp", fwd: |x| x.exp(), bwd: |cx, g| cx.mul(g, cx.output())
+);
+
+elementwise!(
+    /// Natural logarithm; derivative `g / x`. Non-positive inputs give NaN or -inf (anomaly mode reports it).
+    log, LogOp, "log", fwd: |x| x.ln(), bwd: |cx, g| cx.div(g, cx.input(0))
+);
+
+elementwise!(
+    /// Square root; derivative `g / (2 y)`.
+    sqrt, SqrtOp, "sqrt", fwd: |x| x.sqrt(),
+    bwd: |cx, g| cx.div(g, cx.scale(cx.output(), T::of(2.0))?)
+);
+
+elementwise!(
+    /// `|x|`; derivative `g * sign(x)`, taken as 0 at the kink x = 0.
+    abs, AbsOp, "abs", fwd: |x| x.abs(),
+    bwd: |cx, g| cx.mul(g, cx.constant(cx.input_value(0).map(|x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { T::zero() })))
+);
+
+elementwise!(
+    /// `sin x`; derivative `g cos x`.
+    sin, SinOp, "sin", fwd: |x| x.sin(), bwd: |cx, g| cx.mul(g, cx.cos(cx.input(0))?)
+);
+
+elementwise!(
+    /// `cos x`; derivative `-g sin x`.
+    cos, CosOp, "cos", fwd: |x| x.cos(), bwd: |cx, g| cx.neg(cx.mul(g, cx.sin(cx.input(0))?)?)
+);
+
+// ---- powf: y = x^p for a constant p;  dx = g p x^(p-1) ----
+
+struct PowOp<T>(T);
+impl<T: Float> Op<T> for PowOp<T> {
+    fn name(&self) -> &'static str {
+        "powf"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let d = cx.scale(cx.powf(cx.input(0), self.0 - T::one())?, self.0)?;
+        Ok(smallvec![Some(cx.mul(g, d)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// `x^p` for a constant exponent (`powf(2.0)` squares). Negative bases with non-integer `p` give NaN.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] when `p` is not finite; [`crate::Error::NonFinite`] in anomaly mode.
+    pub fn powf(self, p: T) -> Result<Self> {
+        if !p.is_finite() {
+            return Err(crate::Error::InvalidArgument { op: "powf", msg: format!("exponent {p} is not finite") });
+        }
+        let v = self.value().map(|x| x.powf(p));
+        self.tape.record(PowOp(p), &[self], v)
+    }
+
+    /// `x * x`.
+    ///
+    /// # Errors
+    /// As [`Var::powf`].
+    pub fn square(self) -> Result<Self> {
+        self.powf(T::of(2.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::check_unary;
+    use crate::{Error, Tape, Tensor};
+    use proptest::prelude::*;
+
+    #[test]
+    fn forward_values_match_std() {
+        let tape = Tape::<f64>::new();
+        let x = tape.input(Tensor::from_vec(vec![0.5, 2.0], [2]).unwrap());
+        assert_eq!(x.exp().unwrap().value().to_vec(), vec![0.5f64.exp(), 2f64.exp()]);
+        assert_eq!(x.log().unwrap().value().to_vec(), vec![0.5f64.ln(), 2f64.ln()]);
+        assert_eq!(x.sqrt().unwrap().value().to_vec(), vec![0.5f64.sqrt(), 2f64.sqrt()]);
+        assert_eq!(x.powf(3.0).unwrap().value().to_vec(), vec![0.125, 8.0]);
+        assert_eq!((-x).abs().unwrap().value().to_vec(), vec![0.5, 2.0]);
+    }
+
+    #[test]
+    fn powf_rejects_a_non_finite_exponent() {
+        let tape = Tape::<f32>::new();
+        let e = tape.input(Tensor::ones([2])).powf(f32::NAN).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { op: "powf", .. }));
+        assert_eq!(e.to_string(), "powf: exponent NaN is not finite");
+    }
+
+    #[test]
+    fn anomaly_mode_names_the_op_that_made_a_nan() {
+        let tape = Tape::<f64>::new();
+        tape.set_anomaly(true);
+        let x = tape.leaf(Tensor::from_vec(vec![1.0, -1.0], [2]).unwrap());
+        let e = x.log().unwrap_err();
+        assert_eq!(e.to_string(), "anomaly: forward of log (node 1, inputs [2]) produced a non-finite value");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn exp_log_sqrt_gradients_match_finite_differences(seed in any::<u64>()) {
+            check_unary(seed, |x| x.exp(), (-2.0, 2.0))?;
+            check_unary(seed, |x| x.log(), (0.3, 3.0))?;
+            check_unary(seed, |x| x.sqrt(), (0.3, 3.0))?;
+        }
+        #[test]
+        fn abs_sin_cos_pow_gradients_match_finite_differences(seed in any::<u64>()) {
+            check_unary(seed, |x| x.abs(), (0.2, 2.0))?;
+            check_unary(seed, |x| x.abs(), (-2.0, -0.2))?;
+            check_unary(seed, |x| x.sin(), (-3.0, 3.0))?;
+            check_unary(seed, |x| x.cos(), (-3.0, 3.0))?;
+            check_unary(seed, |x| x.powf(3.0), (-2.0, 2.0))?;
+            check_unary(seed, |x| x.powf(-1.5), (0.3, 2.0))?;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Shapes, strides and NumPy broadcasting: every shape check of the engine lives here.
+
+use crate::error::{Error, Result};
+use smallvec::SmallVec;
+use std::fmt;
+
+/// The dimensions of a tensor, outermost first (row-major). Stored inline up to rank 4.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shape(SmallVec<[usize; 4]>);
+
+impl Shape {
+    /// A shape from its dimensions.
+    pub fn new(dims: &[usize]) -> Self {
+        Shape(SmallVec::from_slice(dims))
+    }
+
+    /// The shape of a scalar (rank 0, one element).
+    pub fn scalar() -> Self {
+        Shape(SmallVec::new())
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Number of elements (1 for a scalar).
+    pub fn numel(&self) -> usize {
+        self.0.iter().product()
+    }
+
+    /// Row-major strides in elements.
+    pub fn strides(&self) -> SmallVec<[usize; 4]> {
+        let mut s: SmallVec<[usize; 4]> = SmallVec::from_elem(1, self.rank());
+        for i in (0..self.rank().saturating_sub(1)).rev() {
+            s[i] = s[i + 1] * self.0[i + 1];
+        }
+        s
+    }
+
+    /// Resolves a possibly negative axis (`-1` is the last) against this shape.
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`] when the axis does not exist.
+    pub fn axis(&self, op: &'static str, axis: isize) -> Result<usize> {
+        let rank = self.rank() as isize;
+        let a = if axis < 0 { axis + rank } else { axis };
+        if a < 0 || a >= rank {
+            return Err(Error::AxisOutOfRange { op, axis, rank: self.rank(), shape: self.clone() });
+        }
+        Ok(a as usize)
+    }
+
+    /// The shape with dimension `axis` set to 1 (`keepdim`) or removed.
+    pub fn reduced(&self, axis: usize, keepdim: bool) -> Shape {
+        let mut d = self.0.clone();
+        if keepdim {
+            d[axis] = 1;
+        } else {
+            d.remove(axis);
+        }
+        Shape(d)
+    }
+
+    /// The NumPy broadcast of two shapes: align on the right, each pair of dimensions equal or one of them 1.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming `op` when a pair is neither equal nor 1.
+    pub fn broadcast(op: &'static str, a: &Shape, b: &Shape) -> Result<Shape> {
+        if a == b {
+            return Ok(a.clone());
+        }
+        let r = a.rank().max(b.rank());
+        let mut out: SmallVec<[usize; 4]> = SmallVec::from_elem(1, r);
+        for i in 0..r {
+            let da = if i < r - a.rank() { 1 } else { a.0[i - (r - a.rank())] };
+            let db = if i < r - b.rank() { 1 } else { b.0[i - (r - b.rank())] };
+            out[i] = if da == db || db == 1 {
+                da
+            } else if da == 1 {
+                db
+            } else {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    msg: "shapes cannot be broadcast together".into(),
+                    lhs: a.clone(),
+                    rhs: b.clone(),
+                });
+            };
+        }
+        Ok(Shape(out))
+    }
+
+    /// Whether `self` broadcasts to `target` (used by `broadcast_to` and its derivative `sum_to`).
+    pub fn broadcasts_to(&self, target: &Shape) -> bool {
+        self.rank() <= target.rank() && self.0.iter().rev().zip(target.0.iter().rev()).all(|(&s, &t)| s == t || s == 1)
+    }
+
+    /// Strides of `self` viewed inside the broadcast `target`: 0 where `self` is stretched.
+    pub fn broadcast_strides(&self, target: &Shape) -> SmallVec<[usize; 4]> {
+        let own = self.strides();
+        let off = target.rank() - self.rank();
+        (0..target.rank()).map(|i| if i < off || self.0[i - off] == 1 { 0 } else { own[i - off] }).collect()
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(d: &[usize]) -> Self {
+        Shape::new(d)
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(d: [usize; N]) -> Self {
+        Shape::new(&d)
+    }
+}
+
+impl From<Vec<usize>> for Shape {
+    fn from(d: Vec<usize>) -> Self {
+        Shape(SmallVec::from_vec(d))
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_numpy_rules() {
+        let s = |d: &[usize]| Shape::new(d);
+        assert_eq!(Shape::broadcast("add", &s(&[2, 1, 3]), &s(&[4, 1])).unwrap(), s(&[2, 4, 3]));
+        assert_eq!(Shape::broadcast("add", &s(&[]), &s(&[2])).unwrap(), s(&[2]));
+        let e = Shape::broadcast("add", &s(&[2, 3]), &s(&[4])).unwrap_err();
+        assert_eq!(e.to_string(), "add: shapes cannot be broadcast together ([2, 3] and [4])");
+    }
+
+    #[test]
+    fn negative_axis_counts_from_the_end() {
+        let s = Shape::new(&[2, 3, 4]);
+        assert_eq!(s.axis("sum", -1).unwrap(), 2);
+        assert!(s.axis("sum", 3).is_err());
+        assert!(s.axis("sum", -4).is_err());
+    }
+
+    #[test]
+    fn broadcast_strides_are_zero_on_stretched_axes() {
+        let s = Shape::new(&[3, 1]);
+        assert_eq!(s.broadcast_strides(&Shape::new(&[2, 3, 4])).as_slice(), &[0, 1, 0]);
+    }
+}

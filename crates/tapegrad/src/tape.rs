@@ -1,0 +1,461 @@
+//! The tape: an append-only arena of nodes in creation order, and the variables that point into it.
+//!
+//! Creation order is a topological order (an op's inputs exist before it), so backward walks the arena in
+//! reverse with a plain loop: no sort, no recursion, no reference-counted graph.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::param::{Param, ParamId};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::val::{BackwardCx, Val};
+use smallvec::SmallVec;
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// The gradients an op returns, one per input, `None` where an input gets nothing.
+pub type Grads<T> = SmallVec<[Option<Val<T>>; 2]>;
+
+/// An operation on the tape: its name and its derivative.
+///
+/// The forward runs before the node is recorded (see [`Tape::record`]); the node keeps the inputs' ids and
+/// the output value. `backward` receives the gradient of the loss with respect to the output and returns
+/// one gradient per input, each written with the differentiable operations of [`BackwardCx`]: the same
+/// formula runs eagerly on tensors for first-order gradients and is recorded on the tape when a gradient
+/// graph is requested, which is how every op gets derivatives of any order.
+pub trait Op<T: Float>: 'static {
+    /// The op's name, as printed in errors, anomaly reports and graph pictures.
+    fn name(&self) -> &'static str;
+
+    /// Gradients of the loss with respect to each input, given `g`, the gradient with respect to the output.
+    ///
+    /// # Errors
+    /// Any error of the operations it uses (a broken op; never expected for valid shapes).
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>>;
+}
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A parameter; gradients are reported under its [`ParamId`].
+    Param(ParamId),
+    /// Data: never gets a gradient.
+    Input,
+    /// A constant: never gets a gradient.
+    Constant,
+    /// A tensor that asked for its gradient (PyTorch's `requires_grad=True` leaf).
+    Leaf,
+    /// The result of an operation.
+    Op,
+}
+
+pub(crate) struct Node<T: Float> {
+    pub(crate) value: Tensor<T>,
+    pub(crate) kind: NodeKind,
+    pub(crate) op: Option<Rc<dyn Op<T>>>,
+    pub(crate) inputs: SmallVec<[usize; 2]>,
+    pub(crate) requires_grad: bool,
+    pub(crate) retain: bool,
+    pub(crate) name: &'static str,
+}
+
+/// The record of one forward pass. Create one per step; dropping it (or [`Tape::clear`]) frees everything.
+///
+/// ```
+/// use tapegrad::{Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.leaf(Tensor::scalar(3.0));
+/// let y = x * x + x; // y = x^2 + x
+/// let g = y.backward().unwrap();
+/// assert_eq!(g.get(x).unwrap().item().unwrap(), 7.0); // dy/dx = 2x + 1
+/// ```
+pub struct Tape<T: Float> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    params: RefCell<HashMap<ParamId, usize>>,
+    grad_enabled: Cell<bool>,
+    anomaly: Cell<bool>,
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A handle to a node on a tape: cheap to copy, borrows the tape.
+#[derive(Clone, Copy)]
+pub struct Var<'t, T: Float> {
+    pub(crate) tape: &'t Tape<T>,
+    pub(crate) id: usize,
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape with gradients enabled and anomaly mode off.
+    pub fn new() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::new()),
+            params: RefCell::new(HashMap::new()),
+            grad_enabled: Cell::new(true),
+            anomaly: Cell::new(false),
+        }
+    }
+
+    /// An empty tape with room for `n` nodes before it reallocates.
+    pub fn with_capacity(n: usize) -> Self {
+        let t = Self::new();
+        t.nodes.borrow_mut().reserve(n);
+        t
+    }
+
+    /// Number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of nodes that carry a derivative (operations recorded for backward).
+    pub fn recorded_ops(&self) -> usize {
+        self.nodes.borrow().iter().filter(|n| n.op.is_some()).count()
+    }
+
+    /// Frees every node; the tape can be reused. Needs `&mut`, so no variable of it is alive.
+    pub fn clear(&mut self) {
+        self.nodes.get_mut().clear();
+        self.params.get_mut().clear();
+    }
+
+    /// Whether operations are recorded for backward (see [`Tape::no_grad`]).
+    pub fn grad_enabled(&self) -> bool {
+        self.grad_enabled.get()
+    }
+
+    /// Runs `f` with recording off: nodes keep their values only (no derivative, no inputs), and nothing
+    /// computed inside requires a gradient. For evaluation and inference.
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        let prev = self.grad_enabled.replace(false);
+        let r = f();
+        self.grad_enabled.set(prev);
+        r
+    }
+
+    /// Turns anomaly mode on or off. When on, the first op whose forward or backward produces a NaN or an
+    /// infinity is reported as [`Error::NonFinite`] with its name, tape position and input shapes.
+    pub fn set_anomaly(&self, on: bool) {
+        self.anomaly.set(on);
+    }
+
+    /// Whether anomaly mode is on.
+    pub fn anomaly(&self) -> bool {
+        self.anomaly.get()
+    }
+
+    fn push(&self, node: Node<T>) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(node);
+        Var { tape: self, id: nodes.len() - 1 }
+    }
+
+    fn leafish(&self, value: Tensor<T>, kind: NodeKind, requires_grad: bool, name: &'static str) -> Var<'_, T> {
+        self.push(Node { value, kind, op: None, inputs: SmallVec::new(), requires_grad, retain: false, name })
+    }
+
+    /// Data: a node that never gets a gradient.
+    pub fn input(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leafish(value, NodeKind::Input, false, "input")
+    }
+
+    /// A constant: a node that never gets a gradient.
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leafish(value, NodeKind::Constant, false, "constant")
+    }
+
+    /// A scalar constant.
+    pub fn scalar(&self, v: T) -> Var<'_, T> {
+        self.constant(Tensor::scalar(v))
+    }
+
+    /// A leaf that wants its gradient (`requires_grad=True` in PyTorch); read it with [`Gradients::get`].
+    pub fn leaf(&self, value: Tensor<T>) -> Var<'_, T> {
+        let rg = self.grad_enabled.get();
+        self.leafish(value, NodeKind::Leaf, rg, "leaf")
+    }
+
+    /// A parameter's current value on this tape. Asking twice for the same parameter gives the same node.
+    pub fn param(&self, p: &Param<T>) -> Var<'_, T> {
+        if let Some(&id) = self.params.borrow().get(&p.id()) {
+            return Var { tape: self, id };
+        }
+        let rg = self.grad_enabled.get();
+        let v = self.leafish(p.value().clone(), NodeKind::Param(p.id()), rg, "param");
+        self.params.borrow_mut().insert(p.id(), v.id);
+        v
+    }
+
+    /// Records the result of an operation: `value` computed from `inputs` by `op`. Every built-in op goes
+    /// through here, and so can user-defined ones.
+    ///
+    /// # Errors
+    /// [`Error::ForeignVar`] when an input belongs to another tape; [`Error::NonFinite`] in anomaly mode when
+    /// `value` holds a NaN or an infinity.
+    pub fn record<'t>(&'t self, op: impl Op<T>, inputs: &[Var<'t, T>], value: Tensor<T>) -> Result<Var<'t, T>> {
+        for v in inputs {
+            if !std::ptr::eq(v.tape, self) {
+                return Err(Error::ForeignVar { op: op.name() });
+            }
+        }
+        let requires_grad = self.grad_enabled.get() && {
+            let nodes = self.nodes.borrow();
+            inputs.iter().any(|v| nodes[v.id].requires_grad)
+        };
+        if self.anomaly.get() && !value.all_finite() {
+            let nodes = self.nodes.borrow();
+            return Err(Error::NonFinite {
+                phase: "forward",
+                op: op.name(),
+                node: nodes.len(),
+                inputs: shapes_of(&nodes, inputs.iter().map(|v| v.id)),
+            });
+        }
+        let name = op.name();
+        let op: Option<Rc<dyn Op<T>>> = if requires_grad { Some(Rc::new(op)) } else { None };
+        let inputs: SmallVec<[usize; 2]> =
+            if requires_grad { inputs.iter().map(|v| v.id).collect() } else { SmallVec::new() };
+        Ok(self.push(Node { value, kind: NodeKind::Op, op, inputs, requires_grad, retain: false, name }))
+    }
+
+    /// Checks that `v` lives on this tape.
+    ///
+    /// # Errors
+    /// [`Error::ForeignVar`] naming `op` otherwise.
+    pub fn owns(&self, op: &'static str, v: Var<'_, T>) -> Result<()> {
+        if std::ptr::eq(v.tape, self) { Ok(()) } else { Err(Error::ForeignVar { op }) }
+    }
+
+    /// Reverse walk from `loss`: returns, per node, the gradient of `loss` (only nodes that need one and are
+    /// leaves or retained keep it). With `create_graph`, the derivative formulas are recorded on this tape.
+    pub(crate) fn run_backward(&self, loss: usize, create_graph: bool) -> Result<Vec<Option<Val<T>>>> {
+        let (shape, rg) = {
+            let nodes = self.nodes.borrow();
+            (nodes[loss].value.shape().clone(), nodes[loss].requires_grad)
+        };
+        if shape.numel() != 1 {
+            return Err(Error::NonScalarLoss { shape });
+        }
+        let mut grads: Vec<Option<Val<T>>> = Vec::new();
+        grads.resize_with(loss + 1, || None);
+        let mut kept: Vec<Option<Val<T>>> = Vec::new();
+        kept.resize_with(loss + 1, || None);
+        if !rg {
+            return Ok(kept);
+        }
+        let seed = Tensor::ones(shape);
+        grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
+        for i in (0..=loss).rev() {
+            let Some(g) = grads[i].take() else { continue };
+            let (op, inputs, keep) = {
+                let nodes = self.nodes.borrow();
+                let n = &nodes[i];
+                (n.op.clone(), n.inputs.clone(), n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf))
+            };
+            let Some(op) = op else {
+                kept[i] = Some(g);
+                continue;
+            };
+            if keep {
+                kept[i] = Some(g.clone());
+            }
+            let cx = BackwardCx::new(self, i, &inputs, create_graph);
+            let gs = op.backward(&cx, g)?;
+            debug_assert_eq!(gs.len(), inputs.len(), "invariant: {} returns one gradient per input", op.name());
+            for (gi, &inp) in gs.into_iter().zip(inputs.iter()) {
+                let Some(gi) = gi else { continue };
+                if !self.nodes.borrow()[inp].requires_grad {
+                    continue;
+                }
+                if self.anomaly.get() && !cx.is_finite(&gi) {
+                    let nodes = self.nodes.borrow();
+                    return Err(Error::NonFinite {
+                        phase: "backward",
+                        op: op.name(),
+                        node: i,
+                        inputs: shapes_of(&nodes, inputs.iter().copied()),
+                    });
+                }
+                grads[inp] = Some(match grads[inp].take() {
+                    None => gi,
+                    Some(acc) => cx.add(acc, gi)?,
+                });
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Gradients of `loss` with respect to `wrt`, recorded on this tape so they can be differentiated again
+    /// (PyTorch's `create_graph=True`). A variable that `loss` does not depend on gets a zero constant.
+    ///
+    /// # Errors
+    /// [`Error::NonScalarLoss`] unless `loss` has one element; [`Error::ForeignVar`] for variables of another
+    /// tape.
+    pub fn grad_graph<'t>(&'t self, loss: Var<'t, T>, wrt: &[Var<'t, T>]) -> Result<Vec<Var<'t, T>>> {
+        self.owns("grad_graph", loss)?;
+        for &w in wrt {
+            self.owns("grad_graph", w)?;
+        }
+        let prev = self.grad_enabled.replace(true);
+        let kept = self.with_retained(wrt, || self.run_backward(loss.id, true));
+        self.grad_enabled.set(prev);
+        let mut kept = kept?;
+        wrt.iter()
+            .map(|w| match kept.get_mut(w.id).and_then(Option::take) {
+                Some(Val::Node(id)) => Ok(Var { tape: self, id }),
+                Some(Val::Tensor(t)) => Ok(self.constant(t)),
+                None => Ok(self.constant(Tensor::zeros(w.shape()))),
+            })
+            .collect()
+    }
+
+    pub(crate) fn with_retained<R>(&self, vars: &[Var<'_, T>], f: impl FnOnce() -> R) -> R {
+        let prev: Vec<bool> = {
+            let mut nodes = self.nodes.borrow_mut();
+            vars.iter().map(|v| std::mem::replace(&mut nodes[v.id].retain, true)).collect()
+        };
+        let r = f();
+        let mut nodes = self.nodes.borrow_mut();
+        for (v, p) in vars.iter().zip(prev) {
+            nodes[v.id].retain = p;
+        }
+        r
+    }
+
+    pub(crate) fn node_ref(&self, id: usize) -> Ref<'_, Node<T>> {
+        Ref::map(self.nodes.borrow(), |n| &n[id])
+    }
+}
+
+fn shapes_of<T: Float>(nodes: &[Node<T>], ids: impl Iterator<Item = usize>) -> String {
+    let v: Vec<String> = ids.map(|i| nodes[i].value.shape().to_string()).collect();
+    v.join(", ")
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// The tape it lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// Its position on the tape.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Its value (a cheap clone of shared storage).
+    pub fn value(&self) -> Tensor<T> {
+        self.tape.node_ref(self.id).value.clone()
+    }
+
+    /// Its shape.
+    pub fn shape(&self) -> Shape {
+        self.tape.node_ref(self.id).value.shape().clone()
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> NodeKind {
+        self.tape.node_ref(self.id).kind
+    }
+
+    /// Whether backward will compute a gradient for it.
+    pub fn requires_grad(&self) -> bool {
+        self.tape.node_ref(self.id).requires_grad
+    }
+
+    /// Asks backward to keep this node's gradient (for intermediate results), like PyTorch's `retain_grad`.
+    pub fn retain_grad(self) -> Self {
+        self.tape.nodes.borrow_mut()[self.id].retain = true;
+        self
+    }
+
+    /// The single value of a one-element variable.
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] when it has more than one element.
+    pub fn item(&self) -> Result<T> {
+        self.tape.node_ref(self.id).value.item()
+    }
+
+    /// Gradients of this scalar with respect to every parameter, every leaf and every retained node it
+    /// depends on. Intermediate gradients are freed as the walk passes them; calling it twice gives the same
+    /// result.
+    ///
+    /// # Errors
+    /// [`Error::NonScalarLoss`] unless this has exactly one element; [`Error::NonFinite`] in anomaly mode.
+    pub fn backward(&self) -> Result<Gradients<T>> {
+        let kept = self.tape.run_backward(self.id, false)?;
+        let nodes = self.tape.nodes.borrow();
+        let mut out = Gradients { params: HashMap::new(), nodes: HashMap::new() };
+        for (i, g) in kept.into_iter().enumerate() {
+            let Some(Val::Tensor(t)) = g else { continue };
+            if let NodeKind::Param(pid) = nodes[i].kind {
+                out.params.insert(pid, t.clone());
+            }
+            out.nodes.insert(i, t);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Float> fmt::Debug for Var<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.tape.node_ref(self.id);
+        write!(f, "Var#{} {} {:?}", self.id, n.name, n.value)
+    }
+}
+
+/// The gradients one backward pass produced, keyed by parameter and by node.
+#[derive(Debug, Clone, Default)]
+pub struct Gradients<T: Float> {
+    params: HashMap<ParamId, Tensor<T>>,
+    nodes: HashMap<usize, Tensor<T>>,
+}
+
+impl<T: Float> Gradients<T> {
+    /// The gradient of a parameter, `None` when the loss does not depend on it.
+    pub fn param(&self, p: &Param<T>) -> Option<&Tensor<T>> {
+        self.params.get(&p.id())
+    }
+
+    /// The gradient of a parameter by id.
+    pub fn by_id(&self, id: ParamId) -> Option<&Tensor<T>> {
+        self.params.get(&id)
+    }
+
+    /// The gradient of a leaf, parameter or retained node of the tape the loss was on.
+    pub fn get(&self, v: Var<'_, T>) -> Option<&Tensor<T>> {
+        self.nodes.get(&v.id)
+    }
+
+    /// Takes a parameter's gradient out (no copy).
+    pub fn take(&mut self, id: ParamId) -> Option<Tensor<T>> {
+        self.params.remove(&id)
+    }
+
+    /// Ids of all parameters with a gradient.
+    pub fn param_ids(&self) -> impl Iterator<Item = ParamId> + '_ {
+        self.params.keys().copied()
+    }
+
+    /// Number of parameters with a gradient.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether no parameter got a gradient.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+}

@@ -1,0 +1,336 @@
+//! Dense, row-major, n-dimensional tensors with shared storage.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::shape::Shape;
+use rand::Rng;
+use rand_distr::{Distribution, Normal, Uniform};
+use std::fmt;
+use std::sync::Arc;
+
+/// A dense row-major tensor of `f32` or `f64`.
+///
+/// Cloning is cheap: the storage is shared (`Arc`). Writing through [`Tensor::data_mut`] copies the
+/// storage only when it is shared, so an optimizer updates an unshared parameter in place.
+///
+/// ```
+/// use tapegrad::Tensor;
+/// let t = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
+/// assert_eq!(t.get(&[1, 0]).unwrap(), 3.0);
+/// assert!(Tensor::<f32>::from_vec(vec![1.0], [2, 2]).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T: Float> {
+    data: Arc<Vec<T>>,
+    shape: Shape,
+}
+
+impl<T: Float> Tensor<T> {
+    /// A tensor from a buffer and a shape.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when `data.len()` is not the number of elements of `shape`.
+    pub fn from_vec(data: Vec<T>, shape: impl Into<Shape>) -> Result<Self> {
+        let shape = shape.into();
+        if data.len() != shape.numel() {
+            return Err(Error::LengthMismatch { op: "from_vec", len: data.len(), expected: shape.numel(), shape });
+        }
+        Ok(Tensor { data: Arc::new(data), shape })
+    }
+
+    /// A tensor from a slice and a shape (copies).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] as for [`Tensor::from_vec`].
+    pub fn from_slice(data: &[T], shape: impl Into<Shape>) -> Result<Self> {
+        Self::from_vec(data.to_vec(), shape)
+    }
+
+    /// Builds a tensor whose length is right by construction (engine-internal).
+    pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
+        debug_assert_eq!(data.len(), shape.numel(), "invariant: buffer length matches shape");
+        Tensor { data: Arc::new(data), shape }
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(v: T) -> Self {
+        Tensor { data: Arc::new(vec![v]), shape: Shape::scalar() }
+    }
+
+    /// A tensor filled with `v`.
+    pub fn full(shape: impl Into<Shape>, v: T) -> Self {
+        let shape = shape.into();
+        Tensor { data: Arc::new(vec![v; shape.numel()]), shape }
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: impl Into<Shape>) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: impl Into<Shape>) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// Independent draws from U(lo, hi) with an explicit, seedable RNG.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `lo < hi` and both are finite.
+    pub fn rand_uniform<R: Rng + ?Sized>(shape: impl Into<Shape>, lo: f64, hi: f64, rng: &mut R) -> Result<Self> {
+        let shape = shape.into();
+        let d = Uniform::new(lo, hi)
+            .map_err(|e| Error::InvalidArgument { op: "rand_uniform", msg: format!("bounds [{lo}, {hi}): {e}") })?;
+        let data = (0..shape.numel()).map(|_| T::of(d.sample(rng))).collect();
+        Ok(Tensor::from_parts(data, shape))
+    }
+
+    /// Independent draws from N(mean, std^2) with an explicit, seedable RNG.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `std` is negative or not finite.
+    pub fn randn<R: Rng + ?Sized>(shape: impl Into<Shape>, mean: f64, std: f64, rng: &mut R) -> Result<Self> {
+        let shape = shape.into();
+        if !(std >= 0.0 && std.is_finite() && mean.is_finite()) {
+            return Err(Error::InvalidArgument {
+                op: "randn",
+                msg: format!("mean {mean}, std {std}: std must be finite and >= 0"),
+            });
+        }
+        let d = Normal::new(mean, std)
+            .map_err(|e| Error::InvalidArgument { op: "randn", msg: format!("mean {mean}, std {std}: {e}") })?;
+        let data = (0..shape.numel()).map(|_| T::of(d.sample(rng))).collect();
+        Ok(Tensor::from_parts(data, shape))
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// The dimensions (`shape().dims()`).
+    pub fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape.rank()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// Mutable elements; copies the storage first only if it is shared with another tensor.
+    pub fn data_mut(&mut self) -> &mut [T] {
+        Arc::make_mut(&mut self.data).as_mut_slice()
+    }
+
+    /// Whether this tensor is the only owner of its storage (so [`Tensor::data_mut`] will not copy).
+    pub fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.data) == 1
+    }
+
+    /// Takes the buffer out, copying only if it is shared.
+    pub fn into_vec(self) -> Vec<T> {
+        Arc::try_unwrap(self.data).unwrap_or_else(|a| (*a).clone())
+    }
+
+    /// The elements copied into a `Vec`.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.data.to_vec()
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] when the index has the wrong rank, [`Error::IndexOutOfRange`] when a component is
+    /// too large.
+    pub fn get(&self, index: &[usize]) -> Result<T> {
+        if index.len() != self.rank() {
+            return Err(Error::BadShape {
+                op: "get",
+                msg: format!("index {index:?} has {} components", index.len()),
+                shape: self.shape.clone(),
+            });
+        }
+        let mut flat = 0;
+        for ((&i, &d), s) in index.iter().zip(self.dims()).zip(self.shape.strides()) {
+            if i >= d {
+                return Err(Error::IndexOutOfRange { op: "get", index: i, bound: d });
+            }
+            flat += i * s;
+        }
+        Ok(self.data[flat])
+    }
+
+    /// The single value of a one-element tensor (any rank).
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] when the tensor has more or fewer than one element.
+    pub fn item(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::BadShape { op: "item", msg: "expected one element".into(), shape: self.shape.clone() });
+        }
+        Ok(self.data[0])
+    }
+
+    /// The same data under another shape with as many elements (shares storage).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the element counts differ.
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Self> {
+        let shape = shape.into();
+        if shape.numel() != self.numel() {
+            return Err(Error::ShapeMismatch {
+                op: "reshape",
+                msg: "element counts differ".into(),
+                lhs: self.shape.clone(),
+                rhs: shape,
+            });
+        }
+        Ok(Tensor { data: self.data.clone(), shape })
+    }
+
+    /// Applies `f` to every element into a new tensor.
+    pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+        Tensor::from_parts(self.data.iter().map(|&x| f(x)).collect(), self.shape.clone())
+    }
+
+    /// Applies `f` to every element, in place when the storage is not shared.
+    pub fn map_inplace(mut self, f: impl Fn(T) -> T) -> Self {
+        for x in self.data_mut() {
+            *x = f(*x);
+        }
+        self
+    }
+
+    /// Converts every element to another float type.
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor::from_parts(self.data.iter().map(|&x| U::of(x.f64())).collect(), self.shape.clone())
+    }
+
+    /// Whether every element is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|x| x.is_finite())
+    }
+
+    /// The largest absolute elementwise difference from another tensor of the same shape.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the shapes differ.
+    pub fn max_abs_diff(&self, other: &Tensor<T>) -> Result<f64> {
+        if self.shape != other.shape {
+            return Err(Error::ShapeMismatch {
+                op: "max_abs_diff",
+                msg: "shapes differ".into(),
+                lhs: self.shape.clone(),
+                rhs: other.shape.clone(),
+            });
+        }
+        Ok(self.data.iter().zip(other.data.iter()).map(|(a, b)| (a.f64() - b.f64()).abs()).fold(0.0, f64::max))
+    }
+}
+
+impl<T: Float> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor{} {}", self.shape, self)
+    }
+}
+
+/// Prints nested brackets like NumPy; tensors with more than 1000 elements print their shape and the first
+/// few values only.
+impl<T: Float> fmt::Display for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rank() == 0 {
+            return write!(f, "{:.4}", self.data[0]);
+        }
+        if self.numel() > 1000 {
+            let head: Vec<String> = self.data.iter().take(6).map(|x| format!("{x:.4}")).collect();
+            return write!(f, "tensor(shape {}, [{}, ...])", self.shape, head.join(", "));
+        }
+        fn rec<T: Float>(f: &mut fmt::Formatter<'_>, d: &[T], dims: &[usize], depth: usize) -> fmt::Result {
+            write!(f, "[")?;
+            if dims.len() == 1 {
+                for (i, x) in d.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{x:.4}")?;
+                }
+            } else {
+                let chunk = d.len() / dims[0].max(1);
+                for i in 0..dims[0] {
+                    if i > 0 {
+                        write!(f, ",\n{}", " ".repeat(depth + 1))?;
+                    }
+                    rec(f, &d[i * chunk..(i + 1) * chunk], &dims[1..], depth + 1)?;
+                }
+            }
+            write!(f, "]")
+        }
+        rec(f, &self.data, self.dims(), 0)
+    }
+}
+
+impl<T: Float> PartialEq for Tensor<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.data == other.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn from_vec_rejects_wrong_length_and_names_shape() {
+        let e = Tensor::<f64>::from_vec(vec![1.0; 5], [2, 3]).unwrap_err();
+        assert_eq!(e.to_string(), "from_vec: data has 5 elements but shape [2, 3] needs 6");
+    }
+
+    #[test]
+    fn display_prints_nested_rows() {
+        let t = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
+        assert_eq!(t.to_string(), "[[1.0000, 2.0000],\n [3.0000, 4.0000]]");
+    }
+
+    #[test]
+    fn seeded_random_tensors_repeat() {
+        let mut r1 = rand::rngs::StdRng::seed_from_u64(7);
+        let mut r2 = rand::rngs::StdRng::seed_from_u64(7);
+        let a = Tensor::<f32>::randn([3, 4], 0.0, 1.0, &mut r1).unwrap();
+        let b = Tensor::<f32>::randn([3, 4], 0.0, 1.0, &mut r2).unwrap();
+        assert_eq!(a, b);
+        let u = Tensor::<f64>::rand_uniform([100], -0.5, 0.5, &mut r1).unwrap();
+        assert!(u.data().iter().all(|&x| (-0.5..0.5).contains(&x)));
+        assert!(Tensor::<f64>::randn([1], 0.0, -1.0, &mut r1).is_err());
+    }
+
+    #[test]
+    fn data_mut_copies_only_when_shared() {
+        let mut a = Tensor::<f32>::zeros([3]);
+        let p = a.data().as_ptr();
+        a.data_mut()[0] = 1.0;
+        assert_eq!(a.data().as_ptr(), p);
+        let b = a.clone();
+        a.data_mut()[1] = 2.0;
+        assert_ne!(a.data().as_ptr(), b.data().as_ptr());
+        assert_eq!(b.to_vec(), vec![1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn get_checks_rank_and_bounds() {
+        let t = Tensor::<f32>::zeros([2, 3]);
+        assert!(matches!(t.get(&[1]), Err(Error::BadShape { .. })));
+        assert!(matches!(t.get(&[2, 0]), Err(Error::IndexOutOfRange { .. })));
+    }
+}

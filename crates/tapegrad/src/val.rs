@@ -1,0 +1,253 @@
+//! What derivative formulas are written with: a value that is a plain tensor during first-order backward
+//! and a node on the tape when a gradient graph is being recorded, and the differentiable operations on it.
+//!
+//! Each method below dispatches to the same forward the op's public method uses; the graph branch records
+//! that op, so the derivative of a derivative uses the op's own formula again. First-order backward takes the
+//! tensor branch only and records nothing.
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::kernels;
+use crate::ops;
+use crate::shape::Shape;
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+
+/// A value inside a derivative formula: a tensor (first-order backward) or a tape node (`create_graph`).
+#[derive(Clone, Debug)]
+pub enum Val<T: Float> {
+    /// A plain tensor.
+    Tensor(Tensor<T>),
+    /// A node on the tape being differentiated.
+    Node(usize),
+}
+
+/// The context an [`crate::Op`]'s backward runs in: the node's inputs and output, and the operations a
+/// derivative formula may use.
+pub struct BackwardCx<'a, T: Float> {
+    tape: &'a Tape<T>,
+    node: usize,
+    inputs: &'a [usize],
+    graph: bool,
+}
+
+type Binary<T> = fn(Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>;
+type BinaryVar<'t, T> = fn(Var<'t, T>, Var<'t, T>) -> Result<Var<'t, T>>;
+
+impl<'a, T: Float> BackwardCx<'a, T> {
+    pub(crate) fn new(tape: &'a Tape<T>, node: usize, inputs: &'a [usize], graph: bool) -> Self {
+        BackwardCx { tape, node, inputs, graph }
+    }
+
+    /// Whether gradients are being recorded (second order and up).
+    pub fn is_recording(&self) -> bool {
+        self.graph
+    }
+
+    /// Number of inputs of the op.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// The `i`-th input as a value of this formula.
+    pub fn input(&self, i: usize) -> Val<T> {
+        let id = self.inputs[i];
+        if self.graph { Val::Node(id) } else { Val::Tensor(self.tape.node_ref(id).value.clone()) }
+    }
+
+    /// The op's output as a value of this formula (sigmoid' = y (1 - y) reuses it).
+    pub fn output(&self) -> Val<T> {
+        if self.graph { Val::Node(self.node) } else { Val::Tensor(self.tape.node_ref(self.node).value.clone()) }
+    }
+
+    /// The `i`-th input's value as a plain tensor, for quantities with zero derivative (masks, argmax).
+    pub fn input_value(&self, i: usize) -> Tensor<T> {
+        self.tape.node_ref(self.inputs[i]).value.clone()
+    }
+
+    /// The output's value as a plain tensor.
+    pub fn output_value(&self) -> Tensor<T> {
+        self.tape.node_ref(self.node).value.clone()
+    }
+
+    /// The `i`-th input's shape.
+    pub fn input_shape(&self, i: usize) -> Shape {
+        self.tape.node_ref(self.inputs[i]).value.shape().clone()
+    }
+
+    /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.
+    pub fn needs(&self, i: usize) -> bool {
+        self.tape.node_ref(self.inputs[i]).requires_grad
+    }
+
+    /// A constant inside a formula (derivative zero).
+    pub fn constant(&self, t: Tensor<T>) -> Val<T> {
+        if self.graph { Val::Node(self.tape.constant(t).id) } else { Val::Tensor(t) }
+    }
+
+    /// The plain tensor behind a value.
+    pub fn value(&self, v: &Val<T>) -> Tensor<T> {
+        match v {
+            Val::Tensor(t) => t.clone(),
+            Val::Node(id) => self.tape.node_ref(*id).value.clone(),
+        }
+    }
+
+    pub(crate) fn is_finite(&self, v: &Val<T>) -> bool {
+        self.value(v).all_finite()
+    }
+
+    fn var(&self, v: Val<T>) -> Var<'a, T> {
+        match v {
+            Val::Node(id) => Var { tape: self.tape, id },
+            Val::Tensor(t) => self.tape.constant(t),
+        }
+    }
+
+    fn binary(&self, a: Val<T>, b: Val<T>, eager: Binary<T>, graph: BinaryVar<'a, T>) -> Result<Val<T>> {
+        match (a, b) {
+            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(eager(a, &b)?)),
+            (a, b) => Ok(Val::Node(graph(self.var(a), self.var(b))?.id)),
+        }
+    }
+
+    fn unary(
+        &self,
+        a: Val<T>,
+        eager: impl FnOnce(Tensor<T>) -> Result<Tensor<T>>,
+        graph: impl FnOnce(Var<'a, T>) -> Result<Var<'a, T>>,
+    ) -> Result<Val<T>> {
+        match a {
+            Val::Tensor(a) if !self.graph => Ok(Val::Tensor(eager(a)?)),
+            a => Ok(Val::Node(graph(self.var(a))?.id)),
+        }
+    }
+
+    /// `a + b` with broadcasting.
+    pub fn add(&self, a: Val<T>, b: Val<T>) -> Result<Val<T>> {
+        self.binary(a, b, ops::binary::add_t, Var::add)
+    }
+
+    /// `a - b` with broadcasting.
+    pub fn sub(&self, a: Val<T>, b: Val<T>) -> Result<Val<T>> {
+        self.binary(a, b, ops::binary::sub_t, Var::sub)
+    }
+
+    /// `a * b` with broadcasting.
+    pub fn mul(&self, a: Val<T>, b: Val<T>) -> Result<Val<T>> {
+        self.binary(a, b, ops::binary::mul_t, Var::mul)
+    }
+
+    /// `a / b` with broadcasting.
+    pub fn div(&self, a: Val<T>, b: Val<T>) -> Result<Val<T>> {
+        self.binary(a, b, ops::binary::div_t, Var::div)
+    }
+
+    /// `-a`.
+    pub fn neg(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| -x)), |a| a.try_neg())
+    }
+
+    /// `c * a` for a constant `c`.
+    pub fn scale(&self, a: Val<T>, c: T) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| x * c)), |a| a.mul_scalar(c))
+    }
+
+    /// `a + c` for a constant `c`.
+    pub fn add_scalar(&self, a: Val<T>, c: T) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| x + c)), |a| a.add_scalar(c))
+    }
+
+    /// `a ^ p` for a constant `p`.
+    pub fn powf(&self, a: Val<T>, p: T) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| x.powf(p))), |a| a.powf(p))
+    }
+
+    /// `exp(a)`.
+    pub fn exp(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(T::exp)), |a| a.exp())
+    }
+
+    /// `ln(a)`.
+    pub fn log(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(T::ln)), |a| a.log())
+    }
+
+    /// `sin(a)`.
+    pub fn sin(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(T::sin)), |a| a.sin())
+    }
+
+    /// `cos(a)`.
+    pub fn cos(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(T::cos)), |a| a.cos())
+    }
+
+    /// `sigmoid(a)`.
+    pub fn sigmoid(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(ops::activation::sigmoid_f)), |a| a.sigmoid())
+    }
+
+    /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set.
+    pub fn matmul(&self, a: Val<T>, b: Val<T>, ta: bool, tb: bool) -> Result<Val<T>> {
+        match (a, b) {
+            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(kernels::matmul(&a, &b, ta, tb)?)),
+            (a, b) => Ok(Val::Node(self.var(a).matmul_t(self.var(b), ta, tb)?.id)),
+        }
+    }
+
+    /// Sums over the axes broadcasting stretched: the derivative of broadcasting.
+    pub fn sum_to(&self, a: Val<T>, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| kernels::sum_to(&a, shape), |a| a.sum_to(shape))
+    }
+
+    /// Repeats along size-1 axes up to `shape`.
+    pub fn broadcast_to(&self, a: Val<T>, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| kernels::broadcast_to(&a, shape), |a| a.broadcast_to(shape))
+    }
+
+    /// The same elements under another shape.
+    pub fn reshape(&self, a: Val<T>, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| a.reshape(shape.clone()), |a| a.reshape(shape.clone()))
+    }
+
+    /// Reorders axes.
+    pub fn permute(&self, a: Val<T>, perm: &[usize]) -> Result<Val<T>> {
+        self.unary(a, |a| kernels::permute(&a, perm), |a| a.permute(perm))
+    }
+
+    /// Sum along one axis.
+    pub fn sum_axis(&self, a: Val<T>, axis: usize, keepdim: bool) -> Result<Val<T>> {
+        self.unary(
+            a,
+            |a| Ok(kernels::reduce_axis(&a, axis, keepdim, T::zero(), |x, y| x + y)),
+            |a| a.sum_axis(axis as isize, keepdim),
+        )
+    }
+
+    /// Softmax along an axis.
+    pub fn softmax(&self, a: Val<T>, axis: usize) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(ops::activation::softmax_t(&a, axis)), |a| a.softmax(axis as isize))
+    }
+
+    /// Elements `start..start + len` along `axis`.
+    pub fn narrow(&self, a: Val<T>, axis: usize, start: usize, len: usize) -> Result<Val<T>> {
+        self.unary(a, |a| ops::layout::narrow_t(&a, axis, start, len), |a| a.narrow(axis as isize, start, len))
+    }
+
+    /// Zero padding along `axis`: `before` zeros, then `a`, then zeros up to `total` (the derivative of
+    /// `narrow`).
+    pub fn pad(&self, a: Val<T>, axis: usize, before: usize, total: usize) -> Result<Val<T>> {
+        self.unary(a, |a| ops::layout::pad_t(&a, axis, before, total), |a| a.pad(axis as isize, before, total))
+    }
+
+    /// Rows of `a` (axis 0) picked by `index`.
+    pub fn index_select(&self, a: Val<T>, index: &[usize]) -> Result<Val<T>> {
+        self.unary(a, |a| ops::layout::index_select_t(&a, index), |a| a.index_select(index))
+    }
+
+    /// Rows of `a` added into a zero tensor of `rows` rows at `index` (the derivative of `index_select`).
+    pub fn index_add(&self, a: Val<T>, index: &[usize], rows: usize) -> Result<Val<T>> {
+        self.unary(a, |a| ops::layout::index_add_t(&a, index, rows), |a| a.index_add(index, rows))
+    }
+}
