@@ -1,1 +1,13 @@
-//! Neural networks on top of the tapegrad engine (filled by its own issue).
+//! # tapegrad-nn
+//!
+//! Neural networks on top of the tapegrad engine's public API: modules and layers, initialisation,
+//! optimizers (first-order and the classical full-batch methods), data loading, metrics, training loops and
+//! model files. It never defines a derivative: every gradient comes from engine ops.
+
+pub mod error;
+pub mod module;
+pub mod optim;
+
+pub use error::{Error, Result};
+pub use module::Module;
+pub use optim::Optimizer;
