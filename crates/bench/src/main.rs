@@ -1,0 +1,44 @@
+//! `tapegrad-bench WORKLOAD THREADS`: runs one side-by-side workload (w1 w2 w3 w4 m1) with at most THREADS
+//! threads and prints one JSON line with the keys `../shared/bench/compare.py` reads.
+//!
+//! The workloads, the data and the warm-up/repeat scheme follow the reference scripts (`torch_ref.py`,
+//! `numpy_ref.py`) exactly; see `docs/performance.md` for the results.
+
+mod engine;
+mod report;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: tapegrad-bench WORKLOAD THREADS   (WORKLOAD one of w1 w2 w3 w4 m1, THREADS >= 1)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (workload, threads) = match args.as_slice() {
+        [w, t] => match t.parse::<usize>() {
+            Ok(t) if t >= 1 => (w.as_str(), t),
+            _ => {
+                eprintln!("tapegrad-bench: THREADS must be a positive integer, got {t:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match workload {
+        "w2" => engine::w2(threads).map_err(|e| e.to_string()),
+        "m1" => engine::m1(threads).map_err(|e| e.to_string()),
+        other => Err(format!("unknown workload {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(fields) => {
+            println!("{}", report::json_line(&fields));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tapegrad-bench {workload}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
