@@ -179,3 +179,12 @@ fn anomaly_mode_reports_a_non_finite_backward() {
     let e = y.backward().unwrap_err();
     assert_eq!(e.to_string(), "anomaly: backward of sqrt (node 1, inputs []) produced a non-finite value");
 }
+
+#[test]
+fn a_parameter_first_used_under_no_grad_still_gets_its_gradient_later() {
+    let w = Param::new(Tensor::scalar(2.0f64));
+    let tape = Tape::new();
+    let _ = tape.no_grad(|| tape.param(&w) * 3.0);
+    let loss = tape.param(&w) * 3.0;
+    assert_eq!(loss.backward().unwrap().param(&w).unwrap().item().unwrap(), 3.0);
+}
