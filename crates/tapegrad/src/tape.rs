@@ -188,10 +188,13 @@ impl<T: Float> Tape<T> {
 
     /// A parameter's current value on this tape. Asking twice for the same parameter gives the same node.
     pub fn param(&self, p: &Param<T>) -> Var<'_, T> {
-        if let Some(&id) = self.params.borrow().get(&p.id()) {
-            return Var { tape: self, id };
-        }
         let rg = self.grad_enabled.get();
+        if let Some(&id) = self.params.borrow().get(&p.id()) {
+            // A node made under `no_grad` must not stand in for one that needs a gradient.
+            if self.nodes.borrow()[id].requires_grad == rg {
+                return Var { tape: self, id };
+            }
+        }
         let v = self.leafish(p.value().clone(), NodeKind::Param(p.id()), rg, "param");
         self.params.borrow_mut().insert(p.id(), v.id);
         v
