@@ -4,6 +4,7 @@
 //! optimizers (first-order and the classical full-batch methods), data loading, metrics, training loops and
 //! model files. It never defines a derivative: every gradient comes from engine ops.
 
+pub mod data;
 pub mod error;
 pub mod module;
 pub mod optim;
