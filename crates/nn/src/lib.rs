@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod error;
+pub mod metrics;
 pub mod module;
 pub mod optim;
 
