@@ -6,10 +6,13 @@
 
 pub mod data;
 pub mod error;
+pub mod init;
+pub mod layers;
 pub mod metrics;
 pub mod module;
 pub mod optim;
 
 pub use error::{Error, Result};
-pub use module::Module;
+pub use layers::{Activation, Linear, Mlp, Sequential};
+pub use module::{Module, check_module_gradients};
 pub use optim::Optimizer;

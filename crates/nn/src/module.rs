@@ -1,7 +1,7 @@
 //! The module abstraction: a forward pass on a tape and named, ordered parameters.
 
 use crate::error::Result;
-use tapegrad::{Float, Param, Tape, Var};
+use tapegrad::{Float, Param, Tape, Tensor, Var};
 
 /// A layer or a network: `forward` records on a tape; parameters persist across tapes.
 ///
@@ -27,4 +27,128 @@ pub trait Module<T: Float> {
     fn num_params(&self) -> usize {
         self.params().iter().map(|(_, p)| p.value().numel()).sum()
     }
+
+    /// The parameters without their names, mutable, in the order of [`Module::params`]: what
+    /// [`crate::Optimizer::step`] takes.
+    ///
+    /// ```
+    /// use tapegrad_nn::{layers::Linear, Module};
+    /// use rand::SeedableRng;
+    /// let mut layer = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
+    /// assert_eq!(layer.param_refs_mut().len(), 2);
+    /// ```
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.params_mut().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Runs the forward pass on a fresh tape in no-grad mode and returns the output tensor (inference).
+    /// Uses the current mode: call `set_train(false)` first for dropout and batch-norm layers.
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    fn predict(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let tape = Tape::new();
+        tape.no_grad(|| self.forward(&tape, tape.input(x.clone())).map(|y| y.value()))
+    }
+
+    /// Non-trainable state saved with the model (batch norm's running statistics), with dotted names.
+    fn buffers(&self) -> Vec<(String, Tensor<T>)> {
+        Vec::new()
+    }
+
+    /// Replaces the buffer `name` (one of [`Module::buffers`]) with `value`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Layer`] when there is no such buffer or the shape differs.
+    fn set_buffer(&mut self, name: &str, value: Tensor<T>) -> Result<()> {
+        Err(crate::Error::Layer {
+            layer: "module".into(),
+            msg: format!("no buffer named {name:?} (got a tensor of shape {})", value.shape()),
+        })
+    }
+}
+
+/// Checks a module's gradients against central finite differences in `f64`: every element of every
+/// parameter, then every element of the input `x`. The output is projected to a scalar with fixed random
+/// weights from `cfg.seed` (never a plain sum), and the tolerances are `cfg`'s, as in
+/// [`tapegrad::check_gradients`] (which cannot see parameters, only the tensors it is given).
+///
+/// The module must be deterministic in its current mode (put dropout in eval mode first).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use tapegrad::{GradCheckConfig, Tensor};
+/// use tapegrad_nn::{check_module_gradients, layers::{Activation, Mlp}};
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mut mlp = Mlp::<f64>::new(&[3, 4, 2], Activation::Tanh, Activation::Identity, &mut rng).unwrap();
+/// let x = Tensor::randn([5, 3], 0.0, 1.0, &mut rng).unwrap();
+/// check_module_gradients(&mut mlp, &x, GradCheckConfig::default()).unwrap();
+/// ```
+///
+/// # Errors
+/// [`crate::Error::Layer`] naming the parameter (or `input`), the element, both values and the tolerance;
+/// errors of the forward pass.
+pub fn check_module_gradients<M: Module<f64> + ?Sized>(
+    module: &mut M,
+    x: &Tensor<f64>,
+    cfg: tapegrad::GradCheckConfig,
+) -> Result<()> {
+    use rand::SeedableRng;
+    let (analytic, dx, w) = {
+        let tape = Tape::new();
+        let xv = tape.leaf(x.clone());
+        let y = module.forward(&tape, xv)?;
+        let w = Tensor::rand_uniform(y.shape(), 0.5, 1.5, &mut rand::rngs::StdRng::seed_from_u64(cfg.seed))?;
+        let g = y.mul(tape.constant(w.clone()))?.sum()?.backward()?;
+        let analytic: Vec<(String, Tensor<f64>)> = module
+            .params()
+            .into_iter()
+            .map(|(n, p)| {
+                let grad = g.param(p).cloned().unwrap_or_else(|| Tensor::zeros(p.value().shape().clone()));
+                (n, grad)
+            })
+            .collect();
+        let dx = g.get(xv).cloned().unwrap_or_else(|| Tensor::zeros(x.shape().clone()));
+        (analytic, dx, w)
+    };
+    let value = |m: &M, x: &Tensor<f64>| -> Result<f64> {
+        let y = m.predict(x)?;
+        Ok(y.data().iter().zip(w.data()).map(|(a, b)| a * b).sum())
+    };
+    let compare = |name: &str, e: usize, a: f64, plus: f64, minus: f64| -> Result<()> {
+        let numeric = (plus - minus) / (2.0 * cfg.eps);
+        if (a - numeric).abs() <= cfg.atol + cfg.rtol * numeric.abs() && a.is_finite() {
+            return Ok(());
+        }
+        Err(crate::Error::Layer {
+            layer: "gradient check".into(),
+            msg: format!(
+                "{name} element {e}: analytic {a:.6e} vs numeric {numeric:.6e} (atol {:e}, rtol {:e})",
+                cfg.atol, cfg.rtol
+            ),
+        })
+    };
+    for (i, (name, grad)) in analytic.iter().enumerate() {
+        for e in 0..grad.numel() {
+            let orig = module.params()[i].1.value().data()[e];
+            let nudge = |m: &mut M, v: f64| m.params_mut()[i].1.value_mut().data_mut()[e] = v;
+            nudge(module, orig + cfg.eps);
+            let plus = value(module, x);
+            nudge(module, orig - cfg.eps);
+            let minus = value(module, x);
+            nudge(module, orig);
+            compare(name, e, grad.data()[e], plus?, minus?)?;
+        }
+    }
+    let mut xw = x.clone();
+    for e in 0..x.numel() {
+        let orig = x.data()[e];
+        xw.data_mut()[e] = orig + cfg.eps;
+        let plus = value(module, &xw)?;
+        xw.data_mut()[e] = orig - cfg.eps;
+        let minus = value(module, &xw)?;
+        xw.data_mut()[e] = orig;
+        compare("input", e, dx.data()[e], plus, minus)?;
+    }
+    Ok(())
 }

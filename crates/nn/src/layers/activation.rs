@@ -1,0 +1,135 @@
+//! Activation functions as values: every engine activation, usable as a layer in a [`crate::layers::Sequential`].
+
+use crate::error::Result;
+use crate::module::Module;
+use std::fmt;
+use tapegrad::{Float, Param, Tape, Var};
+
+/// An elementwise (or, for the softmaxes, row-wise) activation. It is a parameter-free [`Module`] itself.
+///
+/// Step and sign have a zero derivative almost everywhere: a network using them cannot learn by gradient
+/// descent (the lecture's perceptron uses them with its own update rule).
+///
+/// ```
+/// use tapegrad::{Tape, Tensor};
+/// use tapegrad_nn::{layers::Activation, Module};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.input(Tensor::from_vec(vec![-2.0, 3.0], [1, 2]).unwrap());
+/// let y = Activation::LeakyRelu { alpha: 1.0, beta: 0.1 }.forward(&tape, x).unwrap();
+/// assert_eq!(y.value().to_vec(), vec![-0.2, 3.0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Activation {
+    /// `f(x) = x`.
+    #[default]
+    Identity,
+    /// Heaviside step: 1 for `x > 0`, else 0 (zero derivative).
+    Step,
+    /// Sign: -1, 0 or 1 (zero derivative).
+    Sign,
+    /// Logistic sigmoid `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// `max(0, x)`.
+    Relu,
+    /// The lecture's two-slope leaky relu: `alpha x` for `x >= 0`, `beta x` for `x < 0`.
+    LeakyRelu {
+        /// Slope for `x >= 0` (usually 1).
+        alpha: f64,
+        /// Slope for `x < 0` (usually 0.01).
+        beta: f64,
+    },
+    /// `ln(1 + e^x)`, a smooth relu.
+    Softplus,
+    /// Softmax over the last axis (each row sums to one).
+    Softmax,
+    /// Log-softmax over the last axis.
+    LogSoftmax,
+}
+
+impl Activation {
+    /// The usual leaky relu: slope 1 for `x >= 0`, `beta` for `x < 0`.
+    pub fn leaky(beta: f64) -> Self {
+        Activation::LeakyRelu { alpha: 1.0, beta }
+    }
+
+    /// Applies the activation to `x`.
+    ///
+    /// # Errors
+    /// Engine errors (a rank-0 input to the softmaxes; non-finite values in anomaly mode).
+    pub fn apply<'t, T: Float>(self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        Ok(match self {
+            Activation::Identity => x,
+            Activation::Step => x.step()?,
+            Activation::Sign => x.sign()?,
+            Activation::Sigmoid => x.sigmoid()?,
+            Activation::Tanh => x.tanh()?,
+            Activation::Relu => x.relu()?,
+            Activation::LeakyRelu { alpha, beta } => x.leaky_relu(T::of(alpha), T::of(beta))?,
+            Activation::Softplus => x.softplus()?,
+            Activation::Softmax => x.softmax(-1)?,
+            Activation::LogSoftmax => x.log_softmax(-1)?,
+        })
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Identity => write!(f, "Identity"),
+            Activation::Step => write!(f, "Step"),
+            Activation::Sign => write!(f, "Sign"),
+            Activation::Sigmoid => write!(f, "Sigmoid"),
+            Activation::Tanh => write!(f, "Tanh"),
+            Activation::Relu => write!(f, "Relu"),
+            Activation::LeakyRelu { alpha, beta } => write!(f, "LeakyRelu(alpha {alpha}, beta {beta})"),
+            Activation::Softplus => write!(f, "Softplus"),
+            Activation::Softmax => write!(f, "Softmax"),
+            Activation::LogSoftmax => write!(f, "LogSoftmax"),
+        }
+    }
+}
+
+impl<T: Float> Module<T> for Activation {
+    fn forward<'t>(&self, _tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.apply(x)
+    }
+
+    fn params(&self) -> Vec<(String, &Param<T>)> {
+        Vec::new()
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Activation;
+    use tapegrad::{Tape, Tensor};
+
+    fn run(act: Activation, xs: &[f64]) -> Vec<f64> {
+        let tape = Tape::<f64>::new();
+        let x = tape.input(Tensor::from_vec(xs.to_vec(), [1, xs.len()]).unwrap());
+        act.apply(x).unwrap().value().to_vec()
+    }
+
+    #[test]
+    fn every_activation_computes_its_formula() {
+        let xs = [-1.5, 0.5, 2.0];
+        let close = |a: Vec<f64>, b: Vec<f64>| a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-12);
+        assert_eq!(run(Activation::Identity, &xs), xs.to_vec());
+        assert_eq!(run(Activation::Step, &xs), vec![0.0, 1.0, 1.0]);
+        assert_eq!(run(Activation::Sign, &xs), vec![-1.0, 1.0, 1.0]);
+        assert!(close(run(Activation::Sigmoid, &xs), xs.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect()));
+        assert!(close(run(Activation::Tanh, &xs), xs.iter().map(|x| x.tanh()).collect()));
+        assert_eq!(run(Activation::Relu, &xs), vec![0.0, 0.5, 2.0]);
+        assert!(close(run(Activation::LeakyRelu { alpha: 2.0, beta: 0.1 }, &xs), vec![-0.15, 1.0, 4.0]));
+        assert!(close(run(Activation::Softplus, &xs), xs.iter().map(|x| (1.0 + x.exp()).ln()).collect()));
+        let z: f64 = xs.iter().map(|x| x.exp()).sum();
+        assert!(close(run(Activation::Softmax, &xs), xs.iter().map(|x| x.exp() / z).collect()));
+        assert!(close(run(Activation::LogSoftmax, &xs), xs.iter().map(|x| x - z.ln()).collect()));
+    }
+}

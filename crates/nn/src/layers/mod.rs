@@ -1,0 +1,29 @@
+//! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`].
+//!
+//! Every layer implements [`crate::Module`]: `forward` records on a tape, parameters persist across tapes
+//! and are named as PyTorch names them (`weight`, `bias`, `layers.0.weight`, ...).
+
+mod activation;
+mod batchnorm;
+mod dropout;
+mod linear;
+mod mlp;
+mod sequential;
+
+pub use activation::Activation;
+pub use batchnorm::{BatchNorm1d, BatchNormConfig};
+pub use dropout::Dropout;
+pub use linear::{Linear, LinearConfig};
+pub use mlp::{Mlp, MlpConfig};
+pub use sequential::Sequential;
+
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Turns an `nn` error into an engine error, for closures given to `tapegrad::check_gradients`.
+    pub(crate) fn engine(e: crate::Error) -> tapegrad::Error {
+        match e {
+            crate::Error::Engine(e) => e,
+            other => tapegrad::Error::InvalidArgument { op: "nn layer", msg: other.to_string() },
+        }
+    }
+}

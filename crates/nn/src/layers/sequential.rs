@@ -1,0 +1,173 @@
+//! A chain of modules applied in order.
+
+use crate::error::{Error, Result};
+use crate::module::Module;
+use tapegrad::{Float, Param, Tape, Tensor, Var};
+
+/// Modules applied one after another. Parameter names are `layers.{i}.{name}` (`layers.0.weight`,
+/// `layers.0.bias`, `layers.2.weight`, ...), counting parameter-free layers too, as PyTorch's
+/// `self.layers = nn.Sequential(...)` names them. A layer error is prefixed with its position:
+/// `layers.2 (Linear 128 -> 64): ...`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use tapegrad_nn::layers::{Activation, Linear, Sequential};
+/// use tapegrad_nn::Module;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let net = Sequential::<f32>::new()
+///     .with(Linear::new(4, 8, &mut rng).unwrap())
+///     .with(Activation::Tanh)
+///     .with(Linear::new(8, 1, &mut rng).unwrap());
+/// let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]);
+/// ```
+#[derive(Default)]
+pub struct Sequential<T: Float> {
+    layers: Vec<Box<dyn Module<T> + Send>>,
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty chain (the identity).
+    pub fn new() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+
+    /// Appends a layer (builder style).
+    pub fn with(mut self, layer: impl Module<T> + Send + 'static) -> Self {
+        self.push(layer);
+        self
+    }
+
+    /// Appends a layer.
+    pub fn push(&mut self, layer: impl Module<T> + Send + 'static) {
+        self.layers.push(Box::new(layer));
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there is no layer.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The layer at position `i`.
+    pub fn layer(&self, i: usize) -> Option<&(dyn Module<T> + Send)> {
+        self.layers.get(i).map(|l| l.as_ref())
+    }
+}
+
+impl<T: Float> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential").field("layers", &self.layers.len()).finish()
+    }
+}
+
+/// Splits `layers.{i}.{rest}` into `(i, rest)`.
+fn split_name(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("layers.")?;
+    let (i, rest) = rest.split_once('.')?;
+    Some((i.parse().ok()?, rest))
+}
+
+impl<T: Float> Module<T> for Sequential<T> {
+    fn forward<'t>(&self, tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(tape, h).map_err(|e| match e {
+                Error::Layer { layer, msg } => Error::Layer { layer: format!("layers.{i} ({layer})"), msg },
+                other => other,
+            })?;
+        }
+        Ok(h)
+    }
+
+    fn params(&self) -> Vec<(String, &Param<T>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            out.extend(layer.params().into_iter().map(|(n, p)| (format!("layers.{i}.{n}"), p)));
+        }
+        out
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            out.extend(layer.params_mut().into_iter().map(|(n, p)| (format!("layers.{i}.{n}"), p)));
+        }
+        out
+    }
+
+    fn set_train(&mut self, train: bool) {
+        for layer in &mut self.layers {
+            layer.set_train(train);
+        }
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor<T>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            out.extend(layer.buffers().into_iter().map(|(n, b)| (format!("layers.{i}.{n}"), b)));
+        }
+        out
+    }
+
+    fn set_buffer(&mut self, name: &str, value: Tensor<T>) -> Result<()> {
+        let unknown = || Error::Layer { layer: "Sequential".into(), msg: format!("no buffer named {name:?}") };
+        let (i, rest) = split_name(name).ok_or_else(unknown)?;
+        let layer = self.layers.get_mut(i).ok_or_else(unknown)?;
+        layer.set_buffer(rest, value).map_err(|e| match e {
+            Error::Layer { layer, msg } => Error::Layer { layer: format!("layers.{i} ({layer})"), msg },
+            other => other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sequential;
+    use crate::layers::{Activation, Linear};
+    use crate::{Error, Module};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tapegrad::{Tape, Tensor};
+
+    #[test]
+    fn sequential_applies_layers_in_order() {
+        let w1 = Tensor::from_vec(vec![1.0, -1.0], [2, 1]).unwrap();
+        let w2 = Tensor::from_vec(vec![2.0, 3.0], [1, 2]).unwrap();
+        let net = Sequential::<f64>::new()
+            .with(Linear::from_tensors(w1, None).unwrap())
+            .with(Activation::Relu)
+            .with(Linear::from_tensors(w2, Some(Tensor::from_vec(vec![0.5], [1]).unwrap())).unwrap());
+        // x = 2: hidden relu([2, -2]) = [2, 0]; output 2*2 + 3*0 + 0.5.
+        let y = net.predict(&Tensor::from_vec(vec![2.0], [1, 1]).unwrap()).unwrap();
+        assert_eq!(y.to_vec(), vec![4.5]);
+    }
+
+    #[test]
+    fn sequential_prefixes_layer_errors_with_their_position() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let net = Sequential::<f32>::new()
+            .with(Linear::new(4, 3, &mut rng).unwrap())
+            .with(Activation::Relu)
+            .with(Linear::new(5, 2, &mut rng).unwrap());
+        let tape = Tape::new();
+        let err = net.forward(&tape, tape.input(Tensor::zeros([2, 4]))).unwrap_err();
+        assert!(matches!(err, Error::Layer { .. }));
+        assert_eq!(
+            err.to_string(),
+            "layers.2 (Linear 5 -> 2): input [2, 3] does not fit weight [2, 5]; expected [n, 5]"
+        );
+    }
+
+    #[test]
+    fn an_empty_sequential_is_the_identity() {
+        let net = Sequential::<f32>::new();
+        let x = Tensor::from_vec(vec![1.0, 2.0], [1, 2]).unwrap();
+        assert_eq!(net.predict(&x).unwrap(), x);
+        assert!(net.is_empty());
+    }
+}
