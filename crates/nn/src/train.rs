@@ -1,0 +1,297 @@
+//! A small training loop: [`fit`] trains a [`Module`] with an [`Optimizer`] over a [`Dataset`], evaluates on
+//! a test set after every epoch, and returns a [`History`]. The library prints nothing; a per-epoch callback
+//! can (progress bars, logs) and can stop training.
+//!
+//! Each step is the loop the lectures write: a new tape, the forward pass on the batch, the loss, backward,
+//! the tape dropped (so parameter updates happen in place), then `opt.step`.
+//!
+//! ```
+//! use std::ops::ControlFlow;
+//! use rand::SeedableRng;
+//! use tapegrad::{Param, Tape, Tensor, Var};
+//! use tapegrad_nn::data::{Batching, Dataset, Targets};
+//! use tapegrad_nn::train::{FitConfig, Loss, fit};
+//! use tapegrad_nn::{Module, Optimizer, Result};
+//!
+//! // A linear model y = x w^T + b and plain gradient descent, written out to stay self-contained.
+//! struct Lin { w: Param<f64>, b: Param<f64> }
+//! impl Module<f64> for Lin {
+//!     fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
+//!         Ok(x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?)
+//!     }
+//!     fn params(&self) -> Vec<(String, &Param<f64>)> { vec![("w".into(), &self.w), ("b".into(), &self.b)] }
+//!     fn params_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
+//!         vec![("w".into(), &mut self.w), ("b".into(), &mut self.b)]
+//!     }
+//! }
+//! struct Gd(f64);
+//! impl Optimizer<f64> for Gd {
+//!     fn step(&mut self, params: &mut [&mut Param<f64>], grads: &tapegrad::Gradients<f64>) -> Result<()> {
+//!         for p in params.iter_mut() {
+//!             let g = grads.by_id(p.id()).expect("every parameter is used").clone();
+//!             p.value_mut().data_mut().iter_mut().zip(g.data()).for_each(|(w, g)| *w -= self.0 * g);
+//!         }
+//!         Ok(())
+//!     }
+//!     fn lr(&self) -> f64 { self.0 }
+//!     fn set_lr(&mut self, lr: f64) { self.0 = lr }
+//! }
+//!
+//! // y = 3x - 1 on 20 points
+//! let x = Tensor::from_vec((0..20).map(|i| i as f64 / 10.0).collect(), [20, 1])?;
+//! let y = x.map(|v| 3.0 * v - 1.0);
+//! let data = Dataset::new(x, Targets::Values(y))?;
+//! let mut model = Lin { w: Param::new(Tensor::zeros([1, 1])), b: Param::new(Tensor::zeros([1])) };
+//! let cfg = FitConfig { epochs: 300, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let history = fit(&mut model, &mut Gd(0.3), &data, None, &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+//! assert!(history.last().unwrap().train_loss < 1e-6);
+//! assert!((model.w.value().data()[0] - 3.0).abs() < 1e-2);
+//! # Ok::<(), tapegrad_nn::Error>(())
+//! ```
+
+mod history;
+
+pub use history::{EpochStats, Evaluation, History, StopReason};
+
+use crate::data::{Batcher, Batching, Dataset, Targets};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::optim::Optimizer;
+use rand::Rng;
+use std::ops::ControlFlow;
+use std::time::Instant;
+use tapegrad::{Float, Tape, Tensor, Var};
+
+/// The loss a model is trained on, and with it how accuracy is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Softmax cross-entropy of logits `[N, C]`: class targets, or real `[N, C]` targets as class
+    /// probabilities. Accuracy: argmax against the class.
+    SoftmaxCrossEntropy,
+    /// Mean squared error: real targets of the output's shape, or class targets as one-hot rows (the
+    /// lectures' sigmoid-and-MSE classifier, accuracy by argmax).
+    Mse,
+    /// Binary cross-entropy on logits: class targets 0/1 against an output `[N, 1]`, or real targets in
+    /// `[0, 1]` of the output's shape. Accuracy: logit > 0 against target > 0.5.
+    BceWithLogits,
+}
+
+/// How [`fit`] trains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitConfig {
+    /// Maximum number of passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batching: Batching,
+    /// The loss.
+    pub loss: Loss,
+    /// Stop after this many epochs without improvement of the monitored loss (the test loss when there is
+    /// a test set, the training loss otherwise); `None` never stops early.
+    pub patience: Option<usize>,
+    /// The smallest decrease of the monitored loss that counts as an improvement.
+    pub min_delta: f64,
+    /// At the end, put back the parameters of the epoch with the best monitored loss.
+    pub restore_best: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 100,
+            batching: Batching::MiniBatch { size: 32, drop_last: false },
+            loss: Loss::SoftmaxCrossEntropy,
+            patience: None,
+            min_delta: 0.0,
+            restore_best: false,
+        }
+    }
+}
+
+/// Trains `model` with `opt` for up to `cfg.epochs` epochs over `train`, shuffling batches with `rng`.
+///
+/// After every epoch the model is evaluated on `test` (if given) in eval mode on a no-grad tape, then
+/// `on_epoch` sees the epoch's [`EpochStats`]; returning [`ControlFlow::Break`] stops training. Steps run in
+/// training mode; the model is left in eval mode. Training stops early on `cfg.patience`, and stops as
+/// [`StopReason::Diverged`] (without applying that step) when a batch loss is not finite. Train loss and
+/// accuracy are running averages over the epoch's batches, weighted by batch size (Keras's convention).
+///
+/// # Errors
+/// [`Error::Config`] for zero epochs, a bad batching configuration, or targets the loss cannot take;
+/// errors of the forward pass and the engine; [`Error::Optimizer`] from `opt`, for example when a parameter
+/// got no gradient.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<T, M, O, R, F>(
+    model: &mut M,
+    opt: &mut O,
+    train: &Dataset<T>,
+    test: Option<&Dataset<T>>,
+    cfg: &FitConfig,
+    rng: &mut R,
+    mut on_epoch: F,
+) -> Result<History>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+    R: Rng + ?Sized,
+    F: FnMut(&EpochStats) -> ControlFlow<()>,
+{
+    if cfg.epochs == 0 {
+        return Err(Error::Config { what: "fit", msg: "epochs must be at least 1".into() });
+    }
+    let mut batcher = Batcher::new(train.len(), cfg.batching)?;
+    let mut history = History::default();
+    let mut best: Option<(f64, usize, Vec<Tensor<T>>)> = None;
+    let mut tape_len = 0;
+    let run_start = Instant::now();
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        model.set_train(true);
+        let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0, 0, 0);
+        let mut diverged = false;
+        for idx in batcher.epoch(rng) {
+            let batch = train.gather(idx)?;
+            let (grads, loss, hits, len) = {
+                let tape = Tape::with_capacity(tape_len);
+                let out = model.forward(&tape, tape.input(batch.features().clone()))?;
+                let loss = loss_var(cfg.loss, &tape, out, batch.targets())?;
+                let value = loss.item()?.f64();
+                let hits = count_correct(cfg.loss, &out.value(), batch.targets());
+                let grads = if value.is_finite() { Some(loss.backward()?) } else { None };
+                tape_len = tape.len();
+                (grads, value, hits, batch.len())
+            }; // the tape is dropped here: parameters are no longer shared, updates happen in place
+            loss_sum += loss * len as f64;
+            seen += len;
+            if let Some((c, n)) = hits {
+                correct += c;
+                counted += n;
+            }
+            let Some(grads) = grads else {
+                diverged = true;
+                break;
+            };
+            let mut params: Vec<_> = model.params_mut().into_iter().map(|(_, p)| p).collect();
+            opt.step(&mut params, &grads)?;
+        }
+        let eval = match test {
+            Some(t) => Some(evaluate(model, t, cfg.loss)?),
+            None => None,
+        };
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_acc: (counted > 0).then(|| correct as f64 / counted as f64),
+            test_loss: eval.map(|e| e.loss),
+            test_acc: eval.and_then(|e| e.accuracy),
+            lr: opt.lr(),
+            time: start.elapsed(),
+        };
+        let monitored = stats.test_loss.unwrap_or(stats.train_loss);
+        let flow = on_epoch(&stats);
+        history.epochs.push(stats);
+        if diverged {
+            history.stop = StopReason::Diverged { epoch };
+            break;
+        }
+        match &best {
+            Some((b, _, _)) if monitored >= b - cfg.min_delta => {}
+            _ => {
+                let snapshot = if cfg.restore_best {
+                    model.params().iter().map(|(_, p)| p.value().clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                best = Some((monitored, epoch, snapshot));
+            }
+        }
+        history.best_epoch = best.as_ref().map(|b| b.1);
+        if flow.is_break() {
+            history.stop = StopReason::Callback { epoch };
+            break;
+        }
+        if let (Some(p), Some((_, best_epoch, _))) = (cfg.patience, &best)
+            && epoch - best_epoch >= p
+        {
+            history.stop = StopReason::EarlyStopping { epoch, best_epoch: *best_epoch };
+            break;
+        }
+    }
+    if let Some((_, _, snapshot)) = best.filter(|_| cfg.restore_best) {
+        for ((_, p), v) in model.params_mut().into_iter().zip(snapshot) {
+            p.set(v);
+        }
+    }
+    history.total_time = run_start.elapsed();
+    model.set_train(false);
+    Ok(history)
+}
+
+/// Loss and accuracy of `model` on all of `data`, in eval mode (`set_train(false)`, left so) on a no-grad
+/// tape.
+///
+/// # Errors
+/// [`Error::Config`] for targets the loss cannot take; errors of the forward pass.
+pub fn evaluate<T: Float, M: Module<T> + ?Sized>(model: &mut M, data: &Dataset<T>, loss: Loss) -> Result<Evaluation> {
+    model.set_train(false);
+    let tape = Tape::new();
+    tape.no_grad(|| {
+        let out = model.forward(&tape, tape.input(data.features().clone()))?;
+        let value = loss_var(loss, &tape, out, data.targets())?.item()?.f64();
+        let accuracy = count_correct(loss, &out.value(), data.targets()).map(|(c, n)| c as f64 / n.max(1) as f64);
+        Ok(Evaluation { loss: value, accuracy })
+    })
+}
+
+/// Records `loss` of the model output `out` against `targets`.
+fn loss_var<'t, T: Float>(loss: Loss, tape: &'t Tape<T>, out: Var<'t, T>, targets: &Targets<T>) -> Result<Var<'t, T>> {
+    let v = match (loss, targets) {
+        (Loss::SoftmaxCrossEntropy, Targets::Classes { labels, .. }) => out.softmax_cross_entropy(labels)?,
+        (Loss::SoftmaxCrossEntropy, Targets::Values(t)) => out.softmax_cross_entropy_probs(tape.input(t.clone()))?,
+        (Loss::Mse, Targets::Values(t)) => out.mse(tape.input(t.clone()))?,
+        (Loss::Mse, Targets::Classes { labels, num_classes }) => out.mse(tape.input(one_hot(labels, *num_classes)?))?,
+        (Loss::BceWithLogits, Targets::Values(t)) => out.bce_with_logits(tape.input(t.clone()))?,
+        (Loss::BceWithLogits, Targets::Classes { labels, .. }) => {
+            if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l > 1) {
+                let msg = format!("binary cross-entropy needs labels 0 or 1, found {l} in row {i}");
+                return Err(Error::Config { what: "fit", msg });
+            }
+            let t = Tensor::from_vec(labels.iter().map(|&l| T::of(l as f64)).collect(), [labels.len(), 1])?;
+            out.bce_with_logits(tape.input(t))?
+        }
+    };
+    Ok(v)
+}
+
+/// `(correct, counted)` for the loss's notion of accuracy; `None` where it has none (regression).
+fn count_correct<T: Float>(loss: Loss, out: &Tensor<T>, targets: &Targets<T>) -> Option<(usize, usize)> {
+    match (loss, targets) {
+        (Loss::SoftmaxCrossEntropy | Loss::Mse, Targets::Classes { labels, .. }) => {
+            let pred = tapegrad::argmax_rows(out).ok()?;
+            Some((pred.iter().zip(labels).filter(|(p, l)| p == l).count(), labels.len()))
+        }
+        (Loss::BceWithLogits, Targets::Classes { labels, .. }) if out.numel() == labels.len() => {
+            let hits = out.data().iter().zip(labels).filter(|(z, l)| (z.f64() > 0.0) == (**l == 1)).count();
+            Some((hits, labels.len()))
+        }
+        (Loss::BceWithLogits, Targets::Values(t)) if out.numel() == t.numel() => {
+            let hits = out.data().iter().zip(t.data()).filter(|(z, y)| (z.f64() > 0.0) == (y.f64() > 0.5)).count();
+            Some((hits, t.numel()))
+        }
+        _ => None,
+    }
+}
+
+/// One-hot rows `[N, num_classes]`.
+fn one_hot<T: Float>(labels: &[usize], num_classes: usize) -> Result<Tensor<T>> {
+    let mut data = vec![T::zero(); labels.len() * num_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        data[i * num_classes + l] = T::one();
+    }
+    Ok(Tensor::from_vec(data, [labels.len(), num_classes])?)
+}
+
+#[cfg(test)]
+#[path = "train_tests.rs"]
+mod tests;

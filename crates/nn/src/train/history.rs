@@ -1,0 +1,106 @@
+//! What [`super::fit`] reports: per-epoch statistics and why training stopped.
+
+use std::time::Duration;
+
+/// Loss and accuracy on a dataset (see [`super::evaluate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over the examples.
+    pub loss: f64,
+    /// Fraction classified correctly; `None` for regression.
+    pub accuracy: Option<f64>,
+}
+
+/// The numbers of one epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// The epoch, counted from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (weighted by batch size), before each step's update.
+    pub train_loss: f64,
+    /// Running training accuracy over the epoch's batches; `None` for regression.
+    pub train_acc: Option<f64>,
+    /// Test loss after the epoch, in eval mode; `None` without a test set.
+    pub test_loss: Option<f64>,
+    /// Test accuracy after the epoch; `None` without a test set or for regression.
+    pub test_acc: Option<f64>,
+    /// The optimizer's learning rate during the epoch.
+    pub lr: f64,
+    /// Wall time of the epoch, evaluation included.
+    pub time: Duration,
+}
+
+/// Why [`super::fit`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StopReason {
+    /// All epochs ran.
+    #[default]
+    Completed,
+    /// The monitored loss did not improve for `patience` epochs.
+    EarlyStopping {
+        /// The last epoch run.
+        epoch: usize,
+        /// The epoch with the best monitored loss.
+        best_epoch: usize,
+    },
+    /// The callback returned [`std::ops::ControlFlow::Break`] after this epoch.
+    Callback {
+        /// The last epoch run.
+        epoch: usize,
+    },
+    /// A batch loss was not finite during this epoch; that step was not applied.
+    Diverged {
+        /// The epoch it happened in.
+        epoch: usize,
+    },
+}
+
+/// Per-epoch statistics of a training run, ready to plot.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct History {
+    /// One entry per epoch run.
+    pub epochs: Vec<EpochStats>,
+    /// Why training stopped.
+    pub stop: StopReason,
+    /// The epoch with the best monitored loss (test loss if there was a test set, else training loss).
+    pub best_epoch: Option<usize>,
+    /// Wall time of the whole run.
+    pub total_time: Duration,
+}
+
+impl History {
+    /// The last epoch's statistics.
+    pub fn last(&self) -> Option<&EpochStats> {
+        self.epochs.last()
+    }
+
+    /// Number of epochs run.
+    pub fn len(&self) -> usize {
+        self.epochs.len()
+    }
+
+    /// Whether no epoch ran.
+    pub fn is_empty(&self) -> bool {
+        self.epochs.is_empty()
+    }
+
+    /// Training loss per epoch.
+    pub fn train_loss(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.train_loss).collect()
+    }
+
+    /// Test loss per epoch (`NaN` where there was none).
+    pub fn test_loss(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.test_loss.unwrap_or(f64::NAN)).collect()
+    }
+
+    /// Training accuracy per epoch (`NaN` where there was none).
+    pub fn train_acc(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.train_acc.unwrap_or(f64::NAN)).collect()
+    }
+
+    /// Test accuracy per epoch (`NaN` where there was none).
+    pub fn test_acc(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.test_acc.unwrap_or(f64::NAN)).collect()
+    }
+}

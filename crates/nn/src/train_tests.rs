@@ -1,0 +1,252 @@
+//! `fit` is tested with a tiny linear module and plain gradient descent defined here, so these tests depend
+//! on nothing but the traits.
+
+use super::*;
+use crate::data::CsvOptions;
+use crate::data::StandardScaler;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::cell::RefCell;
+use tapegrad::{Gradients, Param};
+
+/// `y = x W^T + b`; optionally records (train mode, grad enabled) at every forward, and optionally holds a
+/// parameter the forward never uses.
+struct Linear {
+    w: Param<f64>,
+    b: Param<f64>,
+    unused: Option<Param<f64>>,
+    train: bool,
+    log: RefCell<Vec<(bool, bool)>>,
+}
+
+impl Linear {
+    fn new(inputs: usize, outputs: usize) -> Self {
+        let w = Param::new(Tensor::zeros([outputs, inputs]));
+        Linear { w, b: Param::new(Tensor::zeros([outputs])), unused: None, train: true, log: RefCell::default() }
+    }
+}
+
+impl Module<f64> for Linear {
+    fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
+        self.log.borrow_mut().push((self.train, tape.grad_enabled()));
+        Ok(x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?)
+    }
+    fn params(&self) -> Vec<(String, &Param<f64>)> {
+        let mut v = vec![("w".to_string(), &self.w), ("b".to_string(), &self.b)];
+        v.extend(self.unused.iter().map(|p| ("unused".to_string(), p)));
+        v
+    }
+    fn params_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
+        let mut v = vec![("w".to_string(), &mut self.w), ("b".to_string(), &mut self.b)];
+        v.extend(self.unused.iter_mut().map(|p| ("unused".to_string(), p)));
+        v
+    }
+    fn set_train(&mut self, train: bool) {
+        self.train = train;
+    }
+}
+
+/// Plain gradient descent; a parameter without a gradient is an error, as the `Optimizer` trait asks.
+struct Gd(f64);
+
+impl Optimizer<f64> for Gd {
+    fn step(&mut self, params: &mut [&mut Param<f64>], grads: &Gradients<f64>) -> Result<()> {
+        for p in params.iter_mut() {
+            let Some(g) = grads.by_id(p.id()) else {
+                return Err(Error::Optimizer { optimizer: "gd", msg: format!("no gradient for {:?}", p.id()) });
+            };
+            let g = g.clone();
+            p.value_mut().data_mut().iter_mut().zip(g.data()).for_each(|(w, g)| *w -= self.0 * g);
+        }
+        Ok(())
+    }
+    fn lr(&self) -> f64 {
+        self.0
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.0 = lr;
+    }
+}
+
+fn keep_going(_: &EpochStats) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+/// Iris, stratified 70/30 split (seed 0), standardised with the training statistics.
+fn iris() -> (Dataset<f64>, Dataset<f64>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/iris.csv");
+    let ds = Dataset::from_csv(path, &CsvOptions { skip_lines: 1, ..Default::default() }).unwrap();
+    let (train, test) = ds.stratified_split(0.3, &mut StdRng::seed_from_u64(0)).unwrap();
+    let s = StandardScaler::fit(train.features()).unwrap();
+    (s.transform_dataset(&train).unwrap(), s.transform_dataset(&test).unwrap())
+}
+
+#[test]
+fn softmax_regression_on_iris_reaches_90_percent_test_accuracy() {
+    let (train, test) = iris();
+    let mut model = Linear::new(4, 3);
+    let cfg = FitConfig { epochs: 200, batching: Batching::Full, ..Default::default() };
+    let h =
+        fit(&mut model, &mut Gd(0.5), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(1), keep_going).unwrap();
+    assert_eq!((h.len(), h.stop), (200, StopReason::Completed));
+    // zero weights predict uniform probabilities: the first batch loss is ln 3
+    assert!((h.epochs[0].train_loss - 3f64.ln()).abs() < 1e-12);
+    let last = h.last().unwrap();
+    assert!(last.train_loss < 0.25 * h.epochs[0].train_loss, "train loss {} did not fall", last.train_loss);
+    assert!(last.test_loss.unwrap() < 0.3, "test loss {:?}", last.test_loss);
+    assert!(last.test_acc.unwrap() >= 0.9, "test accuracy {:?}", last.test_acc);
+    assert!(last.train_acc.unwrap() >= 0.9, "train accuracy {:?}", last.train_acc);
+    assert!(h.train_loss().windows(2).all(|w| w[1] <= w[0]), "full-batch GD with a small step decreases the loss");
+}
+
+#[test]
+fn mini_batch_and_stochastic_training_reduce_the_loss_reproducibly() {
+    let (train, test) = iris();
+    for batching in [Batching::Stochastic, Batching::MiniBatch { size: 16, drop_last: true }] {
+        let run = || {
+            let mut model = Linear::new(4, 3);
+            let cfg = FitConfig { epochs: 10, batching, ..Default::default() };
+            let h =
+                fit(&mut model, &mut Gd(0.05), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(2), keep_going);
+            (h.unwrap(), model.w.value().to_vec())
+        };
+        let (h, w) = run();
+        assert!(h.last().unwrap().test_loss.unwrap() < 0.5, "{batching:?}: {:?}", h.last());
+        assert!(h.last().unwrap().test_acc.unwrap() >= 0.8, "{batching:?}: {:?}", h.last());
+        assert_eq!(run().1, w, "{batching:?}: the same seed gives the same weights");
+    }
+}
+
+#[test]
+fn steps_run_in_train_mode_and_evaluation_in_eval_mode_without_grad() {
+    let (train, test) = iris();
+    let mut model = Linear::new(4, 3);
+    let cfg =
+        FitConfig { epochs: 2, batching: Batching::MiniBatch { size: 50, drop_last: false }, ..Default::default() };
+    fit(&mut model, &mut Gd(0.1), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    // 105 training rows: 3 steps, then one evaluation, per epoch
+    let step = (true, true);
+    let eval = (false, false);
+    assert_eq!(*model.log.borrow(), [step, step, step, eval, step, step, step, eval]);
+    assert!(!model.train, "fit leaves the model in eval mode");
+}
+
+#[test]
+fn early_stopping_stops_after_patience_epochs_without_improvement() {
+    let (train, test) = iris();
+    let mut model = Linear::new(4, 3);
+    let cfg = FitConfig { epochs: 50, batching: Batching::Full, patience: Some(3), ..Default::default() };
+    // a zero learning rate never improves on the first epoch
+    let h =
+        fit(&mut model, &mut Gd(0.0), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    assert_eq!(h.stop, StopReason::EarlyStopping { epoch: 4, best_epoch: 1 });
+    assert_eq!((h.len(), h.best_epoch), (4, Some(1)));
+}
+
+#[test]
+fn restore_best_puts_back_the_parameters_of_the_best_epoch() {
+    let (train, test) = iris();
+    let mut model = Linear::new(4, 3);
+    let cfg =
+        FitConfig { epochs: 50, batching: Batching::Full, patience: Some(2), restore_best: true, ..Default::default() };
+    // gradient ascent: every epoch is worse than the one before, so epoch 1 is the best
+    let h =
+        fit(&mut model, &mut Gd(-0.1), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    assert_eq!(h.stop, StopReason::EarlyStopping { epoch: 3, best_epoch: 1 });
+    assert!(h.test_loss()[2] > h.test_loss()[0]);
+    let now = evaluate(&mut model, &test, Loss::SoftmaxCrossEntropy).unwrap();
+    assert_eq!(now.loss, h.epochs[0].test_loss.unwrap());
+}
+
+#[test]
+fn the_callback_sees_every_epoch_and_can_stop_training() {
+    let (train, _) = iris();
+    let mut seen = Vec::new();
+    let cfg = FitConfig { epochs: 10, batching: Batching::Full, ..Default::default() };
+    let stop_at_two = |s: &EpochStats| {
+        seen.push(s.epoch);
+        if s.epoch == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    };
+    let h = fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, None, &cfg, &mut StdRng::seed_from_u64(0), stop_at_two)
+        .unwrap();
+    assert_eq!(seen, [1, 2]);
+    assert_eq!((h.len(), h.stop), (2, StopReason::Callback { epoch: 2 }));
+    assert_eq!(h.epochs[0].test_loss, None);
+    assert_eq!(h.epochs[0].lr, 0.1);
+}
+
+#[test]
+fn binary_cross_entropy_separates_setosa_from_the_rest() {
+    let (train, test) = iris();
+    let binary = |d: &Dataset<f64>| {
+        let labels = d.labels().unwrap().iter().map(|&l| usize::from(l == 0)).collect();
+        Dataset::new(d.features().clone(), Targets::classes(labels)).unwrap()
+    };
+    let (train, test) = (binary(&train), binary(&test));
+    let mut model = Linear::new(4, 1);
+    let cfg = FitConfig { epochs: 100, batching: Batching::Full, loss: Loss::BceWithLogits, ..Default::default() };
+    let h =
+        fit(&mut model, &mut Gd(0.5), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    assert!((h.epochs[0].train_loss - 2f64.ln()).abs() < 1e-12, "zero logits cost ln 2");
+    assert_eq!(h.last().unwrap().test_acc, Some(1.0), "setosa is linearly separable");
+    assert!(h.last().unwrap().test_loss.unwrap() < 0.05);
+}
+
+#[test]
+fn mse_trains_on_one_hot_class_targets_and_on_real_targets() {
+    let (train, test) = iris();
+    let cfg = FitConfig { epochs: 200, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
+    let h =
+        fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going);
+    let last = *h.unwrap().last().unwrap();
+    assert!((last.test_acc.unwrap()) >= 0.75, "{last:?}"); // linear least squares on one-hot targets
+    // regression: y = x0 - 2 x1 + 0.5, noise-free
+    let x = train.features().clone();
+    let y = Tensor::from_vec(x.data().chunks(4).map(|r| r[0] - 2.0 * r[1] + 0.5).collect(), [x.dims()[0], 1]).unwrap();
+    let reg = Dataset::new(x, Targets::Values(y)).unwrap();
+    // the petal columns are strongly correlated, so gradient descent needs many epochs to pin down the weights
+    let cfg = FitConfig { epochs: 2000, ..cfg };
+    let h =
+        fit(&mut Linear::new(4, 1), &mut Gd(0.1), &reg, Some(&reg), &cfg, &mut StdRng::seed_from_u64(0), keep_going);
+    let last = *h.unwrap().last().unwrap();
+    assert!(last.test_loss.unwrap() < 1e-4, "{last:?}");
+    assert_eq!((last.train_acc, last.test_acc), (None, None));
+}
+
+#[test]
+fn a_diverging_run_stops_before_applying_a_non_finite_step() {
+    let x = Tensor::from_vec((0..10).map(|i| i as f64).collect(), [10, 1]).unwrap();
+    let reg = Dataset::new(x.clone(), Targets::Values(x.map(|v| 3.0 * v))).unwrap();
+    let mut model = Linear::new(1, 1);
+    let cfg = FitConfig { epochs: 500, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
+    let h = fit(&mut model, &mut Gd(1.0), &reg, None, &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    let StopReason::Diverged { epoch } = h.stop else { panic!("expected divergence, got {:?}", h.stop) };
+    assert!(epoch < 500 && h.len() == epoch);
+    assert!(!h.last().unwrap().train_loss.is_finite());
+    assert!(model.w.value().all_finite() && model.b.value().all_finite());
+}
+
+#[test]
+fn a_parameter_without_gradient_is_an_optimizer_error() {
+    let (train, _) = iris();
+    let mut model = Linear::new(4, 3);
+    model.unused = Some(Param::new(Tensor::zeros([2])));
+    let cfg = FitConfig { epochs: 1, batching: Batching::Full, ..Default::default() };
+    let r = fit(&mut model, &mut Gd(0.1), &train, None, &cfg, &mut StdRng::seed_from_u64(0), keep_going);
+    assert!(matches!(r, Err(Error::Optimizer { optimizer: "gd", .. })), "{r:?}");
+}
+
+#[test]
+fn unusable_configurations_and_targets_are_errors() {
+    let (train, _) = iris();
+    let mut rng = StdRng::seed_from_u64(0);
+    let zero = FitConfig { epochs: 0, ..Default::default() };
+    assert!(fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, None, &zero, &mut rng, keep_going).is_err());
+    let bce = FitConfig { epochs: 1, loss: Loss::BceWithLogits, ..Default::default() };
+    let e =
+        fit(&mut Linear::new(4, 1), &mut Gd(0.1), &train, None, &bce, &mut rng, keep_going).unwrap_err().to_string();
+    assert!(e.contains("binary cross-entropy needs labels 0 or 1, found 2"), "{e}");
+    let wide = FitConfig { epochs: 1, ..Default::default() };
+    let e = fit(&mut Linear::new(3, 3), &mut Gd(0.1), &train, None, &wide, &mut rng, keep_going).unwrap_err();
+    assert!(matches!(e, Error::Engine(_)), "a model of the wrong width fails in its forward pass: {e}");
+}
