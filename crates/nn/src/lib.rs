@@ -7,11 +7,11 @@
 pub mod data;
 pub mod error;
 pub mod init;
+pub mod io;
 pub mod layers;
 pub mod metrics;
 pub mod module;
 pub mod optim;
-pub mod train;
 
 pub use error::{Error, Result};
 pub use layers::{Activation, Linear, Mlp, Sequential};
