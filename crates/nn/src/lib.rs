@@ -12,6 +12,7 @@ pub mod layers;
 pub mod metrics;
 pub mod module;
 pub mod optim;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use layers::{Activation, Linear, Mlp, Sequential};
