@@ -172,7 +172,7 @@ where
                 diverged = true;
                 break;
             };
-            let mut params: Vec<_> = model.params_mut().into_iter().map(|(_, p)| p).collect();
+            let mut params = model.param_refs_mut();
             opt.step(&mut params, &grads)?;
         }
         let eval = match test {
