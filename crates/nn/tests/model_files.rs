@@ -175,3 +175,29 @@ fn read_tensors_lists_every_tensor_of_a_file() {
     assert_eq!(names, ["layers.0.bias", "layers.0.weight", "layers.2.bias", "layers.2.weight"]);
     assert_eq!(&all["layers.2.weight"], a.params()[2].1.value());
 }
+
+#[test]
+fn a_file_in_pytorch_layout_loads_into_the_matching_mlp() {
+    // Written by fixtures/torch_layout_mlp.py in the layout safetensors.torch.save_file gives the state
+    // dict of a PyTorch module with `self.layers = Sequential(Linear(3, 4), Tanh(), Linear(4, 2))`.
+    let bytes = include_bytes!("fixtures/torch_layout_mlp.safetensors");
+    let expected = include_str!("fixtures/torch_layout_mlp_expected.txt");
+    let mut net = mlp::<f32>(&[3, 4, 2], 0);
+    io::from_bytes(&mut net, bytes).unwrap();
+    let mut rows = 0;
+    for line in expected.lines().filter(|l| !l.starts_with('#')) {
+        let v: Vec<f64> = line.split_whitespace().map(|s| s.parse().unwrap()).collect();
+        let x = Tensor::from_vec(v[..3].iter().map(|&a| a as f32).collect(), [1, 3]).unwrap();
+        let y = net.predict(&x).unwrap();
+        for (got, want) in y.data().iter().zip(&v[3..]) {
+            assert!((*got as f64 - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 2);
+    // Saving it again gives the same tensors (the header may order its keys differently).
+    let again = io::to_bytes(&net).unwrap();
+    let mut net2 = mlp::<f32>(&[3, 4, 2], 1);
+    io::from_bytes(&mut net2, &again).unwrap();
+    assert_eq!(bits(&values(&net)), bits(&values(&net2)));
+}
