@@ -276,4 +276,24 @@ mod tests {
             assert_eq!(p.value(), q.value());
         }
     }
+    #[test]
+    fn set_train_reaches_dropout_and_batch_norm_inside_an_mlp() {
+        let cfg = MlpConfig { sizes: vec![4, 16, 3], dropout: 0.5, batch_norm: true, ..Default::default() };
+        let mut mlp = Mlp::<f64>::from_config(cfg, &mut StdRng::seed_from_u64(3)).unwrap();
+        let x = Tensor::randn([8, 4], 0.0, 1.0, &mut StdRng::seed_from_u64(4)).unwrap();
+        let stats = mlp.buffers();
+        assert_ne!(mlp.predict(&x).unwrap(), mlp.predict(&x).unwrap(), "training mode: fresh dropout masks");
+        assert_ne!(mlp.buffers(), stats, "training mode: running statistics move");
+        mlp.set_train(false);
+        let stats = mlp.buffers();
+        assert_eq!(mlp.predict(&x).unwrap(), mlp.predict(&x).unwrap(), "eval mode is deterministic");
+        assert_eq!(mlp.buffers(), stats, "eval mode leaves running statistics alone");
+        // Eval mode handles one row at a time and gives the same answer as in a batch.
+        let row = Tensor::from_slice(&x.data()[..4], [1, 4]).unwrap();
+        let batch = mlp.predict(&x).unwrap();
+        let single = mlp.predict(&row).unwrap();
+        for (a, b) in single.data().iter().zip(&batch.data()[..3]) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
 }
