@@ -22,7 +22,10 @@
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
 use crate::error::{Error, Result};
+use crate::layers::{Activation, Mlp, MlpConfig};
 use crate::module::Module;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -37,7 +40,21 @@ const BYTES: &str = "<bytes>";
 /// [`Error::Io`] when the file cannot be written; [`Error::ModelFile`] when two tensors share a name.
 pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let bytes = encode(module, &path.display().to_string())?;
+    save_with_metadata(module, path, &BTreeMap::new())
+}
+
+/// Writes `module` to `path` as [`save`] does, with string key-value pairs in the header's `__metadata__`
+/// (beside `format: pt`); [`read_metadata`] reads them back.
+///
+/// # Errors
+/// As [`save`].
+pub fn save_with_metadata<T: Float, M: Module<T> + ?Sized>(
+    module: &M,
+    path: impl AsRef<Path>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = encode(module, &path.display().to_string(), metadata)?;
     std::fs::write(path, bytes).map_err(|source| Error::Io { path: path.display().to_string(), source })
 }
 
@@ -59,7 +76,7 @@ pub fn load<T: Float, M: Module<T> + ?Sized>(module: &mut M, path: impl AsRef<Pa
 /// # Errors
 /// [`Error::ModelFile`] when two tensors share a name.
 pub fn to_bytes<T: Float, M: Module<T> + ?Sized>(module: &M) -> Result<Vec<u8>> {
-    encode(module, BYTES)
+    encode(module, BYTES, &BTreeMap::new())
 }
 
 /// Loads safetensors bytes into `module`, as [`load`] does.
@@ -83,7 +100,24 @@ pub fn read_tensors<T: Float>(path: impl AsRef<Path>) -> Result<BTreeMap<String,
     file.iter().map(|(name, view)| Ok((name.to_string(), to_tensor(name, &view, &shown)?))).collect()
 }
 
-fn model_file(path: &str, msg: String) -> Error {
+/// The header's `__metadata__` of a safetensors file (empty when it has none).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::ModelFile`] when it is not valid safetensors.
+pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: shown.clone(), source })?;
+    metadata_of(&bytes, &shown)
+}
+
+pub(crate) fn metadata_of(bytes: &[u8], path: &str) -> Result<BTreeMap<String, String>> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| model_file(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default())
+}
+
+pub(crate) fn model_file(path: &str, msg: String) -> Error {
     Error::ModelFile { path: path.to_string(), msg }
 }
 
@@ -114,7 +148,11 @@ fn named_tensors<T: Float, M: Module<T> + ?Sized>(module: &M, path: &str) -> Res
     Ok(all)
 }
 
-fn encode<T: Float, M: Module<T> + ?Sized>(module: &M, path: &str) -> Result<Vec<u8>> {
+fn encode<T: Float, M: Module<T> + ?Sized>(
+    module: &M,
+    path: &str,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
     let tensors = named_tensors(module, path)?;
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| le_bytes(t)).collect();
     let views = tensors
@@ -126,7 +164,8 @@ fn encode<T: Float, M: Module<T> + ?Sized>(module: &M, path: &str) -> Result<Vec
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut meta: HashMap<String, String> = metadata.clone().into_iter().collect();
+    meta.insert("format".to_string(), "pt".to_string());
     safetensors::serialize(views, Some(meta)).map_err(|e| model_file(path, format!("cannot serialise: {e}")))
 }
 
@@ -156,7 +195,7 @@ fn to_tensor<T: Float>(name: &str, view: &TensorView<'_>, path: &str) -> Result<
     Tensor::from_vec(data, view.shape().to_vec()).map_err(|e| model_file(path, format!("{name}: {e}")))
 }
 
-fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes: &[u8], path: &str) -> Result<()> {
+pub(crate) fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes: &[u8], path: &str) -> Result<()> {
     let file = parse(bytes, path)?;
     let expected = named_tensors(module, path)?;
     let in_file: BTreeSet<&str> = file.names().into_iter().collect();
@@ -188,4 +227,97 @@ fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes: &[u8], pa
         module.set_buffer(&name, value)?;
     }
     Ok(())
+}
+
+/// Header keys under which [`Mlp::save`] records the architecture.
+const MLP_KEYS: [&str; 6] = [
+    "tapegrad.mlp.sizes",
+    "tapegrad.mlp.hidden",
+    "tapegrad.mlp.output",
+    "tapegrad.mlp.bias",
+    "tapegrad.mlp.dropout",
+    "tapegrad.mlp.batch_norm",
+];
+
+fn mlp_metadata(cfg: &MlpConfig) -> BTreeMap<String, String> {
+    let sizes: Vec<String> = cfg.sizes.iter().map(|s| s.to_string()).collect();
+    let values = [
+        sizes.join(","),
+        cfg.hidden.to_string(),
+        cfg.output.to_string(),
+        cfg.bias.to_string(),
+        cfg.dropout.to_string(),
+        cfg.batch_norm.to_string(),
+    ];
+    MLP_KEYS.iter().map(|k| k.to_string()).zip(values).collect()
+}
+
+fn mlp_config(meta: &BTreeMap<String, String>, path: &str) -> Result<MlpConfig> {
+    let get = |i: usize| {
+        meta.get(MLP_KEYS[i])
+            .ok_or_else(|| model_file(path, format!("metadata has no {}: not saved by Mlp::save", MLP_KEYS[i])))
+    };
+    let bad = |i: usize, v: &str| model_file(path, format!("metadata {} = {v:?} cannot be read", MLP_KEYS[i]));
+    let sizes = get(0)?;
+    let sizes = sizes.split(',').map(|s| s.parse().map_err(|_| bad(0, sizes))).collect::<Result<Vec<usize>>>()?;
+    let act = |i: usize| get(i).and_then(|v| v.parse::<Activation>().map_err(|_| bad(i, v)));
+    let flag = |i: usize| get(i).and_then(|v| v.parse::<bool>().map_err(|_| bad(i, v)));
+    let dropout = get(4)?;
+    Ok(MlpConfig {
+        sizes,
+        hidden: act(1)?,
+        output: act(2)?,
+        bias: flag(3)?,
+        init: None,
+        dropout: dropout.parse().map_err(|_| bad(4, dropout))?,
+        batch_norm: flag(5)?,
+    })
+}
+
+impl<T: Float> Mlp<T> {
+    /// Saves the parameters and buffers with [`save_with_metadata`], recording the architecture (sizes,
+    /// activations, bias, dropout, batch norm) in the header so that [`Mlp::load`] can rebuild it.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use tapegrad::Tensor;
+    /// use tapegrad_nn::{Activation, Mlp, Module};
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let mlp = Mlp::<f32>::new(&[4, 8, 3], Activation::leaky(0.1), Activation::Identity, &mut rng).unwrap();
+    /// let path = std::env::temp_dir().join(format!("mlp-doc-{}.safetensors", std::process::id()));
+    /// mlp.save(&path).unwrap();
+    /// let back = Mlp::<f32>::load(&path).unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(back.config().sizes, [4, 8, 3]);
+    /// let x = Tensor::ones([2, 4]);
+    /// assert_eq!(back.predict(&x).unwrap(), mlp.predict(&x).unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`save`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_with_metadata(self, path, &mlp_metadata(self.config()))
+    }
+
+    /// Rebuilds an MLP saved by [`Mlp::save`] and loads its parameters and buffers. Like a freshly built
+    /// one it is in training mode: call `set_train(false)` before predicting with dropout or batch norm.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be read; [`Error::ModelFile`] when it is corrupt, lacks the
+    /// architecture keys, or its tensors do not match that architecture.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: shown.clone(), source })?;
+        Self::from_safetensors(&bytes, &shown)
+    }
+
+    fn from_safetensors(bytes: &[u8], path: &str) -> Result<Self> {
+        let cfg = mlp_config(&metadata_of(bytes, path)?, path)?;
+        // The initial values are overwritten; the seed only fixes dropout masks.
+        let mut mlp = Mlp::from_config(cfg, &mut StdRng::seed_from_u64(0))
+            .map_err(|e| model_file(path, format!("the recorded architecture is invalid: {e}")))?;
+        decode_into(&mut mlp, bytes, path)?;
+        Ok(mlp)
+    }
 }

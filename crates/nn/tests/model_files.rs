@@ -201,3 +201,53 @@ fn a_file_in_pytorch_layout_loads_into_the_matching_mlp() {
     io::from_bytes(&mut net2, &again).unwrap();
     assert_eq!(bits(&values(&net)), bits(&values(&net2)));
 }
+
+#[test]
+fn an_mlp_saved_with_its_architecture_loads_without_knowing_it() {
+    let cfg = MlpConfig {
+        sizes: vec![5, 6, 4, 3],
+        hidden: Activation::LeakyRelu { alpha: 1.5, beta: 0.05 },
+        output: Activation::LogSoftmax,
+        bias: false,
+        dropout: 0.25,
+        batch_norm: true,
+        ..Default::default()
+    };
+    let mut a = Mlp::<f64>::from_config(cfg.clone(), &mut StdRng::seed_from_u64(0)).unwrap();
+    a.predict(&Tensor::randn([8, 5], 0.0, 1.0, &mut StdRng::seed_from_u64(1)).unwrap()).unwrap();
+    let path = temp("mlp_arch");
+    a.save(&path).unwrap();
+    let meta = io::read_metadata(&path).unwrap();
+    let mut b = Mlp::<f64>::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(meta["format"], "pt");
+    assert_eq!(meta["tapegrad.mlp.sizes"], "5,6,4,3");
+    assert_eq!(meta["tapegrad.mlp.hidden"], "leaky_relu(1.5, 0.05)");
+    assert_eq!(b.config(), &cfg);
+    assert_eq!(bits(&values(&a)), bits(&values(&b)));
+    a.set_train(false);
+    b.set_train(false);
+    let x = Tensor::randn([4, 5], 0.0, 1.0, &mut StdRng::seed_from_u64(2)).unwrap();
+    assert_eq!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
+}
+
+#[test]
+fn loading_an_mlp_from_a_file_without_its_architecture_is_an_error() {
+    let path = temp("no_arch");
+    io::save(&mlp::<f32>(&[2, 3], 1), &path).unwrap();
+    let err = Mlp::<f32>::load(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(err, Error::ModelFile { .. }));
+    assert!(err.to_string().ends_with("metadata has no tapegrad.mlp.sizes: not saved by Mlp::save"), "{err}");
+}
+
+#[test]
+fn metadata_is_written_and_read_back_beside_the_format_key() {
+    let path = temp("metadata");
+    let meta = [("epochs".to_string(), "30".to_string())].into_iter().collect();
+    io::save_with_metadata(&mlp::<f32>(&[2, 3], 1), &path, &meta).unwrap();
+    let back = io::read_metadata(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!((back["epochs"].as_str(), back["format"].as_str()), ("30", "pt"));
+}

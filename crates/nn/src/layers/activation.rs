@@ -74,20 +74,75 @@ impl Activation {
     }
 }
 
+/// The canonical names: `identity`, `step`, `sign`, `sigmoid`, `tanh`, `relu`, `leaky_relu(alpha, beta)`,
+/// `softplus`, `softmax`, `log_softmax`; [`Activation`]'s `FromStr` reads them back.
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Activation::Identity => write!(f, "Identity"),
-            Activation::Step => write!(f, "Step"),
-            Activation::Sign => write!(f, "Sign"),
-            Activation::Sigmoid => write!(f, "Sigmoid"),
-            Activation::Tanh => write!(f, "Tanh"),
-            Activation::Relu => write!(f, "Relu"),
-            Activation::LeakyRelu { alpha, beta } => write!(f, "LeakyRelu(alpha {alpha}, beta {beta})"),
-            Activation::Softplus => write!(f, "Softplus"),
-            Activation::Softmax => write!(f, "Softmax"),
-            Activation::LogSoftmax => write!(f, "LogSoftmax"),
+            Activation::Identity => write!(f, "identity"),
+            Activation::Step => write!(f, "step"),
+            Activation::Sign => write!(f, "sign"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu { alpha, beta } => write!(f, "leaky_relu({alpha}, {beta})"),
+            Activation::Softplus => write!(f, "softplus"),
+            Activation::Softmax => write!(f, "softmax"),
+            Activation::LogSoftmax => write!(f, "log_softmax"),
         }
+    }
+}
+
+/// Parses the names [`Activation`]'s `Display` prints, ignoring case, `-` for `_` and spaces; also
+/// `leaky_relu` (slopes 1 and 0.01), `leaky_relu(beta)` and `linear`/`none` for identity. For command-line
+/// flags and model files.
+///
+/// ```
+/// use tapegrad_nn::layers::Activation;
+/// assert_eq!("ReLU".parse::<Activation>().unwrap(), Activation::Relu);
+/// assert_eq!("leaky-relu(0.2)".parse::<Activation>().unwrap(), Activation::leaky(0.2));
+/// let a = Activation::LeakyRelu { alpha: 2.0, beta: 0.1 };
+/// assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
+/// assert!("swish".parse::<Activation>().is_err());
+/// ```
+impl std::str::FromStr for Activation {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+        let bad = |msg: String| crate::Error::Config { what: "activation", msg };
+        let (name, args) = match norm.split_once('(') {
+            Some((name, rest)) => {
+                let inner = rest.strip_suffix(')').ok_or_else(|| bad(format!("{s:?}: missing ')'")))?;
+                let nums = inner
+                    .split(',')
+                    .map(|a| a.parse::<f64>().map_err(|_| bad(format!("{s:?}: {a:?} is not a number"))))
+                    .collect::<Result<Vec<f64>>>()?;
+                (name.replace('-', "_"), Some(nums))
+            }
+            None => (norm.replace('-', "_"), None),
+        };
+        let act = match (name.as_str(), args.as_deref()) {
+            ("identity" | "linear" | "none", None) => Activation::Identity,
+            ("step" | "heaviside", None) => Activation::Step,
+            ("sign", None) => Activation::Sign,
+            ("sigmoid" | "logistic", None) => Activation::Sigmoid,
+            ("tanh", None) => Activation::Tanh,
+            ("relu", None) => Activation::Relu,
+            ("leaky_relu" | "leakyrelu", None) => Activation::leaky(0.01),
+            ("leaky_relu" | "leakyrelu", Some(&[beta])) => Activation::leaky(beta),
+            ("leaky_relu" | "leakyrelu", Some(&[alpha, beta])) => Activation::LeakyRelu { alpha, beta },
+            ("softplus", None) => Activation::Softplus,
+            ("softmax", None) => Activation::Softmax,
+            ("log_softmax" | "logsoftmax", None) => Activation::LogSoftmax,
+            _ => {
+                return Err(bad(format!(
+                    "unknown activation {s:?}; expected identity, step, sign, sigmoid, tanh, relu, \
+                     leaky_relu[(beta) or (alpha, beta)], softplus, softmax or log_softmax"
+                )));
+            }
+        };
+        Ok(act)
     }
 }
 
@@ -131,5 +186,33 @@ mod tests {
         let z: f64 = xs.iter().map(|x| x.exp()).sum();
         assert!(close(run(Activation::Softmax, &xs), xs.iter().map(|x| x.exp() / z).collect()));
         assert!(close(run(Activation::LogSoftmax, &xs), xs.iter().map(|x| x - z.ln()).collect()));
+    }
+    #[test]
+    fn every_activation_parses_back_from_its_display_name() {
+        for act in [
+            Activation::Identity,
+            Activation::Step,
+            Activation::Sign,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::LeakyRelu { alpha: 1.0, beta: 0.01 },
+            Activation::LeakyRelu { alpha: 0.5, beta: -0.25 },
+            Activation::Softplus,
+            Activation::Softmax,
+            Activation::LogSoftmax,
+        ] {
+            assert_eq!(act.to_string().parse::<Activation>().unwrap(), act, "{act}");
+        }
+        assert_eq!("Leaky_ReLU".parse::<Activation>().unwrap(), Activation::leaky(0.01));
+        assert_eq!(" log-softmax ".parse::<Activation>().unwrap(), Activation::LogSoftmax);
+    }
+
+    #[test]
+    fn unknown_or_malformed_activation_names_are_config_errors() {
+        for bad in ["gelu", "relu(2)", "leaky_relu(1, 2, 3)", "leaky_relu(x)", "leaky_relu(0.1"] {
+            let err = bad.parse::<Activation>().unwrap_err();
+            assert!(matches!(err, crate::Error::Config { what: "activation", .. }), "{bad}: {err}");
+        }
     }
 }
