@@ -68,6 +68,41 @@ pub trait Module<T: Float> {
     }
 }
 
+/// A table of a module's parameters: name, shape and number of values per row, then the total (and the
+/// buffers' size when there are any), like Keras's `model.summary()`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use tapegrad_nn::{module::summary, Activation, Mlp};
+/// let mlp = Mlp::<f32>::new(&[4, 3, 2], Activation::Relu, Activation::Identity, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
+/// assert_eq!(summary(&mlp), "\
+/// parameter        shape   count
+/// layers.0.weight  [3, 4]     12
+/// layers.0.bias    [3]         3
+/// layers.2.weight  [2, 3]      6
+/// layers.2.bias    [2]         2
+/// total                       23
+/// ");
+/// ```
+pub fn summary<T: Float, M: Module<T> + ?Sized>(module: &M) -> String {
+    let rows: Vec<(String, String, usize)> =
+        module.params().into_iter().map(|(n, p)| (n, p.value().shape().to_string(), p.value().numel())).collect();
+    let total: usize = rows.iter().map(|r| r.2).sum();
+    let buffers: usize = module.buffers().iter().map(|(_, b)| b.numel()).sum();
+    let name_w = rows.iter().map(|r| r.0.len()).chain(["parameter".len()]).max().unwrap_or(0);
+    let shape_w = rows.iter().map(|r| r.1.len()).chain(["shape".len()]).max().unwrap_or(0);
+    let count_w = total.to_string().len().max("count".len());
+    let mut out = format!("{:name_w$}  {:shape_w$}  {:>count_w$}\n", "parameter", "shape", "count");
+    for (n, shape, c) in &rows {
+        out += &format!("{n:name_w$}  {shape:shape_w$}  {c:>count_w$}\n");
+    }
+    out += &format!("{:name_w$}  {:shape_w$}  {total:>count_w$}\n", "total", "");
+    if buffers > 0 {
+        out += &format!("{:name_w$}  {:shape_w$}  {buffers:>count_w$}\n", "buffers", "");
+    }
+    out
+}
+
 /// Checks a module's gradients against central finite differences in `f64`: every element of every
 /// parameter, then every element of the input `x`. The output is projected to a scalar with fixed random
 /// weights from `cfg.seed` (never a plain sum), and the tolerances are `cfg`'s, as in
@@ -151,4 +186,34 @@ pub fn check_module_gradients<M: Module<f64> + ?Sized>(
         compare("input", e, dx.data()[e], plus, minus)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Module, summary};
+    use crate::layers::{Mlp, MlpConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tapegrad::Tensor;
+
+    #[test]
+    fn summary_counts_buffers_separately_from_parameters() {
+        let cfg = MlpConfig { sizes: vec![2, 3, 1], batch_norm: true, ..Default::default() };
+        let mlp = Mlp::<f32>::from_config(cfg, &mut StdRng::seed_from_u64(0)).unwrap();
+        let text = summary(&mlp);
+        assert!(text.contains("layers.1.weight  [3]         3\n"), "{text}");
+        assert!(text.ends_with("total                       19\nbuffers                      6\n"), "{text}");
+        assert_eq!(mlp.num_params(), 19);
+    }
+
+    #[test]
+    fn a_model_can_move_to_another_thread() {
+        let cfg = MlpConfig { sizes: vec![3, 4, 2], dropout: 0.5, batch_norm: true, ..Default::default() };
+        let mut mlp = Mlp::<f32>::from_config(cfg, &mut StdRng::seed_from_u64(0)).unwrap();
+        mlp.set_train(false);
+        let x = Tensor::ones([2, 3]);
+        let here = mlp.predict(&x).unwrap();
+        let there = std::thread::spawn(move || mlp.predict(&x).unwrap()).join().unwrap();
+        assert_eq!(here, there);
+    }
 }
