@@ -152,6 +152,10 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
         vec![("weight".into(), &mut self.weight), ("bias".into(), &mut self.bias)]
     }
 
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        vec![&mut self.weight, &mut self.bias]
+    }
+
     fn set_train(&mut self, train: bool) {
         self.train = train;
     }

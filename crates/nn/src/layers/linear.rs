@@ -162,6 +162,13 @@ impl<T: Float> Module<T> for Linear<T> {
         }
         out
     }
+
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        // Called every optimizer step: skip building the names.
+        let mut out = vec![&mut self.weight];
+        out.extend(self.bias.as_mut());
+        out
+    }
 }
 
 #[cfg(test)]

@@ -138,6 +138,10 @@ impl<T: Float> Module<T> for Mlp<T> {
         self.net.params_mut()
     }
 
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.net.param_refs_mut()
+    }
+
     fn set_train(&mut self, train: bool) {
         self.net.set_train(train);
     }
@@ -263,6 +267,15 @@ mod tests {
             err.to_string(),
             "layers.0 (Linear 64 -> 128): input [32, 60] does not fit weight [128, 64]; expected [n, 64]"
         );
+    }
+
+    #[test]
+    fn param_refs_mut_lists_the_same_parameters_in_the_same_order_as_params() {
+        let cfg = MlpConfig { sizes: vec![3, 4, 4, 2], batch_norm: true, dropout: 0.1, ..Default::default() };
+        let mut mlp = Mlp::<f32>::from_config(cfg, &mut StdRng::seed_from_u64(0)).unwrap();
+        let ids: Vec<_> = mlp.params().into_iter().map(|(_, p)| p.id()).collect();
+        assert_eq!(ids.len(), 10);
+        assert_eq!(mlp.param_refs_mut().into_iter().map(|p| p.id()).collect::<Vec<_>>(), ids);
     }
 
     #[test]

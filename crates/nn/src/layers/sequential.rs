@@ -100,6 +100,10 @@ impl<T: Float> Module<T> for Sequential<T> {
         out
     }
 
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.layers.iter_mut().flat_map(|l| l.param_refs_mut()).collect()
+    }
+
     fn set_train(&mut self, train: bool) {
         for layer in &mut self.layers {
             layer.set_train(train);
