@@ -68,6 +68,35 @@ pub trait Module<T: Float> {
     }
 }
 
+/// A boxed module is a module, so layers chosen at run time (`Box<dyn Module<T> + Send>`) fit anywhere a
+/// module does.
+impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
+    fn forward<'t>(&self, tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        (**self).forward(tape, x)
+    }
+    fn params(&self) -> Vec<(String, &Param<T>)> {
+        (**self).params()
+    }
+    fn params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        (**self).params_mut()
+    }
+    fn set_train(&mut self, train: bool) {
+        (**self).set_train(train)
+    }
+    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
+        (**self).param_refs_mut()
+    }
+    fn predict(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        (**self).predict(x)
+    }
+    fn buffers(&self) -> Vec<(String, Tensor<T>)> {
+        (**self).buffers()
+    }
+    fn set_buffer(&mut self, name: &str, value: Tensor<T>) -> Result<()> {
+        (**self).set_buffer(name, value)
+    }
+}
+
 /// A table of a module's parameters: name, shape and number of values per row, then the total (and the
 /// buffers' size when there are any), like Keras's `model.summary()`.
 ///
@@ -191,7 +220,7 @@ pub fn check_module_gradients<M: Module<f64> + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::{Module, summary};
-    use crate::layers::{Mlp, MlpConfig};
+    use crate::layers::{Activation, Mlp, MlpConfig};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use tapegrad::Tensor;
@@ -204,6 +233,20 @@ mod tests {
         assert!(text.contains("layers.1.weight  [3]         3\n"), "{text}");
         assert!(text.ends_with("total                       19\nbuffers                      6\n"), "{text}");
         assert_eq!(mlp.num_params(), 19);
+    }
+
+    #[test]
+    fn a_boxed_module_behaves_like_the_module_inside() {
+        let mlp = Mlp::<f64>::new(&[3, 4, 2], Activation::Tanh, Activation::Identity, &mut StdRng::seed_from_u64(0));
+        let mlp = mlp.unwrap();
+        let x = Tensor::ones([2, 3]);
+        let expect = mlp.predict(&x).unwrap();
+        let mut boxed: Box<dyn Module<f64> + Send> = Box::new(mlp);
+        assert_eq!(boxed.predict(&x).unwrap(), expect);
+        assert_eq!(boxed.param_refs_mut().len(), 4);
+        let net = crate::layers::Sequential::new().with(boxed).with(Activation::Relu);
+        assert_eq!(net.params()[0].0, "layers.0.layers.0.weight");
+        assert_eq!(net.predict(&x).unwrap(), expect.map(|v| v.max(0.0)));
     }
 
     #[test]

@@ -53,6 +53,33 @@ impl<T: Float> Sequential<T> {
         self.layers.is_empty()
     }
 
+    /// Records the forward pass and returns every layer's output, in order (the last is
+    /// [`Module::forward`]'s result; an empty chain gives an empty list). For looking inside a network:
+    /// hidden activations, or per-layer gradients with [`Var::retain_grad`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use tapegrad::{Tape, Tensor};
+    /// use tapegrad_nn::layers::{Activation, Linear, Sequential};
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let net = Sequential::<f64>::new().with(Linear::new(2, 3, &mut rng).unwrap()).with(Activation::Relu);
+    /// let tape = Tape::new();
+    /// let outs = net.forward_layers(&tape, tape.input(Tensor::ones([4, 2]))).unwrap();
+    /// assert_eq!(outs.len(), 2);
+    /// assert!(outs[1].value().data().iter().all(|&v| v >= 0.0));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    pub fn forward_layers<'t>(&self, tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Vec<Var<'t, T>>> {
+        let mut outs: Vec<Var<'t, T>> = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let h = outs.last().copied().unwrap_or(x);
+            outs.push(layer.forward(tape, h).map_err(|e| at_position(i, e))?);
+        }
+        Ok(outs)
+    }
+
     /// The layer at position `i`.
     pub fn layer(&self, i: usize) -> Option<&(dyn Module<T> + Send)> {
         self.layers.get(i).map(|l| l.as_ref())
@@ -62,6 +89,14 @@ impl<T: Float> Sequential<T> {
 impl<T: Float> std::fmt::Debug for Sequential<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sequential").field("layers", &self.layers.len()).finish()
+    }
+}
+
+/// Prefixes a layer error with the layer's position.
+fn at_position(i: usize, e: Error) -> Error {
+    match e {
+        Error::Layer { layer, msg } => Error::Layer { layer: format!("layers.{i} ({layer})"), msg },
+        other => other,
     }
 }
 
@@ -76,10 +111,7 @@ impl<T: Float> Module<T> for Sequential<T> {
     fn forward<'t>(&self, tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(tape, h).map_err(|e| match e {
-                Error::Layer { layer, msg } => Error::Layer { layer: format!("layers.{i} ({layer})"), msg },
-                other => other,
-            })?;
+            h = layer.forward(tape, h).map_err(|e| at_position(i, e))?;
         }
         Ok(h)
     }
@@ -122,10 +154,7 @@ impl<T: Float> Module<T> for Sequential<T> {
         let unknown = || Error::Layer { layer: "Sequential".into(), msg: format!("no buffer named {name:?}") };
         let (i, rest) = split_name(name).ok_or_else(unknown)?;
         let layer = self.layers.get_mut(i).ok_or_else(unknown)?;
-        layer.set_buffer(rest, value).map_err(|e| match e {
-            Error::Layer { layer, msg } => Error::Layer { layer: format!("layers.{i} ({layer})"), msg },
-            other => other,
-        })
+        layer.set_buffer(rest, value).map_err(|e| at_position(i, e))
     }
 }
 
