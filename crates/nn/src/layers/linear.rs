@@ -209,6 +209,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn linear_matches_the_naive_oracle_for_random_shapes(
+            n in 1usize..6, k in 1usize..7, m in 1usize..7, bias: bool, seed: u64,
+        ) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let w = Tensor::<f64>::randn([m, k], 0.0, 1.0, &mut rng).unwrap();
+            let b = bias.then(|| Tensor::<f64>::randn([m], 0.0, 1.0, &mut rng).unwrap());
+            let x = Tensor::<f64>::randn([n, k], 0.0, 1.0, &mut rng).unwrap();
+            let y = Linear::from_tensors(w.clone(), b.clone()).unwrap().predict(&x).unwrap();
+            proptest::prop_assert_eq!(y.dims(), &[n, m]);
+            for (a, e) in y.data().iter().zip(manual(&x, &w, b.as_ref())) {
+                proptest::prop_assert!((a - e).abs() < 1e-12, "{} vs {}", a, e);
+            }
+        }
+    }
+
     #[test]
     fn linear_without_bias_has_only_a_weight() {
         let cfg = LinearConfig { bias: false, ..Default::default() };

@@ -188,6 +188,29 @@ mod tests {
         check_module_gradients(&mut mlp, &x, GradCheckConfig::default()).unwrap();
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_small_mlps_pass_the_module_gradient_check(
+            sizes in proptest::collection::vec(1usize..5, 2..5),
+            hidden in 0usize..5,
+            output in 0usize..3,
+            bias: bool,
+            seed: u64,
+        ) {
+            let hidden = [
+                Activation::Tanh, Activation::Sigmoid, Activation::Softplus, Activation::Identity, Activation::leaky(0.2),
+            ][hidden];
+            let output = [Activation::Identity, Activation::Softmax, Activation::LogSoftmax][output];
+            let mut rng = StdRng::seed_from_u64(seed);
+            let cfg = MlpConfig { sizes: sizes.clone(), hidden, output, bias, ..Default::default() };
+            let mut mlp = Mlp::<f64>::from_config(cfg, &mut rng).unwrap();
+            let x = Tensor::randn([3, sizes[0]], 0.0, 1.0, &mut rng).unwrap();
+            let r = check_module_gradients(&mut mlp, &x, GradCheckConfig::default());
+            proptest::prop_assert!(r.is_ok(), "{:?} {} {}: {:?}", sizes, hidden, output, r);
+        }
+    }
+
     #[test]
     fn the_module_gradient_check_catches_a_wrong_gradient() {
         // A layer whose recorded graph gives 2x where the value is x: the derivative it reports is wrong.
