@@ -103,7 +103,8 @@ impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
 /// ```
 /// use rand::SeedableRng;
 /// use tapegrad_nn::{module::summary, Activation, Mlp};
-/// let mlp = Mlp::<f32>::new(&[4, 3, 2], Activation::Relu, Activation::Identity, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mlp = Mlp::<f32>::new(&[4, 3, 2], Activation::Relu, Activation::Identity, &mut rng).unwrap();
 /// assert_eq!(summary(&mlp), "\
 /// parameter        shape   count
 /// layers.0.weight  [3, 4]     12

@@ -199,7 +199,11 @@ mod tests {
             seed: u64,
         ) {
             let hidden = [
-                Activation::Tanh, Activation::Sigmoid, Activation::Softplus, Activation::Identity, Activation::leaky(0.2),
+                Activation::Tanh,
+                Activation::Sigmoid,
+                Activation::Softplus,
+                Activation::Identity,
+                Activation::leaky(0.2),
             ][hidden];
             let output = [Activation::Identity, Activation::Softmax, Activation::LogSoftmax][output];
             let mut rng = StdRng::seed_from_u64(seed);
