@@ -1,17 +1,74 @@
 //! Optimizers. First-order ones implement [`Optimizer`]: one update of every parameter from its gradient.
 //! The classical full-batch methods (RProp, QuickProp, CG, BFGS, LM, Newton) have their own step shape,
 //! see their modules.
+//!
+//! | optimizer | file | update (per element, `g` the gradient) |
+//! |---|---|---|
+//! | [`Sgd`] | `sgd.rs` | `dW = eta (g + rho W) + mu dW_prev; W -= dW` (heavy ball or Nesterov) |
+//! | [`AdaGrad`] | `adagrad.rs` | `G += g^2; W -= eta g / (sqrt(G) + eps)` |
+//! | [`RmsProp`] | `rmsprop.rs` | `S = gamma S + (1 - gamma) g^2; W -= eta g / (sqrt(S) + eps)` |
+//! | [`AdaDelta`] | `adadelta.rs` | `S = gamma S + (1 - gamma) g^2; dW = sqrt(D + eps) / sqrt(S + eps) g; D = gamma D + (1 - gamma) dW^2` |
+//! | [`Adam`] | `adam.rs` | bias-corrected first and second moments |
+//! | [`AdamW`] | `adamw.rs` | Adam with decoupled weight decay `W -= eta lambda W` |
+//!
+//! Learning-rate schedules live in [`schedule`], gradient clipping in [`clip`].
+//!
+//! Every optimizer keeps its state per parameter, keyed by [`ParamId`], and updates the parameter's storage in
+//! place: drop the tape before calling [`Optimizer::step`] so the storage is not shared. A parameter without a
+//! gradient is an [`Error::Optimizer`] unless the config sets `allow_missing_grad`.
+//!
+//! ```
+//! use tapegrad::{Param, Tape, Tensor};
+//! use tapegrad_nn::optim::{Adam, AdamConfig, Optimizer};
+//!
+//! // Minimise (w - 3)^2 from w = 0.
+//! let mut w = Param::new(Tensor::<f64>::zeros([1]));
+//! let mut opt = Adam::new(AdamConfig { lr: 0.1, ..Default::default() })?;
+//! for _ in 0..300 {
+//!     let grads = {
+//!         let tape = Tape::new();
+//!         let loss = tape.param(&w).add_scalar(-3.0)?.square()?.sum()?;
+//!         loss.backward()?
+//!     }; // the tape is dropped here, so the update below is in place
+//!     opt.step(&mut [&mut w], &grads)?;
+//! }
+//! assert!((w.value().data()[0] - 3.0).abs() < 1e-3);
+//! # Ok::<(), tapegrad_nn::Error>(())
+//! ```
 
-use crate::error::Result;
-use tapegrad::{Float, Gradients, Param};
+pub mod adadelta;
+pub mod adagrad;
+pub mod adam;
+pub mod adamw;
+pub mod clip;
+pub mod rmsprop;
+pub mod schedule;
+pub mod sgd;
+
+pub use adadelta::{AdaDelta, AdaDeltaConfig};
+pub use adagrad::{AdaGrad, AdaGradConfig};
+pub use adam::{Adam, AdamConfig};
+pub use adamw::{AdamW, AdamWConfig};
+pub use clip::{GradStore, clip_grad_norm, clip_grad_value};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use schedule::{CosineLr, ExponentialLr, LrSchedule, StepLr};
+pub use sgd::{Sgd, SgdConfig};
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use tapegrad::{Float, Gradients, Param, ParamId, Tensor};
 
 /// A first-order optimizer: state per parameter (keyed by [`tapegrad::ParamId`]), one `step` per batch.
 pub trait Optimizer<T: Float> {
     /// Updates every parameter in place from its gradient in `grads`.
     ///
+    /// `grads` is usually the [`Gradients`] of a backward pass (`&grads` coerces), or a [`GradStore`] after
+    /// clipping. When a gradient is missing or has the wrong shape, nothing is updated.
+    ///
     /// # Errors
-    /// [`crate::Error::Optimizer`] when a parameter has no gradient (unless configured to skip it).
-    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Gradients<T>) -> Result<()>;
+    /// [`crate::Error::Optimizer`] when a parameter has no gradient (unless configured to skip it), when a
+    /// gradient's shape differs from its parameter's, or when the learning rate is negative or not finite.
+    fn step(&mut self, params: &mut [&mut Param<T>], grads: &dyn GradSource<T>) -> Result<()>;
 
     /// The current learning rate.
     fn lr(&self) -> f64;
@@ -19,3 +76,144 @@ pub trait Optimizer<T: Float> {
     /// Sets the learning rate (schedules call this between epochs).
     fn set_lr(&mut self, lr: f64);
 }
+
+/// Where an optimizer reads gradients from: a backward pass's [`Gradients`] or a clipped [`GradStore`].
+pub trait GradSource<T: Float> {
+    /// The gradient of the parameter with this id, `None` when it got none.
+    fn grad(&self, id: ParamId) -> Option<&Tensor<T>>;
+}
+
+impl<T: Float> GradSource<T> for Gradients<T> {
+    fn grad(&self, id: ParamId) -> Option<&Tensor<T>> {
+        self.by_id(id)
+    }
+}
+
+/// Looks up and checks every parameter's gradient, then calls `update(id, weights, grad)` for each parameter
+/// that has one. All checks run before the first update, so an error leaves every parameter untouched.
+pub(crate) fn for_each_param<T: Float>(
+    optimizer: &'static str,
+    lr: f64,
+    allow_missing_grad: bool,
+    params: &mut [&mut Param<T>],
+    grads: &dyn GradSource<T>,
+    mut update: impl FnMut(ParamId, &mut [T], &[T]) -> Result<()>,
+) -> Result<()> {
+    if !(lr.is_finite() && lr >= 0.0) {
+        return Err(Error::Optimizer { optimizer, msg: format!("learning rate {lr} must be finite and >= 0") });
+    }
+    let mut found = Vec::with_capacity(params.len());
+    for p in params.iter() {
+        match grads.grad(p.id()) {
+            Some(g) if g.dims() != p.value().dims() => {
+                return Err(Error::Optimizer {
+                    optimizer,
+                    msg: format!(
+                        "gradient of parameter {:?} has shape {:?} but the parameter has shape {:?}",
+                        p.id(),
+                        g.dims(),
+                        p.value().dims()
+                    ),
+                });
+            }
+            Some(g) => found.push(Some(g)),
+            None if allow_missing_grad => found.push(None),
+            None => {
+                return Err(Error::Optimizer {
+                    optimizer,
+                    msg: format!(
+                        "parameter {:?} with shape {:?} received no gradient (is it cut off from the loss? \
+                         set allow_missing_grad to skip it)",
+                        p.id(),
+                        p.value().dims()
+                    ),
+                });
+            }
+        }
+    }
+    for (p, g) in params.iter_mut().zip(found) {
+        if let Some(g) = g {
+            let id = p.id();
+            update(id, p.value_mut().data_mut(), g.data())?;
+        }
+    }
+    Ok(())
+}
+
+/// One parameter's optimizer state, created zeroed for a parameter of `len` elements.
+pub(crate) trait ParamState {
+    /// Zeroed state for `len` elements.
+    fn zeroed(len: usize) -> Self;
+    /// The number of elements the state was made for.
+    fn len(&self) -> usize;
+}
+
+/// Per-parameter state, keyed by [`ParamId`], created on a parameter's first step.
+#[derive(Debug, Clone)]
+pub(crate) struct StateMap<S> {
+    states: HashMap<ParamId, S>,
+}
+
+impl<S> Default for StateMap<S> {
+    fn default() -> Self {
+        StateMap { states: HashMap::new() }
+    }
+}
+
+impl<S: ParamState> StateMap<S> {
+    /// The state of parameter `id` with `len` elements; zeroed the first time.
+    ///
+    /// # Errors
+    /// [`Error::Optimizer`] when the parameter's length changed since its state was created.
+    pub(crate) fn get(&mut self, optimizer: &'static str, id: ParamId, len: usize) -> Result<&mut S> {
+        let state = self.states.entry(id).or_insert_with(|| S::zeroed(len));
+        if state.len() != len {
+            return Err(Error::Optimizer {
+                optimizer,
+                msg: format!(
+                    "parameter {id:?} has {len} elements but its state was made for {}; \
+                     it changed size since the last step",
+                    state.len()
+                ),
+            });
+        }
+        Ok(state)
+    }
+
+    /// The state of parameter `id`, if it has taken a step.
+    pub(crate) fn peek(&self, id: ParamId) -> Option<&S> {
+        self.states.get(&id)
+    }
+}
+
+/// Checks that a configuration value lies in a range, for the optimizers' `new`.
+pub(crate) fn check_range(what: &'static str, name: &str, v: f64, lo: f64, hi: f64, hi_inclusive: bool) -> Result<()> {
+    let ok = v.is_finite() && v >= lo && (v < hi || (hi_inclusive && v == hi));
+    if ok {
+        Ok(())
+    } else {
+        let close = if hi_inclusive { ']' } else { ')' };
+        Err(Error::Config { what, msg: format!("{name} = {v} is outside [{lo}, {hi}{close}") })
+    }
+}
+
+/// `N` zeroed buffers of the parameter's length plus a step counter: the state of the adaptive methods.
+#[derive(Debug, Clone)]
+pub(crate) struct Buffers<T, const N: usize> {
+    /// The buffers, e.g. `[m, v]` for Adam.
+    pub(crate) bufs: [Vec<T>; N],
+    /// Steps taken by this parameter (Adam's bias correction needs it).
+    pub(crate) steps: u64,
+}
+
+impl<T: Float, const N: usize> ParamState for Buffers<T, N> {
+    fn zeroed(len: usize) -> Self {
+        Buffers { bufs: std::array::from_fn(|_| vec![T::zero(); len]), steps: 0 }
+    }
+    fn len(&self) -> usize {
+        self.bufs.first().map_or(0, Vec::len)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
