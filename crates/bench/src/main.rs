@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // THREADS caps every pool the library uses: the GEMM's is the only one.
+    tapegrad::set_num_threads(threads);
     let result = match workload {
         "w2" => engine::w2(threads).map_err(|e| e.to_string()),
         "m1" => engine::m1(threads).map_err(|e| e.to_string()),
