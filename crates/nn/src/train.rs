@@ -8,45 +8,24 @@
 //! ```
 //! use std::ops::ControlFlow;
 //! use rand::SeedableRng;
-//! use tapegrad::{Param, Tape, Tensor, Var};
+//! use tapegrad::Tensor;
 //! use tapegrad_nn::data::{Batching, Dataset, Targets};
-//! use tapegrad_nn::train::{FitConfig, Loss, fit};
-//! use tapegrad_nn::{Module, Optimizer, Result};
+//! use tapegrad_nn::layers::Linear;
+//! use tapegrad_nn::optim::{Sgd, SgdConfig};
+//! use tapegrad_nn::train::{FitConfig, Loss, StopReason, fit};
 //!
-//! // A linear model y = x w^T + b and plain gradient descent, written out to stay self-contained.
-//! struct Lin { w: Param<f64>, b: Param<f64> }
-//! impl Module<f64> for Lin {
-//!     fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
-//!         Ok(x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?)
-//!     }
-//!     fn params(&self) -> Vec<(String, &Param<f64>)> { vec![("w".into(), &self.w), ("b".into(), &self.b)] }
-//!     fn params_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
-//!         vec![("w".into(), &mut self.w), ("b".into(), &mut self.b)]
-//!     }
-//! }
-//! struct Gd(f64);
-//! impl Optimizer<f64> for Gd {
-//!     fn step(&mut self, params: &mut [&mut Param<f64>], grads: &tapegrad::Gradients<f64>) -> Result<()> {
-//!         for p in params.iter_mut() {
-//!             let g = grads.by_id(p.id()).expect("every parameter is used").clone();
-//!             p.value_mut().data_mut().iter_mut().zip(g.data()).for_each(|(w, g)| *w -= self.0 * g);
-//!         }
-//!         Ok(())
-//!     }
-//!     fn lr(&self) -> f64 { self.0 }
-//!     fn set_lr(&mut self, lr: f64) { self.0 = lr }
-//! }
-//!
-//! // y = 3x - 1 on 20 points
+//! // y = 3x - 1 on 20 points, fitted by a linear layer with plain gradient descent
 //! let x = Tensor::from_vec((0..20).map(|i| i as f64 / 10.0).collect(), [20, 1])?;
 //! let y = x.map(|v| 3.0 * v - 1.0);
 //! let data = Dataset::new(x, Targets::Values(y))?;
-//! let mut model = Lin { w: Param::new(Tensor::zeros([1, 1])), b: Param::new(Tensor::zeros([1])) };
-//! let cfg = FitConfig { epochs: 300, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
 //! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-//! let history = fit(&mut model, &mut Gd(0.3), &data, None, &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+//! let mut model = Linear::<f64>::new(1, 1, &mut rng)?;
+//! let mut opt = Sgd::new(SgdConfig { lr: 0.3, ..Default::default() })?;
+//! let cfg = FitConfig { epochs: 300, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
+//! let history = fit(&mut model, &mut opt, &data, None, &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+//! assert_eq!(history.stop, StopReason::Completed);
 //! assert!(history.last().unwrap().train_loss < 1e-6);
-//! assert!((model.w.value().data()[0] - 3.0).abs() < 1e-2);
+//! assert!((model.weight().value().data()[0] - 3.0).abs() < 1e-2);
 //! # Ok::<(), tapegrad_nn::Error>(())
 //! ```
 
@@ -175,6 +154,7 @@ where
             let mut params = model.param_refs_mut();
             opt.step(&mut params, &grads)?;
         }
+        let train_time = start.elapsed();
         let eval = match test {
             Some(t) => Some(evaluate(model, t, cfg.loss)?),
             None => None,
@@ -186,6 +166,7 @@ where
             test_loss: eval.map(|e| e.loss),
             test_acc: eval.and_then(|e| e.accuracy),
             lr: opt.lr(),
+            train_time,
             time: start.elapsed(),
         };
         let monitored = stats.test_loss.unwrap_or(stats.train_loss);

@@ -26,7 +26,9 @@ pub struct EpochStats {
     pub test_acc: Option<f64>,
     /// The optimizer's learning rate during the epoch.
     pub lr: f64,
-    /// Wall time of the epoch, evaluation included.
+    /// Wall time of the epoch's training steps: shuffle, gather, forward, backward, update.
+    pub train_time: Duration,
+    /// Wall time of the whole epoch, evaluation included.
     pub time: Duration,
 }
 
