@@ -59,6 +59,7 @@ fn draw_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panels: &[Pane
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style((FONT, 14))
             .light_line_style(WHITE.mix(0.0))
             .draw()

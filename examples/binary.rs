@@ -1,0 +1,9 @@
+//! See the module docs of `tapegrad_examples::binary`.
+//!
+//! `cargo run --release -p tapegrad-examples --example binary`
+
+fn main() -> Result<(), tapegrad_examples::Error> {
+    let opts = tapegrad_examples::binary::BinaryOptions::default();
+    tapegrad_examples::binary::run(&opts, &mut std::io::stdout())?;
+    Ok(())
+}

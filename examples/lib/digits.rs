@@ -1,0 +1,329 @@
+//! Digits, the main job: an MLP learns the 8x8 handwritten digits (1797 images, bundled as
+//! `data/digits.csv.gz`).
+//!
+//! The default run is the lecture's setup: a stratified 80/20 split with a fixed seed, pixels scaled from
+//! `0..16` to `[0, 1]`, an MLP 64-128-64-10 with ReLU, softmax cross-entropy, Adam (lr 1e-3), mini-batches of
+//! 32. [`train`] runs it and writes the pictures and the model; [`predict`] loads a saved model.
+//! [`DigitsArgs`] is the command line (clap) of `examples/digits.rs`; the tests build it with
+//! `DigitsArgs::parse_from`, so they run what a user runs.
+
+use crate::error::{Error, Result, io_err};
+use crate::optim_choice::{OptimizerKind, build_optimizer};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tapegrad::Tensor;
+use tapegrad_nn::Module;
+use tapegrad_nn::data::{Batching, CsvOptions, Dataset};
+use tapegrad_nn::layers::{Activation, Mlp, MlpConfig};
+use tapegrad_nn::metrics::{ConfusionMatrix, predict_classes};
+use tapegrad_nn::train::{FitConfig, History, Loss, fit};
+
+/// Number of pixels per image (8 x 8).
+pub const PIXELS: usize = 64;
+/// Number of classes.
+pub const CLASSES: usize = 10;
+/// Epochs of the default run (enough for at least 97% test accuracy on the default seed).
+pub const DEFAULT_EPOCHS: usize = 60;
+
+/// The bundled data file, resolved at compile time so the example runs from any directory.
+pub fn default_data_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("digits.csv.gz")
+}
+
+/// The hidden activations the command line offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActivationKind {
+    /// `max(0, x)`.
+    Relu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+    /// Leaky relu with slope 0.01 below zero.
+    LeakyRelu,
+    /// `ln(1 + e^x)`.
+    Softplus,
+}
+
+impl ActivationKind {
+    /// The `nn` activation.
+    pub fn activation(self) -> Activation {
+        match self {
+            ActivationKind::Relu => Activation::Relu,
+            ActivationKind::Tanh => Activation::Tanh,
+            ActivationKind::Sigmoid => Activation::Sigmoid,
+            ActivationKind::LeakyRelu => Activation::leaky(0.01),
+            ActivationKind::Softplus => Activation::Softplus,
+        }
+    }
+}
+
+/// Parses a batch size: `full` or `0` is full batch, `1` stochastic, anything else mini-batches.
+///
+/// # Errors
+/// A message when it is neither `full` nor a number.
+pub fn parse_batching(s: &str) -> std::result::Result<Batching, String> {
+    match s.trim() {
+        "full" | "0" => Ok(Batching::Full),
+        "1" => Ok(Batching::Stochastic),
+        n => n
+            .parse::<usize>()
+            .map(|size| Batching::MiniBatch { size, drop_last: false })
+            .map_err(|_| format!("batch size must be a number or \"full\", got {n:?}")),
+    }
+}
+
+/// The command line of the digits example.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "digits", about = "Train an MLP on the 8x8 handwritten digits, or predict with a saved one")]
+pub struct DigitsArgs {
+    /// Predict with a saved model instead of training.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Training options.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The second mode.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Load a saved model and predict a digit from a CSV row, or the whole test split.
+    Predict(PredictArgs),
+}
+
+/// Options of `digits predict`.
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// The model file written by training.
+    #[arg(long, default_value = "out/digits/model.safetensors")]
+    pub model: PathBuf,
+    /// 64 comma-separated pixel values 0..16 (a 65th value, the label, is allowed and ignored); without
+    /// it, the test split of `--data` with `--seed` is predicted.
+    #[arg(long)]
+    pub row: Option<String>,
+    /// The data file for the test split.
+    #[arg(long, default_value_os_t = default_data_path())]
+    pub data: PathBuf,
+    /// Seed of the split (use the training seed).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Options of a training run; the defaults are the main job's.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The data file (CSV or .csv.gz, 64 pixels then the label per row).
+    #[arg(long, default_value_os_t = default_data_path())]
+    pub data: PathBuf,
+    /// The optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate (default: the optimizer's usual one, 1e-3 for Adam).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Hidden layer sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [128, 64])]
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
+    pub activation: ActivationKind,
+    /// Epochs.
+    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
+    pub epochs: usize,
+    /// Batch size: 1 is stochastic, 0 or "full" is full batch.
+    #[arg(long, default_value = "32", value_parser = parse_batching)]
+    pub batch_size: Batching,
+    /// Dropout probability after each hidden layer.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// Seed of the split, the initialisation, dropout and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder for pictures and the model.
+    #[arg(long, default_value = "out/digits")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for TrainArgs {
+    fn default() -> Self {
+        DigitsArgs::parse_from(["digits"]).train
+    }
+}
+
+/// Loads the digits, scales pixels to `[0, 1]` and splits 80/20, stratified, with `seed`.
+///
+/// # Errors
+/// File and parse errors naming the path, line and column.
+pub fn load_split(path: &Path, seed: u64) -> Result<(Dataset<f32>, Dataset<f32>)> {
+    let all = Dataset::<f32>::from_csv(path, &CsvOptions::default())?;
+    if all.num_features() != PIXELS {
+        return Err(Error::Input {
+            what: path.display().to_string(),
+            msg: format!("{} features per row, expected {PIXELS}", all.num_features()),
+        });
+    }
+    let scaled = all.with_features(all.features().map(|v| v / 16.0))?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    Ok(scaled.stratified_split(0.2, &mut rng)?)
+}
+
+/// What a training run produced.
+#[derive(Debug)]
+pub struct DigitsReport {
+    /// Accuracy on the test split after the last epoch.
+    pub test_accuracy: f64,
+    /// Loss and accuracy per epoch.
+    pub history: History,
+    /// Test-set confusion matrix.
+    pub confusion: ConfusionMatrix,
+    /// Mean wall time of one epoch (training and test evaluation).
+    pub epoch_time: Duration,
+    /// The trained model.
+    pub model: Mlp<f32>,
+    /// Files written into the output folder.
+    pub files: Vec<PathBuf>,
+}
+
+/// Trains with `args`, prints the results to `out` (the last line is `test_accuracy=0.XXXX`) and writes the
+/// curves, the weight tiles, the misclassified digits and the model into `args.out`.
+///
+/// # Errors
+/// Bad options ([`Error::Input`] or `nn`'s config errors), data, training, drawing and file errors.
+pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
+    let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
+    let (train_set, test_set) = load_split(&args.data, args.seed)?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let sizes: Vec<usize> = std::iter::once(PIXELS).chain(args.hidden.iter().copied()).chain([CLASSES]).collect();
+    let cfg = MlpConfig {
+        sizes: sizes.clone(),
+        hidden: args.activation.activation(),
+        dropout: args.dropout,
+        ..Default::default()
+    };
+    let mut model = Mlp::<f32>::from_config(cfg, &mut rng)?;
+    let mut opt = build_optimizer(args.optimizer, args.lr)?;
+    say(
+        out,
+        format!(
+            "digits: {} train / {} test, MLP {sizes:?} {:?}, {:?} lr {}, {:?}, {} epochs, {} parameters",
+            train_set.len(),
+            test_set.len(),
+            args.activation,
+            args.optimizer,
+            opt.lr(),
+            args.batch_size,
+            args.epochs,
+            model.num_params()
+        ),
+    )?;
+
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.epochs as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} epoch {pos}/{len} {msg} [{elapsed}]")
+            .map_err(|e| Error::Input { what: "progress bar".into(), msg: e.to_string() })?,
+    );
+    let fit_cfg = FitConfig {
+        epochs: args.epochs,
+        batching: args.batch_size,
+        loss: Loss::SoftmaxCrossEntropy,
+        ..Default::default()
+    };
+    let history = fit(&mut model, &mut *opt, &train_set, Some(&test_set), &fit_cfg, &mut rng, |e| {
+        bar.set_position(e.epoch as u64);
+        bar.set_message(format!(
+            "loss {:.4} acc {:.4} | test loss {:.4} acc {:.4}",
+            e.train_loss,
+            e.train_acc.unwrap_or(f64::NAN),
+            e.test_loss.unwrap_or(f64::NAN),
+            e.test_acc.unwrap_or(f64::NAN)
+        ));
+        ControlFlow::Continue(())
+    })?;
+    bar.finish();
+    model.set_train(false);
+
+    let truth = test_set.labels().ok_or_else(|| Error::Check("digits test set without labels".into()))?.to_vec();
+    let logits = model.predict(test_set.features())?;
+    let pred = predict_classes(&logits)?;
+    let confusion = ConfusionMatrix::new(&truth, &pred, CLASSES)?;
+    let epochs = history.len().max(1) as u32;
+    let epoch_time = history.total_time / epochs;
+    if let Some(last) = history.last() {
+        say(
+            out,
+            format!(
+                "epoch {}: train loss {:.4}, train accuracy {:.4}, test loss {:.4}; {:.1} ms per epoch",
+                last.epoch,
+                last.train_loss,
+                last.train_acc.unwrap_or(f64::NAN),
+                last.test_loss.unwrap_or(f64::NAN),
+                epoch_time.as_secs_f64() * 1e3
+            ),
+        )?;
+    }
+    crate::digits_report::print_metrics(out, &confusion).map_err(io_err("stdout"))?;
+    let files = crate::digits_report::write_outputs(&args.out, &history, &model, &test_set, &pred)?;
+    for f in &files {
+        say(out, format!("wrote {}", f.display()))?;
+    }
+    let test_accuracy = confusion.accuracy();
+    say(out, format!("test_accuracy={test_accuracy:.4}"))?;
+    Ok(DigitsReport { test_accuracy, history, confusion, epoch_time, model, files })
+}
+
+/// Parses one CSV row of 64 pixel values `0..16` (a 65th value, a label, is ignored) into a `[1, 64]`
+/// input scaled to `[0, 1]`.
+///
+/// # Errors
+/// [`Error::Input`] naming the column of a bad value or the wrong count.
+pub fn parse_row(row: &str) -> Result<Tensor<f32>> {
+    let bad = |msg: String| Error::Input { what: "--row".into(), msg };
+    let values = row
+        .split(',')
+        .enumerate()
+        .map(|(i, f)| {
+            f.trim().parse::<f32>().map_err(|_| bad(format!("column {}: not a number: {:?}", i + 1, f.trim())))
+        })
+        .collect::<Result<Vec<f32>>>()?;
+    if values.len() != PIXELS && values.len() != PIXELS + 1 {
+        return Err(bad(format!("{} values, expected {PIXELS} pixels (and optionally a label)", values.len())));
+    }
+    Ok(Tensor::from_vec(values[..PIXELS].iter().map(|v| v / 16.0).collect(), [1, PIXELS])?)
+}
+
+/// Loads a saved model and predicts `args.row`, or the test split (printing its accuracy). Returns the
+/// predicted classes; the last line printed is `prediction=D` or `test_accuracy=0.XXXX`.
+///
+/// # Errors
+/// Model-file errors (missing, corrupt, wrong architecture), bad rows, data errors.
+pub fn predict(args: &PredictArgs, out: &mut dyn Write) -> Result<Vec<usize>> {
+    let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
+    let mut model = Mlp::<f32>::load(&args.model)?;
+    model.set_train(false);
+    say(out, format!("loaded {} (MLP {:?})", args.model.display(), model.config().sizes))?;
+    if let Some(row) = &args.row {
+        let probs = tapegrad::softmax_rows(&model.predict(&parse_row(row)?)?)?;
+        let pred = predict_classes(&probs)?;
+        let shown: Vec<String> = probs.data().iter().enumerate().map(|(c, p)| format!("{c}:{p:.3}")).collect();
+        say(out, format!("probabilities {}", shown.join(" ")))?;
+        say(out, format!("prediction={}", pred[0]))?;
+        return Ok(pred);
+    }
+    let (_, test_set) = load_split(&args.data, args.seed)?;
+    let pred = predict_classes(&model.predict(test_set.features())?)?;
+    let truth = test_set.labels().ok_or_else(|| Error::Check("digits test set without labels".into()))?;
+    let confusion = ConfusionMatrix::new(truth, &pred, CLASSES)?;
+    say(out, format!("{} test digits", pred.len()))?;
+    say(out, format!("test_accuracy={:.4}", confusion.accuracy()))?;
+    Ok(pred)
+}
