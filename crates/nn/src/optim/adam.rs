@@ -164,4 +164,33 @@ mod tests {
         let err = Adam::<f64>::new(AdamConfig { beta2: 1.0, ..Default::default() }).unwrap_err();
         assert_eq!(err.to_string(), "adam: beta2 = 1 is outside [0, 1)");
     }
+
+    #[test]
+    fn adam_rejects_a_gradient_of_the_wrong_shape() {
+        let mut w = Param::new(tapegrad::Tensor::<f64>::zeros([2, 3]));
+        let mut grads = crate::optim::GradStore::default();
+        grads.insert(w.id(), tapegrad::Tensor::zeros([3, 2]));
+        let mut opt = Adam::new(AdamConfig::default()).unwrap();
+        let err = opt.step(&mut [&mut w], &grads).unwrap_err().to_string();
+        assert!(err.starts_with("adam: gradient of parameter ParamId("), "{err}");
+        assert!(err.ends_with("has shape [3, 2] but the parameter has shape [2, 3]"), "{err}");
+        assert!(opt.moments(&w).is_none());
+    }
+
+    #[test]
+    fn adam_rejects_a_parameter_that_changed_size_between_steps() {
+        let mut w = Param::new(tapegrad::Tensor::<f64>::zeros([2]));
+        let mut opt = Adam::new(AdamConfig::default()).unwrap();
+        let mut grads = crate::optim::GradStore::default();
+        grads.insert(w.id(), tapegrad::Tensor::ones([2]));
+        opt.step(&mut [&mut w], &grads).unwrap();
+        assert_eq!(opt.moments(&w).unwrap().2, 1);
+        w.set(tapegrad::Tensor::zeros([3]));
+        grads.insert(w.id(), tapegrad::Tensor::ones([3]));
+        let err = opt.step(&mut [&mut w], &grads).unwrap_err().to_string();
+        assert!(
+            err.ends_with("has 3 elements but its state was made for 2; it changed size since the last step"),
+            "{err}"
+        );
+    }
 }
