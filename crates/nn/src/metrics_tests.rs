@@ -128,3 +128,26 @@ fn r2_averages_columns_and_handles_constant_targets() {
     let e = r2(&p, &Tensor::zeros([4, 1])).unwrap_err().to_string();
     assert_eq!(e, "r2: predictions [4, 2] and targets [4, 1] differ in shape");
 }
+
+proptest::proptest! {
+    #[test]
+    fn confusion_matrix_scores_are_consistent_for_any_labels(
+        pairs in proptest::collection::vec((0..4usize, 0..4usize), 1..60),
+    ) {
+        let (truth, pred): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
+        let cm = ConfusionMatrix::new(&truth, &pred, 4).unwrap();
+        proptest::prop_assert_eq!(cm.total(), truth.len());
+        proptest::prop_assert_eq!(cm.accuracy(), accuracy(&truth, &pred).unwrap());
+        let scores = cm.per_class();
+        for (c, s) in scores.iter().enumerate() {
+            proptest::prop_assert_eq!(s.support, truth.iter().filter(|&&t| t == c).count());
+            for v in [s.precision, s.recall, s.f1] {
+                proptest::prop_assert!((0.0..=1.0).contains(&v));
+            }
+            proptest::prop_assert!(s.f1 <= s.precision.max(s.recall) + 1e-12);
+        }
+        let (p, r, f) = cm.macro_avg();
+        proptest::prop_assert!([p, r, f].iter().all(|v| (0.0..=1.0).contains(v)));
+        proptest::prop_assert_eq!(cm.to_string().lines().count(), 5);
+    }
+}

@@ -13,7 +13,7 @@ use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use tapegrad::{Float, Tensor};
+use tapegrad::{DType, Float, Tensor};
 
 /// How fields are separated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,8 +272,13 @@ fn parse_number<T: Float>(f: &str) -> std::result::Result<T, String> {
     if f.is_empty() {
         return Err("empty field".into());
     }
-    match f.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(T::of(v)),
+    // parsed straight into T (not through f64 and a cast), so an f32 gets the nearest f32 without double rounding
+    let parsed = match T::DTYPE {
+        DType::F32 => f.parse::<f32>().map(|v| T::of(f64::from(v))),
+        DType::F64 => f.parse::<f64>().map(T::of),
+    };
+    match parsed {
+        Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err(format!("non-finite value \"{f}\"")),
         Err(_) => Err(format!("expected a number, found \"{f}\"")),
     }

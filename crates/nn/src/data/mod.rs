@@ -289,3 +289,6 @@ mod tests {
         assert_eq!(b.num_classes(), None);
     }
 }
+
+#[cfg(test)]
+mod proptests;
