@@ -36,7 +36,7 @@ pub use history::{EpochStats, Evaluation, History, StopReason};
 use crate::data::{Batcher, Batching, Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use crate::optim::Optimizer;
+use crate::optim::{LrSchedule, Optimizer};
 use rand::Rng;
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -99,13 +99,84 @@ impl Default for FitConfig {
 /// [`Error::Config`] for zero epochs, a bad batching configuration, or targets the loss cannot take;
 /// errors of the forward pass and the engine; [`Error::Optimizer`] from `opt`, for example when a parameter
 /// got no gradient.
-#[allow(clippy::too_many_arguments)]
 pub fn fit<T, M, O, R, F>(
     model: &mut M,
     opt: &mut O,
     train: &Dataset<T>,
     test: Option<&Dataset<T>>,
     cfg: &FitConfig,
+    rng: &mut R,
+    on_epoch: F,
+) -> Result<History>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+    R: Rng + ?Sized,
+    F: FnMut(&EpochStats) -> ControlFlow<()>,
+{
+    run(model, opt, train, test, cfg, None, rng, on_epoch)
+}
+
+/// [`fit`] with a learning-rate schedule: before epoch `e` (counted from 1) the optimizer's rate is set to
+/// `schedule.lr(e - 1)`, so the first epoch runs at the schedule's base rate. [`EpochStats::lr`] records it.
+///
+/// # Errors
+/// As for [`fit`].
+///
+/// # Examples
+/// ```
+/// use std::ops::ControlFlow;
+/// use rand::SeedableRng;
+/// use tapegrad::Tensor;
+/// use tapegrad_nn::data::{Batching, Dataset, Targets};
+/// use tapegrad_nn::layers::Linear;
+/// use tapegrad_nn::optim::{Sgd, SgdConfig, StepLr};
+/// use tapegrad_nn::train::{FitConfig, Loss, fit_with_schedule};
+///
+/// let x = Tensor::<f64>::from_vec(vec![0.0, 1.0, 2.0, 3.0], [4, 1])?;
+/// let data = Dataset::new(x.clone(), Targets::Values(x.map(|v| 2.0 * v)))?;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mut model = Linear::new(1, 1, &mut rng)?;
+/// let mut opt = Sgd::new(SgdConfig::default())?;
+/// let cfg = FitConfig { epochs: 4, batching: Batching::Full, loss: Loss::Mse, ..Default::default() };
+/// let halve_every_two = StepLr::new(0.1, 2, 0.5)?;
+/// let h = fit_with_schedule(&mut model, &mut opt, &data, None, &cfg, &halve_every_two, &mut rng, |_| {
+///     ControlFlow::Continue(())
+/// })?;
+/// let lrs: Vec<f64> = h.epochs.iter().map(|e| e.lr).collect();
+/// assert_eq!(lrs, [0.1, 0.1, 0.05, 0.05]);
+/// # Ok::<(), tapegrad_nn::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with_schedule<T, M, O, R, F>(
+    model: &mut M,
+    opt: &mut O,
+    train: &Dataset<T>,
+    test: Option<&Dataset<T>>,
+    cfg: &FitConfig,
+    schedule: &dyn LrSchedule,
+    rng: &mut R,
+    on_epoch: F,
+) -> Result<History>
+where
+    T: Float,
+    M: Module<T> + ?Sized,
+    O: Optimizer<T> + ?Sized,
+    R: Rng + ?Sized,
+    F: FnMut(&EpochStats) -> ControlFlow<()>,
+{
+    run(model, opt, train, test, cfg, Some(schedule), rng, on_epoch)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T, M, O, R, F>(
+    model: &mut M,
+    opt: &mut O,
+    train: &Dataset<T>,
+    test: Option<&Dataset<T>>,
+    cfg: &FitConfig,
+    schedule: Option<&dyn LrSchedule>,
     rng: &mut R,
     mut on_epoch: F,
 ) -> Result<History>
@@ -126,6 +197,9 @@ where
     let run_start = Instant::now();
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
+        if let Some(s) = schedule {
+            opt.set_lr(s.lr(epoch - 1));
+        }
         model.set_train(true);
         let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0, 0, 0);
         let mut diverged = false;

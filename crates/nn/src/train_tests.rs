@@ -279,3 +279,22 @@ fn the_crate_mlp_with_adam_and_dropout_learns_digits_above_95_percent() {
     let again = evaluate(&mut model, &test, Loss::SoftmaxCrossEntropy).unwrap();
     assert_eq!((Some(again.loss), again.accuracy), (last.test_loss, last.test_acc));
 }
+
+#[test]
+fn a_schedule_sets_the_rate_before_every_epoch() {
+    use crate::optim::StepLr;
+    let (train, test) = iris();
+    let cfg = FitConfig { epochs: 5, batching: Batching::Full, ..Default::default() };
+    // the rate is 0.5 in the first epoch and 0 afterwards, so only the first epoch's step moves the weights
+    let first_only = StepLr::new(0.5, 1, 0.0).unwrap();
+    let mut model = Linear::new(4, 3);
+    let mut rng = StdRng::seed_from_u64(0);
+    let h = fit_with_schedule(&mut model, &mut Gd(9.0), &train, Some(&test), &cfg, &first_only, &mut rng, keep_going);
+    let h = h.unwrap();
+    assert_eq!(h.epochs.iter().map(|e| e.lr).collect::<Vec<_>>(), [0.5, 0.0, 0.0, 0.0, 0.0]);
+    let mut one_epoch = Linear::new(4, 3);
+    let cfg1 = FitConfig { epochs: 1, ..cfg };
+    fit(&mut one_epoch, &mut Gd(0.5), &train, None, &cfg1, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    assert_eq!(model.w.value().to_vec(), one_epoch.w.value().to_vec());
+    assert!(h.test_loss().windows(2).skip(1).all(|w| w[0] == w[1]));
+}
