@@ -222,4 +222,14 @@ mod tests {
         let err = opt.step(&mut [&mut w], &g).unwrap_err();
         assert_eq!(err.to_string(), "sgd: learning rate -1 must be finite and >= 0");
     }
+
+    #[test]
+    fn a_step_after_the_tape_is_dropped_updates_the_storage_in_place() {
+        let mut w = Param::new(Tensor::from_slice(&W0, [2]).unwrap());
+        let before = w.value().data().as_ptr();
+        let g = quadratic_grads(&w, &[1.0, 1.0], &[0.0, 0.0]); // the tape lives and dies in here
+        sgd(true).step(&mut [&mut w], &g).unwrap();
+        assert_eq!(w.value().data().as_ptr(), before, "the step copied the parameter");
+        assert_ne!(w.value().to_vec(), W0.to_vec());
+    }
 }
