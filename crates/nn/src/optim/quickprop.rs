@@ -1,0 +1,108 @@
+//! QuickProp (Fahlman 1988): each weight's error curve is taken as a parabola through the current and
+//! the previous slope, and the weight jumps to its minimum.
+//!
+//! With slope `S(t) = dE/dw + λ w` (λ the optional weight decay) and the previous change `Δw(t-1)`:
+//!
+//! - secant step: `Δw(t) = S(t) / (S(t-1) - S(t)) Δw(t-1)`;
+//! - maximum growth: when `S(t)` is not smaller than `μ/(1+μ) S(t-1)` in the direction of travel, the
+//!   parabola's minimum is more than `μ` times the last step away (or behind a maximum): take `μ Δw(t-1)`;
+//! - linear term: while the slope keeps the sign that caused the last step, `-ε S(t)` is added;
+//! - gradient-descent fallback: a weight whose last change was 0 (the first step, or a stalled weight)
+//!   takes `Δw(t) = -ε S(t)`.
+//!
+//! Defaults: `μ = 1.75` (Fahlman's), `ε = 0.1`, no decay. A full-batch method.
+
+use super::driver::{Counted, FullBatch, Point, StepOutcome};
+use super::flat::Problem;
+use crate::error::{Error, Result};
+
+/// QuickProp's constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuickpropConfig {
+    /// Learning rate `ε` of the gradient term and of the fallback.
+    pub epsilon: f64,
+    /// Maximum growth factor `μ`.
+    pub mu: f64,
+    /// Weight decay `λ` added to the slope.
+    pub weight_decay: f64,
+}
+
+impl Default for QuickpropConfig {
+    fn default() -> Self {
+        QuickpropConfig { epsilon: 0.1, mu: 1.75, weight_decay: 0.0 }
+    }
+}
+
+/// The QuickProp optimizer; state is the previous slope and change per weight.
+#[derive(Debug, Clone)]
+pub struct Quickprop {
+    cfg: QuickpropConfig,
+    prev_slope: Vec<f64>,
+    prev_dw: Vec<f64>,
+}
+
+impl Quickprop {
+    /// A fresh optimizer.
+    ///
+    /// # Errors
+    /// [`Error::Config`] unless `ε > 0`, `μ > 0` and `λ >= 0`.
+    pub fn new(cfg: QuickpropConfig) -> Result<Self> {
+        if !(cfg.epsilon > 0.0 && cfg.mu > 0.0 && cfg.weight_decay >= 0.0) {
+            return Err(Error::Config {
+                what: "quickprop",
+                msg: format!("need epsilon > 0, mu > 0, weight_decay >= 0; got {cfg:?}"),
+            });
+        }
+        Ok(Quickprop { cfg, prev_slope: Vec::new(), prev_dw: Vec::new() })
+    }
+
+    /// The weight changes of the last step.
+    pub fn last_change(&self) -> &[f64] {
+        &self.prev_dw
+    }
+
+    fn update(&mut self, x: &mut [f64], g: &[f64]) {
+        let n = x.len();
+        if self.prev_dw.len() != n {
+            self.prev_slope = vec![0.0; n];
+            self.prev_dw = vec![0.0; n];
+        }
+        let QuickpropConfig { epsilon: eps, mu, weight_decay } = self.cfg;
+        let shrink = mu / (1.0 + mu);
+        for i in 0..n {
+            let s = g[i] + weight_decay * x[i];
+            let (p, d) = (self.prev_slope[i], self.prev_dw[i]);
+            let mut dw = 0.0;
+            if d > 0.0 {
+                // Last move was up because the slope was negative.
+                if s < 0.0 {
+                    dw -= eps * s;
+                }
+                if s <= shrink * p { dw += mu * d } else { dw += d * s / (p - s) }
+            } else if d < 0.0 {
+                if s > 0.0 {
+                    dw -= eps * s;
+                }
+                if s >= shrink * p { dw += mu * d } else { dw += d * s / (p - s) }
+            } else {
+                dw = -eps * s;
+            }
+            x[i] += dw;
+            self.prev_dw[i] = dw;
+            self.prev_slope[i] = s;
+        }
+    }
+}
+
+impl<P: Problem + ?Sized> FullBatch<P> for Quickprop {
+    fn name(&self) -> &'static str {
+        "quickprop"
+    }
+
+    fn step(&mut self, problem: &mut Counted<'_, P>, pt: &mut Point) -> Result<StepOutcome> {
+        let mut x = pt.x.clone();
+        self.update(&mut x, &pt.g);
+        *pt = problem.point(x)?;
+        Ok(StepOutcome::Moved)
+    }
+}
