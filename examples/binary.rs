@@ -2,7 +2,11 @@
 //!
 //! `cargo run --release -p tapegrad-examples --example binary`
 
-fn main() -> Result<(), tapegrad_examples::Error> {
+fn main() -> std::process::ExitCode {
+    tapegrad_examples::error::report(run())
+}
+
+fn run() -> tapegrad_examples::Result<()> {
     let opts = tapegrad_examples::binary::BinaryOptions::default();
     tapegrad_examples::binary::run(&opts, &mut std::io::stdout())?;
     Ok(())

@@ -7,7 +7,11 @@
 use clap::Parser;
 use tapegrad_examples::digits::{self, Command, DigitsArgs};
 
-fn main() -> Result<(), tapegrad_examples::Error> {
+fn main() -> std::process::ExitCode {
+    tapegrad_examples::error::report(run())
+}
+
+fn run() -> tapegrad_examples::Result<()> {
     let args = DigitsArgs::parse();
     let mut out = std::io::stdout();
     match &args.command {

@@ -2,7 +2,11 @@
 //!
 //! `cargo run --release -p tapegrad-examples --example xor` writes the trained graphs to `out/xor/`.
 
-fn main() -> Result<(), tapegrad_examples::Error> {
+fn main() -> std::process::ExitCode {
+    tapegrad_examples::error::report(run())
+}
+
+fn run() -> tapegrad_examples::Result<()> {
     let opts = tapegrad_examples::xor::XorOptions::default();
     tapegrad_examples::xor::run(&opts, &mut std::io::stdout())?;
     Ok(())

@@ -61,3 +61,14 @@ pub fn io_err(path: impl AsRef<std::path::Path>) -> impl FnOnce(std::io::Error) 
     let path = path.as_ref().display().to_string();
     move |source| Error::Io { path, source }
 }
+
+/// Ends an example's `main`: prints the error with its message (not its debug form) and fails.
+pub fn report(result: Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
