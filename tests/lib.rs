@@ -20,3 +20,13 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn is_png(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.len() > 100 && b.starts_with(b"\x89PNG\r\n\x1a\n"))
 }
+
+/// The README's code, compiled and run as doc-tests (so the 15-line example cannot rot).
+pub mod readme {
+    #![doc = include_str!("../README.md")]
+}
+
+/// The tutorial (`docs/tutorial.md`): every Rust block is a doc-test.
+pub mod tutorial {
+    #![doc = include_str!("../docs/tutorial.md")]
+}

@@ -208,7 +208,13 @@ pub fn write_graph(net: &Mlp<f64>, dir: &Path, stem: &str) -> Result<Vec<PathBuf
     std::fs::write(&dot_path, tape.to_dot(DotOptions { values: true }, Some(&grads))).map_err(io_err(&dot_path))?;
     let mut files = vec![dot_path.clone()];
     let svg_path = dir.join(format!("{stem}.svg"));
-    let rendered = std::process::Command::new("dot").arg("-Tsvg").arg(&dot_path).arg("-o").arg(&svg_path).status();
+    let rendered = std::process::Command::new("dot")
+        .arg("-Grankdir=TB")
+        .arg("-Tsvg")
+        .arg(&dot_path)
+        .arg("-o")
+        .arg(&svg_path)
+        .status();
     if matches!(rendered, Ok(s) if s.success()) {
         files.push(svg_path);
     }
