@@ -1,11 +1,5 @@
 //! CSV and gzip-compressed CSV loading. Every malformed row is an [`Error::Parse`] naming the file, the
-//! 1-based line and the 1-based field; no row is ever dropped silently.
-//!
-//! Policies: fields are trimmed of surrounding spaces and tabs; every data row must have as many fields as
-//! the first one; numbers must be finite (`nan` and `inf` are rejected); a class label must be a non-negative
-//! integer (`3` or an integral float such as `3.0e+00`); empty lines are an error unless
-//! [`EmptyLines::Skip`] is chosen; the final line may or may not end with a newline; a UTF-8 byte-order mark
-//! is ignored. A file with no data rows is an error.
+//! 1-based line and the 1-based field; no row is ever dropped silently. The policies are on [`CsvOptions`].
 
 use super::{Dataset, Targets};
 use crate::error::{Error, Result};
@@ -54,6 +48,13 @@ pub enum EmptyLines {
 /// How to read a CSV file. The default is comma-separated, no header, class label in the last column, empty
 /// lines an error.
 ///
+/// Policies: fields are trimmed of surrounding spaces and tabs; every data row must have as many fields as
+/// the first one; numbers must be finite (`nan` and `inf` are rejected); a class label must be a non-negative
+/// integer (`3`, or an integral float such as `3.0e+00`); empty lines are an error unless
+/// [`EmptyLines::Skip`] is chosen; the final line may or may not end with a newline; CRLF line ends and a
+/// UTF-8 byte-order mark are accepted. A file with no data rows is an error. Each of these is an
+/// [`Error::Parse`] with the file, the 1-based line (header lines counted) and the 1-based field.
+///
 /// ```
 /// use tapegrad_nn::data::{Column, CsvOptions, Delimiter, Label};
 /// // iris.csv: one header line, four features, the class index last.
@@ -90,7 +91,7 @@ impl<T: Float> Dataset<T> {
     ///
     /// # Errors
     /// [`Error::Io`] when the file cannot be opened or decompressed; [`Error::Parse`] with the line and
-    /// field for a malformed row (see the [module docs](self) for the policies).
+    /// field for a malformed row (the policies are on [`CsvOptions`]).
     ///
     /// # Examples
     /// ```
