@@ -11,9 +11,7 @@ use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::SmallVec;
 use std::cell::{Cell, Ref, RefCell};
-use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
 
 /// The gradients an op returns, one per input, `None` where an input gets nothing.
 pub type Grads<T> = SmallVec<[Option<Val<T>>; 2]>;
@@ -54,8 +52,10 @@ pub enum NodeKind {
 pub(crate) struct Node<T: Float> {
     pub(crate) value: Tensor<T>,
     pub(crate) kind: NodeKind,
-    pub(crate) op: Option<Rc<dyn Op<T>>>,
-    pub(crate) inputs: SmallVec<[usize; 2]>,
+    /// Boxed: a unit-struct op (most of them) costs no allocation.
+    pub(crate) op: Option<Box<dyn Op<T>>>,
+    /// Inline up to three inputs (`linear` with a bias has three).
+    pub(crate) inputs: SmallVec<[usize; 3]>,
     pub(crate) requires_grad: bool,
     pub(crate) retain: bool,
     pub(crate) name: &'static str,
@@ -73,7 +73,8 @@ pub(crate) struct Node<T: Float> {
 /// ```
 pub struct Tape<T: Float> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
-    params: RefCell<HashMap<ParamId, usize>>,
+    /// Parameter id to node, sorted by id (binary search; no hashing on the per-step path).
+    params: RefCell<Vec<(ParamId, usize)>>,
     grad_enabled: Cell<bool>,
     anomaly: Cell<bool>,
 }
@@ -96,7 +97,7 @@ impl<T: Float> Tape<T> {
     pub fn new() -> Self {
         Tape {
             nodes: RefCell::new(Vec::new()),
-            params: RefCell::new(HashMap::new()),
+            params: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
             anomaly: Cell::new(false),
         }
@@ -189,14 +190,20 @@ impl<T: Float> Tape<T> {
     /// A parameter's current value on this tape. Asking twice for the same parameter gives the same node.
     pub fn param(&self, p: &Param<T>) -> Var<'_, T> {
         let rg = self.grad_enabled.get();
-        if let Some(&id) = self.params.borrow().get(&p.id()) {
+        let pid = p.id();
+        let slot = self.params.borrow().binary_search_by_key(&pid, |e| e.0);
+        if let Ok(k) = slot {
+            let id = self.params.borrow()[k].1;
             // A node made under `no_grad` must not stand in for one that needs a gradient.
             if self.nodes.borrow()[id].requires_grad == rg {
                 return Var { tape: self, id };
             }
         }
-        let v = self.leafish(p.value().clone(), NodeKind::Param(p.id()), rg, "param");
-        self.params.borrow_mut().insert(p.id(), v.id);
+        let v = self.leafish(p.value().clone(), NodeKind::Param(pid), rg, "param");
+        match slot {
+            Ok(k) => self.params.borrow_mut()[k].1 = v.id,
+            Err(k) => self.params.borrow_mut().insert(k, (pid, v.id)),
+        }
         v
     }
 
@@ -226,9 +233,8 @@ impl<T: Float> Tape<T> {
             });
         }
         let name = op.name();
-        let op: Option<Rc<dyn Op<T>>> = if requires_grad { Some(Rc::new(op)) } else { None };
-        let inputs: SmallVec<[usize; 2]> =
-            if requires_grad { inputs.iter().map(|v| v.id).collect() } else { SmallVec::new() };
+        let op: Option<Box<dyn Op<T>>> = if requires_grad { Some(Box::new(op)) } else { None };
+        let inputs = if requires_grad { ids(inputs) } else { SmallVec::new() };
         Ok(self.push(Node { value, kind: NodeKind::Op, op, inputs, requires_grad, retain: false, name }))
     }
 
@@ -250,32 +256,36 @@ impl<T: Float> Tape<T> {
         if shape.numel() != 1 {
             return Err(Error::NonScalarLoss { shape });
         }
+        // One slot per node: the gradient flowing into it during the walk, and afterwards the gradients
+        // that are kept (leaves, parameters, retained nodes); every other slot is emptied as the walk passes.
         let mut grads: Vec<Option<Val<T>>> = Vec::new();
         grads.resize_with(loss + 1, || None);
-        let mut kept: Vec<Option<Val<T>>> = Vec::new();
-        kept.resize_with(loss + 1, || None);
         if !rg {
-            return Ok(kept);
+            return Ok(grads);
         }
         let seed = Tensor::ones(shape);
         grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
         for i in (0..=loss).rev() {
             let Some(g) = grads[i].take() else { continue };
+            // The op is moved out while its backward runs (which may record on this tape) and put back after.
             let (op, inputs, keep) = {
-                let nodes = self.nodes.borrow();
-                let n = &nodes[i];
-                (n.op.clone(), n.inputs.clone(), n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf))
+                let mut nodes = self.nodes.borrow_mut();
+                let n = &mut nodes[i];
+                (n.op.take(), n.inputs.clone(), n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf))
             };
             let Some(op) = op else {
-                kept[i] = Some(g);
+                grads[i] = Some(g);
                 continue;
             };
             if keep {
-                kept[i] = Some(g.clone());
+                grads[i] = Some(g.clone());
             }
             let cx = BackwardCx::new(self, i, &inputs, create_graph);
-            let gs = op.backward(&cx, g)?;
-            debug_assert_eq!(gs.len(), inputs.len(), "invariant: {} returns one gradient per input", op.name());
+            let gs = op.backward(&cx, g);
+            let name = op.name();
+            self.nodes.borrow_mut()[i].op = Some(op);
+            let gs = gs?;
+            debug_assert_eq!(gs.len(), inputs.len(), "invariant: {name} returns one gradient per input");
             for (gi, &inp) in gs.into_iter().zip(inputs.iter()) {
                 let Some(gi) = gi else { continue };
                 if !self.nodes.borrow()[inp].requires_grad {
@@ -285,7 +295,7 @@ impl<T: Float> Tape<T> {
                     let nodes = self.nodes.borrow();
                     return Err(Error::NonFinite {
                         phase: "backward",
-                        op: op.name(),
+                        op: name,
                         node: i,
                         inputs: shapes_of(&nodes, inputs.iter().copied()),
                     });
@@ -296,7 +306,7 @@ impl<T: Float> Tape<T> {
                 });
             }
         }
-        Ok(kept)
+        Ok(grads)
     }
 
     /// Gradients of `loss` with respect to `wrt`, recorded on this tape so they can be differentiated again
@@ -341,6 +351,19 @@ impl<T: Float> Tape<T> {
     }
 }
 
+/// The ids of `vars`, inline up to three (a plain copy: `collect` into a `SmallVec` costs more).
+fn ids<T: Float>(vars: &[Var<'_, T>]) -> SmallVec<[usize; 3]> {
+    if vars.len() <= 3 {
+        let mut buf = [0; 3];
+        for (b, v) in buf.iter_mut().zip(vars) {
+            *b = v.id;
+        }
+        SmallVec::from_buf_and_len(buf, vars.len())
+    } else {
+        vars.iter().map(|v| v.id).collect()
+    }
+}
+
 fn shapes_of<T: Float>(nodes: &[Node<T>], ids: impl Iterator<Item = usize>) -> String {
     let v: Vec<String> = ids.map(|i| nodes[i].value.shape().to_string()).collect();
     v.join(", ")
@@ -364,7 +387,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// Its shape.
     pub fn shape(&self) -> Shape {
-        self.tape.node_ref(self.id).value.shape().clone()
+        Shape::new(self.tape.node_ref(self.id).value.dims())
     }
 
     /// Its kind.
@@ -400,14 +423,16 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn backward(&self) -> Result<Gradients<T>> {
         let kept = self.tape.run_backward(self.id, false)?;
         let nodes = self.tape.nodes.borrow();
-        let mut out = Gradients { params: HashMap::new(), nodes: HashMap::new() };
+        let mut out = Gradients { params: Vec::new(), nodes: Vec::new() };
         for (i, g) in kept.into_iter().enumerate() {
             let Some(Val::Tensor(t)) = g else { continue };
             if let NodeKind::Param(pid) = nodes[i].kind {
-                out.params.insert(pid, t.clone());
+                out.params.push((pid, t.clone()));
             }
-            out.nodes.insert(i, t);
+            out.nodes.push((i, t));
         }
+        // Node ids ascend by construction; parameter ids follow the order parameters were first used.
+        out.params.sort_unstable_by_key(|e| e.0);
         Ok(out)
     }
 }
@@ -420,36 +445,40 @@ impl<T: Float> fmt::Debug for Var<'_, T> {
 }
 
 /// The gradients one backward pass produced, keyed by parameter and by node.
+///
+/// Stored as two vectors sorted by key (a step of a small model has a handful of parameters: a binary
+/// search over a few entries beats hashing them).
 #[derive(Debug, Clone, Default)]
 pub struct Gradients<T: Float> {
-    params: HashMap<ParamId, Tensor<T>>,
-    nodes: HashMap<usize, Tensor<T>>,
+    params: Vec<(ParamId, Tensor<T>)>,
+    nodes: Vec<(usize, Tensor<T>)>,
 }
 
 impl<T: Float> Gradients<T> {
     /// The gradient of a parameter, `None` when the loss does not depend on it.
     pub fn param(&self, p: &Param<T>) -> Option<&Tensor<T>> {
-        self.params.get(&p.id())
+        self.by_id(p.id())
     }
 
     /// The gradient of a parameter by id.
     pub fn by_id(&self, id: ParamId) -> Option<&Tensor<T>> {
-        self.params.get(&id)
+        self.params.binary_search_by_key(&id, |e| e.0).ok().map(|i| &self.params[i].1)
     }
 
     /// The gradient of a leaf, parameter or retained node of the tape the loss was on.
     pub fn get(&self, v: Var<'_, T>) -> Option<&Tensor<T>> {
-        self.nodes.get(&v.id)
+        self.nodes.binary_search_by_key(&v.id, |e| e.0).ok().map(|i| &self.nodes[i].1)
     }
 
     /// Takes a parameter's gradient out (no copy).
     pub fn take(&mut self, id: ParamId) -> Option<Tensor<T>> {
-        self.params.remove(&id)
+        let i = self.params.binary_search_by_key(&id, |e| e.0).ok()?;
+        Some(self.params.remove(i).1)
     }
 
-    /// Ids of all parameters with a gradient.
+    /// Ids of all parameters with a gradient, in ascending order.
     pub fn param_ids(&self) -> impl Iterator<Item = ParamId> + '_ {
-        self.params.keys().copied()
+        self.params.iter().map(|e| e.0)
     }
 
     /// Number of parameters with a gradient.
@@ -460,5 +489,38 @@ impl<T: Float> Gradients<T> {
     /// Whether no parameter got a gradient.
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {
+        let ps: Vec<Param<f64>> = (0..5).map(|i| Param::new(Tensor::scalar(i as f64 + 1.0))).collect();
+        let tape = Tape::new();
+        // Use the parameters in reverse creation order, so node order and id order differ.
+        let vars: Vec<Var<'_, f64>> = ps.iter().rev().map(|p| tape.param(p)).collect();
+        let x = tape.leaf(Tensor::scalar(2.0));
+        let mut loss = x;
+        for &v in &vars {
+            loss = loss.mul(v).unwrap();
+        }
+        let mut g = loss.backward().unwrap();
+        let prod: f64 = 2.0 * 120.0;
+        for (i, p) in ps.iter().enumerate() {
+            let want = prod / (i as f64 + 1.0);
+            assert_eq!(g.param(p).unwrap().item().unwrap(), want);
+            assert_eq!(g.by_id(p.id()).unwrap().item().unwrap(), want);
+        }
+        assert_eq!(g.get(x).unwrap().item().unwrap(), 120.0);
+        let ids: Vec<ParamId> = g.param_ids().collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "param ids ascend");
+        assert_eq!(g.len(), 5);
+        assert_eq!(g.take(ps[2].id()).unwrap().item().unwrap(), prod / 3.0);
+        assert!(g.param(&ps[2]).is_none());
+        assert_eq!(g.len(), 4);
+        assert!(g.take(ps[2].id()).is_none());
     }
 }

@@ -8,10 +8,74 @@ use rand_distr::{Distribution, Normal, Uniform};
 use std::fmt;
 use std::sync::Arc;
 
+/// Tensors with at most this many elements keep them inline: scalars and tiny vectors, the bulk of the
+/// values in graphs of small tensors, cost no heap allocation.
+const INLINE: usize = 4;
+
+/// The elements: inline for tiny tensors, otherwise a shared heap buffer (copy-on-write).
+#[derive(Clone)]
+enum Storage<T> {
+    Inline { len: u32, buf: [T; INLINE] },
+    Heap(Arc<Vec<T>>),
+}
+
+impl<T: Float> Storage<T> {
+    fn from_vec(v: Vec<T>) -> Self {
+        if v.len() <= INLINE { Self::from_iter(v.len(), v.into_iter()) } else { Storage::Heap(Arc::new(v)) }
+    }
+
+    /// `len` elements from `it`, which must yield exactly that many.
+    fn from_iter(len: usize, it: impl Iterator<Item = T>) -> Self {
+        if len <= INLINE {
+            let mut buf = [T::zero(); INLINE];
+            let mut n = 0;
+            for (d, x) in buf.iter_mut().zip(it) {
+                *d = x;
+                n += 1;
+            }
+            debug_assert_eq!(n, len, "invariant: iterator yields len elements");
+            Storage::Inline { len: n as u32, buf }
+        } else {
+            let v: Vec<T> = it.collect();
+            debug_assert_eq!(v.len(), len, "invariant: iterator yields len elements");
+            Storage::Heap(Arc::new(v))
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Inline { len, buf } => &buf[..*len as usize],
+            Storage::Heap(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            Storage::Inline { len, buf } => &mut buf[..*len as usize],
+            Storage::Heap(v) => Arc::make_mut(v).as_mut_slice(),
+        }
+    }
+
+    fn is_unique(&self) -> bool {
+        match self {
+            Storage::Inline { .. } => true,
+            Storage::Heap(v) => Arc::strong_count(v) == 1,
+        }
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Storage::Inline { len, buf } => buf[..len as usize].to_vec(),
+            Storage::Heap(v) => Arc::try_unwrap(v).unwrap_or_else(|a| (*a).clone()),
+        }
+    }
+}
+
 /// A dense row-major tensor of `f32` or `f64`.
 ///
-/// Cloning is cheap: the storage is shared (`Arc`). Writing through [`Tensor::data_mut`] copies the
-/// storage only when it is shared, so an optimizer updates an unshared parameter in place.
+/// Cloning is cheap: the storage is shared (`Arc`), or copied when the tensor has at most four elements
+/// (those live inline, without a heap allocation). Writing through [`Tensor::data_mut`] copies the storage
+/// only when it is shared, so an optimizer updates an unshared parameter in place.
 ///
 /// ```
 /// use tapegrad::Tensor;
@@ -19,9 +83,8 @@ use std::sync::Arc;
 /// assert_eq!(t.get(&[1, 0]).unwrap(), 3.0);
 /// assert!(Tensor::<f32>::from_vec(vec![1.0], [2, 2]).is_err());
 /// ```
-#[derive(Clone)]
 pub struct Tensor<T: Float> {
-    data: Arc<Vec<T>>,
+    data: Storage<T>,
     shape: Shape,
 }
 
@@ -35,7 +98,7 @@ impl<T: Float> Tensor<T> {
         if data.len() != shape.numel() {
             return Err(Error::LengthMismatch { op: "from_vec", len: data.len(), expected: shape.numel(), shape });
         }
-        Ok(Tensor { data: Arc::new(data), shape })
+        Ok(Tensor { data: Storage::from_vec(data), shape })
     }
 
     /// A tensor from a slice and a shape (copies).
@@ -43,24 +106,40 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// [`Error::LengthMismatch`] as for [`Tensor::from_vec`].
     pub fn from_slice(data: &[T], shape: impl Into<Shape>) -> Result<Self> {
-        Self::from_vec(data.to_vec(), shape)
+        let shape = shape.into();
+        if data.len() != shape.numel() {
+            return Self::from_vec(data.to_vec(), shape);
+        }
+        Ok(Tensor { data: Storage::from_iter(data.len(), data.iter().copied()), shape })
     }
 
     /// Builds a tensor whose length is right by construction (engine-internal).
     pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
         debug_assert_eq!(data.len(), shape.numel(), "invariant: buffer length matches shape");
-        Tensor { data: Arc::new(data), shape }
+        Tensor { data: Storage::from_vec(data), shape }
+    }
+
+    /// Builds a tensor from an iterator that yields exactly `shape.numel()` elements (engine-internal);
+    /// tiny tensors are filled in place without a heap allocation.
+    pub(crate) fn from_iter_exact(shape: Shape, it: impl Iterator<Item = T>) -> Self {
+        Tensor { data: Storage::from_iter(shape.numel(), it), shape }
     }
 
     /// A rank-0 tensor holding one value.
     pub fn scalar(v: T) -> Self {
-        Tensor { data: Arc::new(vec![v]), shape: Shape::scalar() }
+        Tensor { data: Storage::from_iter(1, std::iter::once(v)), shape: Shape::scalar() }
     }
 
     /// A tensor filled with `v`.
     pub fn full(shape: impl Into<Shape>, v: T) -> Self {
         let shape = shape.into();
-        Tensor { data: Arc::new(vec![v; shape.numel()]), shape }
+        let n = shape.numel();
+        let data = if n <= INLINE {
+            Storage::from_iter(n, std::iter::repeat_n(v, n))
+        } else {
+            Storage::Heap(Arc::new(vec![v; n]))
+        };
+        Tensor { data, shape }
     }
 
     /// A tensor of zeros.
@@ -120,32 +199,32 @@ impl<T: Float> Tensor<T> {
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data.len()
+        self.data().len()
     }
 
     /// The elements in row-major order.
     pub fn data(&self) -> &[T] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// Mutable elements; copies the storage first only if it is shared with another tensor.
     pub fn data_mut(&mut self) -> &mut [T] {
-        Arc::make_mut(&mut self.data).as_mut_slice()
+        self.data.as_mut_slice()
     }
 
     /// Whether this tensor is the only owner of its storage (so [`Tensor::data_mut`] will not copy).
     pub fn is_unique(&self) -> bool {
-        Arc::strong_count(&self.data) == 1
+        self.data.is_unique()
     }
 
     /// Takes the buffer out, copying only if it is shared.
     pub fn into_vec(self) -> Vec<T> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|a| (*a).clone())
+        self.data.into_vec()
     }
 
     /// The elements copied into a `Vec`.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.to_vec()
+        self.data().to_vec()
     }
 
     /// The element at a multi-index.
@@ -168,7 +247,7 @@ impl<T: Float> Tensor<T> {
             }
             flat += i * s;
         }
-        Ok(self.data[flat])
+        Ok(self.data()[flat])
     }
 
     /// The single value of a one-element tensor (any rank).
@@ -179,7 +258,7 @@ impl<T: Float> Tensor<T> {
         if self.numel() != 1 {
             return Err(Error::BadShape { op: "item", msg: "expected one element".into(), shape: self.shape.clone() });
         }
-        Ok(self.data[0])
+        Ok(self.data()[0])
     }
 
     /// The same data under another shape with as many elements (shares storage).
@@ -201,7 +280,7 @@ impl<T: Float> Tensor<T> {
 
     /// Applies `f` to every element into a new tensor.
     pub fn map(&self, f: impl Fn(T) -> T) -> Self {
-        Tensor::from_parts(self.data.iter().map(|&x| f(x)).collect(), self.shape.clone())
+        Tensor::from_iter_exact(Shape::new(self.dims()), self.data().iter().map(|&x| f(x)))
     }
 
     /// Applies `f` to every element, in place when the storage is not shared.
@@ -214,12 +293,12 @@ impl<T: Float> Tensor<T> {
 
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Tensor<U> {
-        Tensor::from_parts(self.data.iter().map(|&x| U::of(x.f64())).collect(), self.shape.clone())
+        Tensor::from_iter_exact(Shape::new(self.dims()), self.data().iter().map(|&x| U::of(x.f64())))
     }
 
     /// Whether every element is finite.
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|x| x.is_finite())
+        self.data().iter().all(|x| x.is_finite())
     }
 
     /// The largest absolute elementwise difference from another tensor of the same shape.
@@ -235,7 +314,15 @@ impl<T: Float> Tensor<T> {
                 rhs: other.shape.clone(),
             });
         }
-        Ok(self.data.iter().zip(other.data.iter()).map(|(a, b)| (a.f64() - b.f64()).abs()).fold(0.0, f64::max))
+        Ok(self.data().iter().zip(other.data()).map(|(a, b)| (a.f64() - b.f64()).abs()).fold(0.0, f64::max))
+    }
+}
+
+/// Shares the storage (or copies it when inline). The shape is rebuilt from its dimensions, a plain copy,
+/// which is cheaper than `SmallVec`'s element-by-element clone on this hot path.
+impl<T: Float> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Tensor { data: self.data.clone(), shape: Shape::new(self.shape.dims()) }
     }
 }
 
@@ -250,10 +337,10 @@ impl<T: Float> fmt::Debug for Tensor<T> {
 impl<T: Float> fmt::Display for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.rank() == 0 {
-            return write!(f, "{:.4}", self.data[0]);
+            return write!(f, "{:.4}", self.data()[0]);
         }
         if self.numel() > 1000 {
-            let head: Vec<String> = self.data.iter().take(6).map(|x| format!("{x:.4}")).collect();
+            let head: Vec<String> = self.data().iter().take(6).map(|x| format!("{x:.4}")).collect();
             return write!(f, "tensor(shape {}, [{}, ...])", self.shape, head.join(", "));
         }
         fn rec<T: Float>(f: &mut fmt::Formatter<'_>, d: &[T], dims: &[usize], depth: usize) -> fmt::Result {
@@ -276,13 +363,13 @@ impl<T: Float> fmt::Display for Tensor<T> {
             }
             write!(f, "]")
         }
-        rec(f, &self.data, self.dims(), 0)
+        rec(f, self.data(), self.dims(), 0)
     }
 }
 
 impl<T: Float> PartialEq for Tensor<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.shape == other.shape && self.data == other.data
+        self.shape == other.shape && self.data() == other.data()
     }
 }
 
@@ -325,6 +412,35 @@ mod tests {
         a.data_mut()[1] = 2.0;
         assert_ne!(a.data().as_ptr(), b.data().as_ptr());
         assert_eq!(b.to_vec(), vec![1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn tiny_tensors_are_inline_and_their_clones_are_independent() {
+        let mut a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
+        assert!(matches!(a.data, Storage::Inline { len: 4, .. }));
+        let b = a.clone();
+        a.data_mut()[0] = 9.0;
+        assert_eq!(b.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(a.to_vec(), vec![9.0, 2.0, 3.0, 4.0]);
+        assert!(a.is_unique() && b.is_unique());
+        assert_eq!(a.clone().into_vec(), vec![9.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn storage_kind_does_not_change_values_or_equality() {
+        for n in [0usize, 1, 3, 4, 5, 17] {
+            let v: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
+            let t = Tensor::from_vec(v.clone(), [n]).unwrap();
+            assert_eq!(matches!(t.data, Storage::Inline { .. }), n <= INLINE, "n = {n}");
+            assert_eq!(t.to_vec(), v);
+            assert_eq!(t.numel(), n);
+            assert_eq!(Tensor::from_slice(&v, [n]).unwrap(), t);
+            assert_eq!(t.map(|x| x * 2.0).to_vec(), v.iter().map(|x| x * 2.0).collect::<Vec<_>>());
+            assert_eq!(t.cast::<f64>().cast::<f32>(), t);
+            assert_eq!(Tensor::<f32>::full([n], 1.5).to_vec(), vec![1.5; n]);
+            assert_eq!(t.clone().map_inplace(|x| x + 1.0).to_vec(), v.iter().map(|x| x + 1.0).collect::<Vec<_>>());
+        }
+        assert!(Tensor::<f32>::from_slice(&[1.0, 2.0], [3]).is_err());
     }
 
     #[test]

@@ -25,8 +25,7 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
             }
             return Ok(a);
         }
-        let data = a.data().iter().zip(bd).map(|(&x, &y)| f(x, y)).collect();
-        return Ok(Tensor::from_parts(data, a.shape().clone()));
+        return Ok(Tensor::from_iter_exact(Shape::new(a.dims()), a.data().iter().zip(bd).map(|(&x, &y)| f(x, y))));
     }
     if b.numel() == 1 && b.rank() <= a.rank() {
         let y = b.data()[0];
@@ -35,7 +34,7 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
     let out = Shape::broadcast(op, a.shape(), b.shape())?;
     if a.numel() == 1 && a.rank() <= b.rank() {
         let x = a.data()[0];
-        return Ok(Tensor::from_parts(b.data().iter().map(|&y| f(x, y)).collect(), out));
+        return Ok(Tensor::from_iter_exact(out, b.data().iter().map(|&y| f(x, y))));
     }
     let sa = a.shape().broadcast_strides(&out);
     let sb = b.shape().broadcast_strides(&out);
