@@ -212,18 +212,22 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
     };
     let mut model = Mlp::<f32>::from_config(cfg, &mut rng)?;
     let mut opt = build_optimizer(args.optimizer, args.lr)?;
+    let batching = match args.batch_size {
+        Batching::Full => "full batch".to_string(),
+        Batching::Stochastic => "stochastic (batch 1)".to_string(),
+        Batching::MiniBatch { size, .. } => format!("mini-batch {size}"),
+    };
+    let act = args.activation.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    let optimizer = args.optimizer.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     say(
         out,
         format!(
-            "digits: {} train / {} test, MLP {sizes:?} {:?}, {:?} lr {}, {:?}, {} epochs, {} parameters",
+            "digits: {} train / {} test; MLP {sizes:?} {act}, {} parameters; {optimizer} lr {}, {batching}, {} epochs",
             train_set.len(),
             test_set.len(),
-            args.activation,
-            args.optimizer,
+            model.num_params(),
             opt.lr(),
-            args.batch_size,
             args.epochs,
-            model.num_params()
         ),
     )?;
 
