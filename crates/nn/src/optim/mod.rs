@@ -45,6 +45,7 @@ pub mod cg;
 pub mod clip;
 pub mod dense;
 pub mod driver;
+pub mod first_order;
 pub mod flat;
 pub mod lbfgs;
 pub mod line_search;
