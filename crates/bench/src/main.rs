@@ -4,8 +4,10 @@
 //! The workloads, the data and the warm-up/repeat scheme follow the reference scripts (`torch_ref.py`,
 //! `numpy_ref.py`) exactly; see `docs/performance.md` for the results.
 
+mod data;
 mod engine;
 mod report;
+mod training;
 
 use std::process::ExitCode;
 
@@ -29,7 +31,10 @@ fn main() -> ExitCode {
     // THREADS caps every pool the library uses: the GEMM's is the only one.
     tapegrad::set_num_threads(threads);
     let result = match workload {
+        "w1" => training::w1(threads).map_err(|e| e.to_string()),
         "w2" => engine::w2(threads).map_err(|e| e.to_string()),
+        "w3" => training::w3(threads).map_err(|e| e.to_string()),
+        "w4" => training::w4(threads).map_err(|e| e.to_string()),
         "m1" => engine::m1(threads).map_err(|e| e.to_string()),
         other => Err(format!("unknown workload {other:?}\n{USAGE}")),
     };
