@@ -250,26 +250,27 @@ where
             history.stop = StopReason::Diverged { epoch };
             break;
         }
-        match &best {
-            Some((b, _, _)) if monitored >= b - cfg.min_delta => {}
-            _ => {
-                let snapshot = if cfg.restore_best {
-                    model.params().iter().map(|(_, p)| p.value().clone()).collect()
-                } else {
-                    Vec::new()
-                };
-                best = Some((monitored, epoch, snapshot));
-            }
+        // a NaN loss is never an improvement (a plain `>=` test would take it for one)
+        let improved = match &best {
+            Some((b, _, _)) => monitored < b - cfg.min_delta,
+            None => !monitored.is_nan(),
+        };
+        if improved {
+            let snapshot = if cfg.restore_best {
+                model.params().iter().map(|(_, p)| p.value().clone()).collect()
+            } else {
+                Vec::new()
+            };
+            best = Some((monitored, epoch, snapshot));
         }
         history.best_epoch = best.as_ref().map(|b| b.1);
         if flow.is_break() {
             history.stop = StopReason::Callback { epoch };
             break;
         }
-        if let (Some(p), Some((_, best_epoch, _))) = (cfg.patience, &best)
-            && epoch - best_epoch >= p
-        {
-            history.stop = StopReason::EarlyStopping { epoch, best_epoch: *best_epoch };
+        let best_epoch = history.best_epoch.unwrap_or(0);
+        if cfg.patience.is_some_and(|p| epoch - best_epoch >= p) {
+            history.stop = StopReason::EarlyStopping { epoch, best_epoch };
             break;
         }
     }

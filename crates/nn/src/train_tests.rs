@@ -16,6 +16,7 @@ struct Linear {
     w: Param<f64>,
     b: Param<f64>,
     unused: Option<Param<f64>>,
+    nan_in_eval: bool,
     train: bool,
     log: RefCell<Vec<(bool, bool)>>,
 }
@@ -23,14 +24,16 @@ struct Linear {
 impl Linear {
     fn new(inputs: usize, outputs: usize) -> Self {
         let w = Param::new(Tensor::zeros([outputs, inputs]));
-        Linear { w, b: Param::new(Tensor::zeros([outputs])), unused: None, train: true, log: RefCell::default() }
+        let b = Param::new(Tensor::zeros([outputs]));
+        Linear { w, b, unused: None, nan_in_eval: false, train: true, log: RefCell::default() }
     }
 }
 
 impl Module<f64> for Linear {
     fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
         self.log.borrow_mut().push((self.train, tape.grad_enabled()));
-        Ok(x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?)
+        let y = x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?;
+        Ok(if self.nan_in_eval && !self.train { y.mul_scalar(f64::NAN)? } else { y })
     }
     fn params(&self) -> Vec<(String, &Param<f64>)> {
         let mut v = vec![("w".to_string(), &self.w), ("b".to_string(), &self.b)];
@@ -297,4 +300,17 @@ fn a_schedule_sets_the_rate_before_every_epoch() {
     fit(&mut one_epoch, &mut Gd(0.5), &train, None, &cfg1, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
     assert_eq!(model.w.value().to_vec(), one_epoch.w.value().to_vec());
     assert!(h.test_loss().windows(2).skip(1).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn a_nan_test_loss_never_counts_as_an_improvement() {
+    let (train, test) = iris();
+    let mut model = Linear::new(4, 3);
+    model.nan_in_eval = true;
+    let cfg = FitConfig { epochs: 20, batching: Batching::Full, patience: Some(3), ..Default::default() };
+    let h =
+        fit(&mut model, &mut Gd(0.1), &train, Some(&test), &cfg, &mut StdRng::seed_from_u64(0), keep_going).unwrap();
+    assert!(h.epochs[0].test_loss.unwrap().is_nan());
+    assert_eq!(h.stop, StopReason::EarlyStopping { epoch: 3, best_epoch: 0 });
+    assert_eq!(h.best_epoch, None);
 }

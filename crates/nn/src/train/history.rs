@@ -42,7 +42,7 @@ pub enum StopReason {
     EarlyStopping {
         /// The last epoch run.
         epoch: usize,
-        /// The epoch with the best monitored loss.
+        /// The epoch with the best monitored loss (0 when no epoch had one that was not NaN).
         best_epoch: usize,
     },
     /// The callback returned [`std::ops::ControlFlow::Break`] after this epoch.
