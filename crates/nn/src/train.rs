@@ -70,7 +70,8 @@ pub struct FitConfig {
     pub patience: Option<usize>,
     /// The smallest decrease of the monitored loss that counts as an improvement.
     pub min_delta: f64,
-    /// At the end, put back the parameters of the epoch with the best monitored loss.
+    /// At the end, put back the parameters of the epoch with the best monitored loss. Keeping them costs one
+    /// copy of the parameters per improving epoch (the next update copies the shared storage).
     pub restore_best: bool,
 }
 
@@ -96,9 +97,9 @@ impl Default for FitConfig {
 /// accuracy are running averages over the epoch's batches, weighted by batch size (Keras's convention).
 ///
 /// # Errors
-/// [`Error::Config`] for zero epochs, a bad batching configuration, or targets the loss cannot take;
-/// errors of the forward pass and the engine; [`Error::Optimizer`] from `opt`, for example when a parameter
-/// got no gradient.
+/// [`Error::Config`] for zero epochs, a patience of 0, a negative `min_delta`, a bad batching configuration,
+/// or targets the loss cannot take; errors of the forward pass and the engine; [`Error::Optimizer`] from
+/// `opt`, for example when a parameter got no gradient.
 pub fn fit<T, M, O, R, F>(
     model: &mut M,
     opt: &mut O,
@@ -187,8 +188,15 @@ where
     R: Rng + ?Sized,
     F: FnMut(&EpochStats) -> ControlFlow<()>,
 {
+    let bad = |msg: String| Err(Error::Config { what: "fit", msg });
     if cfg.epochs == 0 {
-        return Err(Error::Config { what: "fit", msg: "epochs must be at least 1".into() });
+        return bad("epochs must be at least 1".into());
+    }
+    if cfg.patience == Some(0) {
+        return bad("patience must be at least 1 epoch (None disables early stopping)".into());
+    }
+    if !(cfg.min_delta >= 0.0 && cfg.min_delta.is_finite()) {
+        return bad(format!("min_delta must be finite and >= 0, got {}", cfg.min_delta));
     }
     let mut batcher = Batcher::new(train.len(), cfg.batching)?;
     let mut history = History::default();

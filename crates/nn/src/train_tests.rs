@@ -246,6 +246,12 @@ fn unusable_configurations_and_targets_are_errors() {
     let mut rng = StdRng::seed_from_u64(0);
     let zero = FitConfig { epochs: 0, ..Default::default() };
     assert!(fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, None, &zero, &mut rng, keep_going).is_err());
+    let impatient = FitConfig { patience: Some(0), ..Default::default() };
+    let e = fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, None, &impatient, &mut rng, keep_going).unwrap_err();
+    assert_eq!(e.to_string(), "fit: patience must be at least 1 epoch (None disables early stopping)");
+    let negative = FitConfig { min_delta: -1.0, ..Default::default() };
+    let e = fit(&mut Linear::new(4, 3), &mut Gd(0.1), &train, None, &negative, &mut rng, keep_going).unwrap_err();
+    assert_eq!(e.to_string(), "fit: min_delta must be finite and >= 0, got -1");
     let bce = FitConfig { epochs: 1, loss: Loss::BceWithLogits, ..Default::default() };
     let e =
         fit(&mut Linear::new(4, 1), &mut Gd(0.1), &train, None, &bce, &mut rng, keep_going).unwrap_err().to_string();
