@@ -138,3 +138,12 @@ fn full_batch_stochastic_dropout_and_other_activations_run() {
         full.test_accuracy
     );
 }
+
+#[test]
+fn default_settings_exceed_95_percent_on_other_seeds() {
+    let dir = scratch("digits-seeds");
+    for seed in ["1", "2", "3", "4"] {
+        let report = digits::train(&args(&dir, &["--seed", seed]), &mut Vec::new()).unwrap();
+        assert!(report.test_accuracy > 0.95, "seed {seed}: test accuracy {}", report.test_accuracy);
+    }
+}
