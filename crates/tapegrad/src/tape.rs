@@ -10,6 +10,7 @@ use crate::shape::Shape;
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::SmallVec;
+use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 
@@ -79,6 +80,46 @@ pub struct Tape<T: Float> {
     anomaly: Cell<bool>,
 }
 
+thread_local! {
+    /// Emptied node arenas of dropped tapes, reused by the next tape made on the same thread: a training
+    /// loop that records one tape per step grows its arena once instead of every step.
+    static SPARE_NODES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Arenas with room for more nodes than this are freed, not kept; at most [`SPARE_KEEP`] are kept per
+/// thread (about 2.5 MB each at most).
+const SPARE_MAX: usize = 1 << 14;
+const SPARE_KEEP: usize = 2;
+
+fn spare_nodes<T: Float>() -> Vec<Node<T>> {
+    SPARE_NODES
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.iter().position(|b| b.is::<Vec<Node<T>>>())?;
+            s.swap_remove(i).downcast::<Vec<Node<T>>>().ok().map(|b| *b)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Frees every node (values, ops) now; only the empty arena may be kept for the next tape.
+impl<T: Float> Drop for Tape<T> {
+    fn drop(&mut self) {
+        let mut nodes = std::mem::take(self.nodes.get_mut());
+        nodes.clear();
+        if nodes.capacity() == 0 || nodes.capacity() > SPARE_MAX {
+            return;
+        }
+        let _ = SPARE_NODES.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARE_KEEP {
+                s.push(Box::new(nodes));
+            }
+        });
+    }
+}
+
 impl<T: Float> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
@@ -96,7 +137,7 @@ impl<T: Float> Tape<T> {
     /// An empty tape with gradients enabled and anomaly mode off.
     pub fn new() -> Self {
         Tape {
-            nodes: RefCell::new(Vec::new()),
+            nodes: RefCell::new(spare_nodes()),
             params: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
             anomaly: Cell::new(false),
@@ -495,6 +536,27 @@ impl<T: Float> Gradients<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_tape_reuses_the_emptied_arena_of_a_dropped_one() {
+        {
+            let t = Tape::<f32>::new();
+            for _ in 0..100 {
+                t.scalar(1.0);
+            }
+        }
+        let t = Tape::<f32>::new();
+        assert!(t.is_empty());
+        assert!(t.nodes.borrow().capacity() >= 100);
+        // Another element type does not take it.
+        assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
+    }
+
+    #[test]
+    fn oversized_arenas_are_freed_not_kept() {
+        drop(Tape::<f64>::with_capacity(SPARE_MAX + 1));
+        assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
+    }
 
     #[test]
     fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {

@@ -85,6 +85,48 @@ pub trait Gemm: Copy {
     fn gemm(alpha: Self, a: &[Self], av: MatRef, b: &[Self], bv: MatRef, beta: Self, c: &mut [Self], c_off: usize);
 }
 
+/// Products with at most this many multiply-adds (`m k n`) run in [`small_gemm`]: for the tiny matrices of
+/// networks like XOR 2-4-1, the GEMM crate's setup (and, for some transposed shapes, a zeroed packing
+/// buffer of tens of kilobytes) costs more than the arithmetic. Measured in `docs/performance.md`.
+const SMALL: usize = 256;
+
+/// `c = alpha a b + beta c` by plain loops, for the tiny products below [`SMALL`]. Rows of `c` are
+/// contiguous; when `b`'s rows are too, the inner loop vectorises.
+#[allow(clippy::too_many_arguments)]
+fn small_gemm<T: num_traits::Float>(
+    alpha: T,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    beta: T,
+    c: &mut [T],
+    c_off: usize,
+) {
+    let (m, k, n) = (av.rows, av.cols, bv.cols);
+    for i in 0..m {
+        let row = &mut c[c_off + i * n..c_off + (i + 1) * n];
+        if beta == T::zero() {
+            row.fill(T::zero());
+        } else if beta != T::one() {
+            row.iter_mut().for_each(|x| *x = *x * beta);
+        }
+        for l in 0..k {
+            let x = alpha * a[av.offset + i * av.rs + l * av.cs];
+            let off = bv.offset + l * bv.rs;
+            if bv.cs == 1 {
+                for (r, &y) in row.iter_mut().zip(&b[off..off + n]) {
+                    *r = *r + x * y;
+                }
+            } else {
+                for (j, r) in row.iter_mut().enumerate() {
+                    *r = *r + x * b[off + j * bv.cs];
+                }
+            }
+        }
+    }
+}
+
 macro_rules! impl_gemm {
     ($t:ty) => {
         impl Gemm for $t {
@@ -94,6 +136,10 @@ macro_rules! impl_gemm {
                 assert!(av.end() <= a.len() && bv.end() <= b.len(), "invariant: gemm views inside their slices");
                 assert!(c_off + m * n <= c.len(), "invariant: gemm output inside its slice");
                 if m == 0 || n == 0 {
+                    return;
+                }
+                if m * k * n <= SMALL {
+                    small_gemm(alpha, a, av, b, bv, beta, c, c_off);
                     return;
                 }
                 if k == 0 {
@@ -167,7 +213,10 @@ mod tests {
 
     #[test]
     fn gemm_matches_the_triple_loop_for_transposes_offsets_alpha_and_beta() {
-        for (m, k, n) in [(1, 1, 1), (3, 5, 2), (7, 1, 9), (17, 33, 9), (4, 0, 3), (64, 48, 40)] {
+        // Below and above the small-product threshold, both kernels.
+        for (m, k, n) in
+            [(1, 1, 1), (3, 5, 2), (4, 4, 16), (7, 1, 9), (17, 33, 9), (4, 0, 3), (300, 0, 2), (64, 48, 40)]
+        {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 for (alpha, beta) in [(1.0, 0.0), (0.5, 2.0), (-1.0, 1.0)] {
                     let (oa, ob) = (3, 5);

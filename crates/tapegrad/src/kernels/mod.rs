@@ -99,6 +99,24 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
             rhs: shape.clone(),
         });
     }
+    // Fast paths: a total sum, and sums over leading axes only (the bias gradient of a batch: [n, m] to [m]
+    // or [1, m]), which are contiguous row additions.
+    let n = shape.numel();
+    if n == 1 {
+        let total: T = x.data().iter().copied().sum();
+        return Ok(Tensor::full(shape.clone(), total));
+    }
+    let lead = shape.dims().iter().take_while(|&&d| d == 1).count();
+    let tail = &shape.dims()[lead..];
+    if tail.len() <= x.rank() && tail == &x.dims()[x.rank() - tail.len()..] {
+        let mut out = vec![T::zero(); n];
+        for row in x.data().chunks_exact(n) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        return Ok(Tensor::from_parts(out, shape.clone()));
+    }
     let xs = x.shape();
     let st = shape.broadcast_strides(xs);
     let mut out = vec![T::zero(); shape.numel()];
@@ -249,4 +267,42 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     }
     let shape = if a.rank() == 3 { Shape::new(&[batch, m, n]) } else { Shape::new(&[m, n]) };
     Ok(Tensor::from_parts(out, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sum_to` by definition: every element of `x` added into the output element it broadcast from.
+    fn sum_to_oracle(x: &Tensor<f64>, shape: &[usize]) -> Vec<f64> {
+        let xd = x.dims();
+        let pad = xd.len() - shape.len();
+        let mut out = vec![0.0; shape.iter().product()];
+        for (flat, &v) in x.data().iter().enumerate() {
+            let (mut rem, mut o) = (flat, 0);
+            let mut idx = vec![0; xd.len()];
+            for ax in (0..xd.len()).rev() {
+                idx[ax] = rem % xd[ax];
+                rem /= xd[ax];
+            }
+            for (ax, &d) in shape.iter().enumerate() {
+                o = o * d + if d == 1 { 0 } else { idx[pad + ax] };
+            }
+            out[o] += v;
+        }
+        out
+    }
+
+    #[test]
+    fn sum_to_matches_its_definition_on_fast_and_general_paths() {
+        let x = Tensor::from_vec((0..24).map(|i| f64::from(i) * 0.5 - 3.0).collect(), [2, 3, 4]).unwrap();
+        let targets: [&[usize]; 9] =
+            [&[], &[1], &[1, 1, 1], &[4], &[3, 4], &[1, 3, 4], &[1, 1, 4], &[2, 1, 4], &[2, 3, 1]];
+        for t in targets {
+            let got = sum_to(&x, &Shape::new(t)).unwrap();
+            assert_eq!(got.dims(), t);
+            assert_eq!(got.to_vec(), sum_to_oracle(&x, t), "target {t:?}");
+        }
+        assert!(sum_to(&x, &Shape::new(&[3])).is_err());
+    }
 }
