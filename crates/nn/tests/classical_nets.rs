@@ -134,9 +134,9 @@ fn xor_correct(p: &FnProblem<f64, impl TapeFnT<f64>>, w: &[f64]) -> usize {
     y.data().iter().zip(t.data()).filter(|(y, t)| (**y > 0.5) == (**t > 0.5)).count()
 }
 
-fn train(
-    method: &mut dyn FullBatch<dyn Problem>,
-    p: &mut (dyn Problem + 'static),
+fn train<'a>(
+    method: &mut dyn FullBatch<dyn Problem + 'a>,
+    p: &mut (dyn Problem + 'a),
     x0: Vec<f64>,
     iters: usize,
 ) -> Summary {
@@ -262,4 +262,37 @@ fn a_module_parameter_the_loss_never_uses_is_an_error_naming_it() {
     let mut p = ModuleProblem::new(&mut m, scale_loss);
     let err = p.loss_grad(&[1.0; 5]).unwrap_err().to_string();
     assert!(err.contains("unused") && err.contains("[3, 1]") && err.contains("cut graph"), "{err}");
+}
+
+#[test]
+fn an_nn_mlp_trains_on_iris_through_the_module_view_with_lbfgs_and_newton_cg() {
+    use tapegrad_nn::optim::newton::{NewtonCg, NewtonCgConfig};
+    use tapegrad_nn::{Activation, Mlp};
+    let (x, y) = iris();
+    for second_order in [false, true] {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut net = Mlp::<f64>::new(&[4, 8, 3], Activation::Tanh, Activation::Identity, &mut rng).unwrap();
+        let before = net.params()[0].1.value().to_vec();
+        let (xc, yc) = (x.clone(), y.clone());
+        let mut p = ModuleProblem::new(&mut net, move |net, tape| {
+            Ok(net.forward(tape, tape.input(xc.clone()))?.softmax_cross_entropy(&yc)?)
+        });
+        let x0 = p.initial();
+        let mut m: Box<dyn FullBatch<dyn Problem + '_>> = if second_order {
+            Box::new(NewtonCg::new(NewtonCgConfig::default()).unwrap())
+        } else {
+            Box::new(Lbfgs::new(LbfgsConfig::default()).unwrap())
+        };
+        let s = train(m.as_mut(), &mut p as &mut dyn Problem, x0, 100);
+        p.write(&s.point.x).unwrap();
+        let name = m.name();
+        drop(m);
+        drop(p);
+        assert_ne!(net.params()[0].1.value().to_vec(), before, "{name} left the module untouched");
+        let tape = Tape::new();
+        let pred = argmax_rows(&net.forward(&tape, tape.input(x.clone())).unwrap().value()).unwrap();
+        let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64;
+        println!("{name} through ModuleProblem: loss {:.3e}, accuracy {acc}", s.point.f);
+        assert!(acc >= 0.95, "{name}: accuracy {acc}");
+    }
 }

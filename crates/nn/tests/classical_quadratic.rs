@@ -127,3 +127,16 @@ fn strong_wolfe_steps_satisfy_both_conditions() {
     }
     assert!(WolfeConfig { c1: 0.5, c2: 0.1, ..cfg }.validate().is_err());
 }
+
+#[test]
+fn an_f32_model_is_optimised_in_f64_and_reaches_f32_precision() {
+    let mut p = FnProblem::new(vec![[N].into()], |tape: &Tape<f32>, v: &[Var<'_, f32>]| {
+        let t = tape.constant(Tensor::from_vec(target().iter().map(|v| *v as f32).collect(), [N])?);
+        (v[0] - t).square()?.sum()
+    });
+    let mut bfgs = Bfgs::new(BfgsConfig::default()).unwrap();
+    let tol = Tolerances { grad_norm: 1e-5, rel_loss_change: 0.0, max_iters: 50 };
+    let s = minimize(&mut bfgs, &mut p, vec![0.0; N], &tol).unwrap();
+    let err = s.point.x.iter().zip(target()).map(|(x, t)| (x - t).abs()).fold(0.0, f64::max);
+    assert!(err < 1e-5, "f32 quadratic: {err:e} from the minimum ({:?})", s.stop);
+}

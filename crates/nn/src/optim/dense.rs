@@ -85,3 +85,86 @@ impl DenseSym {
         (0..n * n).map(|k| self.m[(k / n, k % n)]).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small SPD matrix `B B^T + n I` with fixed entries, row-major.
+    fn spd(n: usize) -> Vec<f64> {
+        let b: Vec<f64> = (0..n * n).map(|k| ((k * 37 % 11) as f64 - 5.0) / 5.0).collect();
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] =
+                    (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum::<f64>() + if i == j { n as f64 } else { 0.0 };
+            }
+        }
+        a
+    }
+
+    fn matvec(a: &[f64], n: usize, x: &[f64]) -> Vec<f64> {
+        (0..n).map(|i| (0..n).map(|j| a[i * n + j] * x[j]).sum()).collect()
+    }
+
+    #[test]
+    fn cholesky_solve_inverts_small_spd_systems_with_and_without_a_shift() {
+        for n in 1..=7 {
+            let a = spd(n);
+            let x: Vec<f64> = (0..n).map(|i| (i as f64 + 1.0).sin()).collect();
+            let shift: Vec<f64> = (0..n).map(|i| 0.5 * i as f64).collect();
+            let mut shifted = a.clone();
+            (0..n).for_each(|i| shifted[i * n + i] += shift[i]);
+            for (mat, s) in [(&a, vec![0.0; n]), (&shifted, shift)] {
+                let got = cholesky_solve(&a, n, &s, &matvec(mat, n, &x)).expect("spd");
+                let err = got.iter().zip(&x).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
+                assert!(err < 1e-12, "n = {n}: error {err:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_solve_reports_an_indefinite_matrix_as_none() {
+        let a = [1.0, 2.0, 2.0, 1.0];
+        assert!(cholesky_solve(&a, 2, &[0.0, 0.0], &[1.0, 1.0]).is_none());
+        assert!(cholesky_solve(&a, 2, &[1.5, 1.5], &[1.0, 1.0]).is_some(), "a shift of 1.5 makes it definite");
+    }
+
+    #[test]
+    fn normal_equations_match_the_naive_products() {
+        let (m, n) = (5, 3);
+        let j: Vec<f64> = (0..m * n).map(|k| (k as f64 * 0.7).cos()).collect();
+        let r: Vec<f64> = (0..m).map(|i| i as f64 - 2.0).collect();
+        let (jtj, jtr) = normal_equations(&j, m, n, &r);
+        for a in 0..n {
+            let want: f64 = (0..m).map(|i| j[i * n + a] * r[i]).sum();
+            assert!((jtr[a] - want).abs() < 1e-12);
+            for b in 0..n {
+                let want: f64 = (0..m).map(|i| j[i * n + a] * j[i * n + b]).sum();
+                assert!((jtj[a * n + b] - want).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn symmetric_updates_match_the_naive_formulas() {
+        let n = 4;
+        let u = [1.0, -2.0, 0.5, 3.0];
+        let v = [0.3, 0.0, -1.0, 2.0];
+        let mut m = DenseSym::scaled_identity(n, 2.0);
+        m.add_sym_rank2(0.5, &u, &v);
+        m.add_rank1(-0.25, &u);
+        let got = m.to_row_major();
+        for i in 0..n {
+            for j in 0..n {
+                let eye = if i == j { 2.0 } else { 0.0 };
+                let want = eye + 0.5 * (u[i] * v[j] + v[i] * u[j]) - 0.25 * u[i] * u[j];
+                assert!((got[i * n + j] - want).abs() < 1e-12);
+            }
+        }
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let mv = m.mul_vec(&x);
+        let want = matvec(&got, n, &x);
+        assert!(mv.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+}
