@@ -320,3 +320,38 @@ fn a_nan_test_loss_never_counts_as_an_improvement() {
     assert_eq!(h.stop, StopReason::EarlyStopping { epoch: 3, best_epoch: 0 });
     assert_eq!(h.best_epoch, None);
 }
+
+#[test]
+fn real_valued_targets_train_like_the_class_labels_they_encode() {
+    let (train, test) = iris();
+    let as_values = |d: &Dataset<f64>, k: usize, encode: &dyn Fn(usize, usize) -> f64| {
+        let labels = d.labels().unwrap();
+        let y = (0..labels.len() * k).map(|i| encode(labels[i / k], i % k)).collect();
+        Dataset::new(d.features().clone(), Targets::Values(Tensor::from_vec(y, [labels.len(), k]).unwrap())).unwrap()
+    };
+    let run = |loss, outputs, tr: &Dataset<f64>, te: &Dataset<f64>| {
+        let cfg = FitConfig { epochs: 30, batching: Batching::Full, loss, ..Default::default() };
+        let mut rng = StdRng::seed_from_u64(0);
+        fit(&mut Linear::new(4, outputs), &mut Gd(0.5), tr, Some(te), &cfg, &mut rng, keep_going).unwrap()
+    };
+    let close = |a: &History, b: &History| {
+        a.train_loss().iter().zip(b.train_loss()).all(|(x, y)| (x - y).abs() < 1e-12)
+            && a.test_loss().iter().zip(b.test_loss()).all(|(x, y)| (x - y).abs() < 1e-12)
+    };
+    // softmax cross-entropy against one-hot probabilities equals it against the class indices
+    let one_hot = |l: usize, j: usize| f64::from(u8::from(l == j));
+    let by_class = run(Loss::SoftmaxCrossEntropy, 3, &train, &test);
+    let by_probs = run(Loss::SoftmaxCrossEntropy, 3, &as_values(&train, 3, &one_hot), &as_values(&test, 3, &one_hot));
+    assert!(close(&by_class, &by_probs));
+    assert_eq!(by_probs.last().unwrap().test_acc, None, "probability targets have no accuracy");
+    // binary cross-entropy against a 0/1 column equals it against the labels 0/1 (setosa or not)
+    let setosa = |l: usize, _: usize| f64::from(u8::from(l == 0));
+    let binary = |d: &Dataset<f64>| {
+        let labels = d.labels().unwrap().iter().map(|&l| usize::from(l == 0)).collect();
+        Dataset::new(d.features().clone(), Targets::classes(labels)).unwrap()
+    };
+    let by_label = run(Loss::BceWithLogits, 1, &binary(&train), &binary(&test));
+    let by_value = run(Loss::BceWithLogits, 1, &as_values(&train, 1, &setosa), &as_values(&test, 1, &setosa));
+    assert!(close(&by_label, &by_value));
+    assert_eq!(by_label.last().unwrap().test_acc, by_value.last().unwrap().test_acc);
+}
