@@ -256,3 +256,32 @@ impl LineSearchKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(a: f64, f: impl Fn(f64) -> (f64, f64)) -> Trial {
+        let (phi, dphi) = f(a);
+        Trial { a, phi, dphi, point: None }
+    }
+
+    #[test]
+    fn cubic_interpolation_finds_the_minimum_of_a_cubic_exactly() {
+        // phi(a) = (a - 1)^3 - 3 (a - 1) has its local minimum at a = 2.
+        let f = |a: f64| ((a - 1.0).powi(3) - 3.0 * (a - 1.0), 3.0 * (a - 1.0).powi(2) - 3.0);
+        for (lo, hi) in [(1.5, 3.0), (3.0, 1.2), (0.5, 2.5)] {
+            let m = cubic_min(&trial(lo, f), &trial(hi, f)).expect("a minimum");
+            assert!((m - 2.0).abs() < 1e-12, "from {lo} and {hi}: {m}");
+        }
+    }
+
+    #[test]
+    fn quadratic_interpolation_finds_the_minimum_of_a_parabola_exactly() {
+        let f = |a: f64| (3.0 * (a - 0.7).powi(2) + 1.0, 6.0 * (a - 0.7));
+        let m = quadratic_min(&trial(0.0, f), &trial(2.0, f)).expect("a minimum");
+        assert!((m - 0.7).abs() < 1e-12);
+        let concave = |a: f64| (-a * a, -2.0 * a);
+        assert!(quadratic_min(&trial(0.5, concave), &trial(1.0, concave)).is_none());
+    }
+}
