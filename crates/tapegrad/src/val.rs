@@ -160,7 +160,9 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// `a ^ p` for a constant `p`.
     pub fn powf(&self, a: Val<T>, p: T) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(|x| x.powf(p))), |a| a.powf(p))
+        // p = 1 is the derivative of `square`: the identity, without a call to `powf` per element.
+        let one = p == T::one();
+        self.unary(a, |a| Ok(if one { a } else { a.map_inplace(|x| x.powf(p)) }), |a| a.powf(p))
     }
 
     /// `exp(a)`.
