@@ -11,6 +11,8 @@ pub mod backprop;
 pub mod binary;
 #[path = "lib/digits.rs"]
 pub mod digits;
+#[path = "lib/digits_classical.rs"]
+pub mod digits_classical;
 #[path = "lib/digits_report.rs"]
 pub mod digits_report;
 #[path = "lib/error.rs"]

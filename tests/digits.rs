@@ -99,17 +99,34 @@ fn batch_size_flag_maps_to_the_three_strategies() {
 }
 
 #[test]
-fn every_optimizer_trains_a_small_net_past_chance_in_a_few_epochs() {
+fn every_optimizer_trains_a_small_net_well_past_chance() {
     let dir = scratch("digits-optimizers");
-    for kind in clap::ValueEnum::value_variants() {
-        let kind: &OptimizerKind = kind;
+    for kind in <OptimizerKind as clap::ValueEnum>::value_variants() {
         let name = clap::ValueEnum::to_possible_value(kind).unwrap().get_name().to_string();
-        let a = args(&dir.join(&name), &["--optimizer", &name, "--epochs", "3", "--hidden", "32"]);
+        // First-order: three epochs of mini-batches; full-batch methods: ten iterations over everything.
+        let (epochs, want) = if kind.is_full_batch() { ("10", 0.7) } else { ("3", 0.5) };
+        let a = args(&dir.join(&name), &["--optimizer", &name, "--epochs", epochs, "--hidden", "32"]);
         let report = digits::train(&a, &mut Vec::new()).unwrap();
         let loss = report.history.train_loss();
-        assert!(loss[2] < loss[0], "{name}: loss {loss:?}");
-        assert!(report.test_accuracy > 0.5, "{name}: test accuracy {}", report.test_accuracy);
+        assert!(loss.last().unwrap() < &loss[0], "{name}: loss {loss:?}");
+        assert!(report.test_accuracy > want, "{name}: test accuracy {}", report.test_accuracy);
+        assert!(is_png(&dir.join(&name).join("curves.png")), "{name}: no curves");
     }
+}
+
+#[test]
+fn bfgs_refuses_a_net_too_large_for_its_dense_matrix() {
+    let dir = scratch("digits-bfgs");
+    let err = digits::train(&args(&dir, &["--optimizer", "bfgs"]), &mut Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("17226 parameters") && err.contains("lbfgs"), "{err}");
+}
+
+#[test]
+fn full_batch_methods_refuse_dropout() {
+    let dir = scratch("digits-cg-dropout");
+    let a = args(&dir, &["--optimizer", "cg", "--dropout", "0.5", "--epochs", "1"]);
+    let err = digits::train(&a, &mut Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("dropout"), "{err}");
 }
 
 #[test]

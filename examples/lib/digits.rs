@@ -22,7 +22,7 @@ use tapegrad_nn::Module;
 use tapegrad_nn::data::{Batching, CsvOptions, Dataset};
 use tapegrad_nn::layers::{Activation, Mlp, MlpConfig};
 use tapegrad_nn::metrics::{ConfusionMatrix, predict_classes};
-use tapegrad_nn::train::{FitConfig, History, Loss, fit};
+use tapegrad_nn::train::{EpochStats, FitConfig, History, Loss, fit};
 
 /// Number of pixels per image (8 x 8).
 pub const PIXELS: usize = 64;
@@ -211,22 +211,24 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
         ..Default::default()
     };
     let mut model = Mlp::<f32>::from_config(cfg, &mut rng)?;
-    let mut opt = build_optimizer(args.optimizer, args.lr)?;
-    let batching = match args.batch_size {
-        Batching::Full => "full batch".to_string(),
-        Batching::Stochastic => "stochastic (batch 1)".to_string(),
-        Batching::MiniBatch { size, .. } => format!("mini-batch {size}"),
+    let full_batch = crate::digits_classical::build(args.optimizer, model.num_params())?;
+    let mut opt = if full_batch.is_none() { Some(build_optimizer::<f32>(args.optimizer, args.lr)?) } else { None };
+    let batching = match (args.batch_size, &full_batch) {
+        (_, Some(_)) => "full batch, one iteration per epoch".to_string(),
+        (Batching::Full, None) => "full batch".to_string(),
+        (Batching::Stochastic, None) => "stochastic (batch 1)".to_string(),
+        (Batching::MiniBatch { size, .. }, None) => format!("mini-batch {size}"),
     };
+    let lr = opt.as_ref().map(|o| format!(" lr {}", o.lr())).unwrap_or_default();
     let act = args.activation.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let optimizer = args.optimizer.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     say(
         out,
         format!(
-            "digits: {} train / {} test; MLP {sizes:?} {act}, {} parameters; {optimizer} lr {}, {batching}, {} epochs",
+            "digits: {} train / {} test; MLP {sizes:?} {act}, {} parameters; {optimizer}{lr}, {batching}, {} epochs",
             train_set.len(),
             test_set.len(),
             model.num_params(),
-            opt.lr(),
             args.epochs,
         ),
     )?;
@@ -236,13 +238,7 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
         ProgressStyle::with_template("{bar:30.cyan/blue} epoch {pos}/{len} {msg} [{elapsed}]")
             .map_err(|e| Error::Input { what: "progress bar".into(), msg: e.to_string() })?,
     );
-    let fit_cfg = FitConfig {
-        epochs: args.epochs,
-        batching: args.batch_size,
-        loss: Loss::SoftmaxCrossEntropy,
-        ..Default::default()
-    };
-    let history = fit(&mut model, &mut *opt, &train_set, Some(&test_set), &fit_cfg, &mut rng, |e| {
+    let on_epoch = |e: &EpochStats| {
         bar.set_position(e.epoch as u64);
         bar.set_message(format!(
             "loss {:.4} acc {:.4} | test loss {:.4} acc {:.4}",
@@ -252,7 +248,22 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
             e.test_acc.unwrap_or(f64::NAN)
         ));
         ControlFlow::Continue(())
-    })?;
+    };
+    let history = match (full_batch, opt.as_mut()) {
+        (Some(mut method), _) => {
+            crate::digits_classical::train(&mut model, &mut method, &train_set, &test_set, args.epochs, on_epoch)?
+        }
+        (None, Some(opt)) => {
+            let fit_cfg = FitConfig {
+                epochs: args.epochs,
+                batching: args.batch_size,
+                loss: Loss::SoftmaxCrossEntropy,
+                ..Default::default()
+            };
+            fit(&mut model, &mut **opt, &train_set, Some(&test_set), &fit_cfg, &mut rng, on_epoch)?
+        }
+        (None, None) => return Err(Error::Check("no optimizer was built".into())),
+    };
     bar.finish();
     model.set_train(false);
 
