@@ -212,6 +212,26 @@ pub trait FullBatch<P: Problem + ?Sized> {
 
 /// Runs `method` from `x0` until a tolerance holds.
 ///
+/// ```
+/// use tapegrad::{Tape, Var};
+/// use tapegrad_nn::optim::bfgs::{Bfgs, BfgsConfig};
+/// use tapegrad_nn::optim::driver::{StopReason, Tolerances, minimize};
+/// use tapegrad_nn::optim::flat::FnProblem;
+///
+/// // Rosenbrock's banana, f(a, b) = 100 (b - a^2)^2 + (1 - a)^2, from (-1.2, 1).
+/// let mut p = FnProblem::new(vec![[2].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| {
+///     let (a, b) = (v[0].narrow(0, 0, 1)?, v[0].narrow(0, 1, 1)?);
+///     Ok((b - a.square()?).square()?.sum()?.mul_scalar(100.0)? + (1.0 - a).square()?.sum()?)
+/// });
+/// let mut bfgs = Bfgs::new(BfgsConfig::default())?;
+/// let tol = Tolerances { grad_norm: 1e-10, ..Default::default() };
+/// let s = minimize(&mut bfgs, &mut p, vec![-1.2, 1.0], &tol)?;
+/// assert_eq!(s.stop, StopReason::GradientNorm);
+/// assert!((s.point.x[0] - 1.0).abs() < 1e-8 && (s.point.x[1] - 1.0).abs() < 1e-8);
+/// println!("{} iterations, {} gradient evaluations", s.iters(), s.evals.grad);
+/// # Ok::<(), tapegrad_nn::Error>(())
+/// ```
+///
 /// # Errors
 /// Any error of a step.
 pub fn minimize<P, M>(method: &mut M, problem: &mut P, x0: Vec<f64>, tol: &Tolerances) -> Result<Summary>

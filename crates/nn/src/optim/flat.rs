@@ -363,3 +363,47 @@ where
         Ok(concat(&tape.hvp(y, &vars, &vs)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_and_unflatten_round_trip_in_parameter_order() {
+        let a = Param::new(Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3]).unwrap());
+        let b = Param::new(Tensor::<f32>::from_vec(vec![7.0], [1]).unwrap());
+        let x = flatten(&[&a, &b]);
+        assert_eq!(x, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        let y: Vec<f64> = x.iter().map(|v| -v).collect();
+        unflatten_into(&y, &mut [&mut a2, &mut b2]).unwrap();
+        assert_eq!(a2.value().to_vec(), vec![-1.0, -2.0, -3.0, -4.0, -5.0, -6.0]);
+        assert_eq!(b2.value().to_vec(), vec![-7.0]);
+        assert_eq!(a2.value().dims(), &[2, 3]);
+        let err = unflatten_into(&y[..6], &mut [&mut a2, &mut b2]).unwrap_err().to_string();
+        assert!(err.contains("length 6") && err.contains("7 parameters"), "{err}");
+    }
+
+    #[test]
+    fn the_engine_hessian_equals_hvps_column_by_column() {
+        let mut p = FnProblem::<f64, _>::new(vec![[3].into()], |_, v| (v[0].square()? * v[0]).sum());
+        let x = [1.0, -2.0, 0.5];
+        let direct = p.hessian(&x).unwrap();
+        let mut by_hvp = vec![0.0; 9];
+        for j in 0..3 {
+            let mut e = [0.0; 3];
+            e[j] = 1.0;
+            let col = p.hvp(&x, &e).unwrap();
+            (0..3).for_each(|i| by_hvp[i * 3 + j] = col[i]);
+        }
+        assert_eq!(direct, by_hvp);
+        assert_eq!(direct, vec![6.0, 0.0, 0.0, 0.0, -12.0, 0.0, 0.0, 0.0, 3.0]);
+    }
+
+    #[test]
+    fn the_default_hessian_is_built_from_hvps() {
+        // 0.5 sum (x^2)^2: H = diag(6 x^2), through Problem::hessian's default (one HVP per column).
+        let mut p = FnLeastSquares::<f64, _>::new(vec![[3].into()], |_, v| v[0].square());
+        assert_eq!(p.hessian(&[1.0, -2.0, 0.5]).unwrap(), vec![6.0, 0.0, 0.0, 0.0, 24.0, 0.0, 0.0, 0.0, 1.5]);
+    }
+}
