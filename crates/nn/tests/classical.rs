@@ -314,3 +314,16 @@ fn every_method_reports_counts_and_stops_on_each_tolerance() {
     assert_eq!(s.stop, StopReason::GradientNorm);
     assert!(s.evals.hvp > 0 && s.evals.hvp == newton_cg.inner_iterations());
 }
+
+#[test]
+fn newton_from_the_alternating_10_d_start_stops_at_the_known_local_minimum() {
+    // 10-D Rosenbrock has a second, local minimum near (-1, 1, ..., 1) with f = 3.98658; SciPy's BFGS lands there
+    // from this start too.
+    let x0: Vec<f64> = (0..10).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
+    let mut p = FnProblem::new(vec![[10].into()], rosenbrock);
+    let mut newton = Newton::new(NewtonConfig::default()).unwrap();
+    let s = minimize(&mut newton, &mut p, x0, &tight(60)).unwrap();
+    let g = s.history.last().unwrap().grad_norm;
+    assert!((s.point.f - 3.98658).abs() < 1e-5 && g < 1e-6, "f = {}, |g| = {g:e}", s.point.f);
+    assert!((s.point.x[0] + 0.99326).abs() < 1e-4 && s.point.x[1..].iter().all(|v| (v - 1.0).abs() < 0.02));
+}
