@@ -237,6 +237,56 @@ impl fmt::Display for ConfusionMatrix {
     }
 }
 
+/// Per-class precision, recall, F1 and support with the macro averages and the accuracy, printable as a
+/// table (scikit-learn's `classification_report`). Made by [`ConfusionMatrix::report`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassificationReport {
+    /// Class names, in class order.
+    pub labels: Vec<String>,
+    /// The scores of each class.
+    pub classes: Vec<ClassScores>,
+    /// Macro averages `(precision, recall, f1)`.
+    pub macro_avg: (f64, f64, f64),
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Number of examples.
+    pub total: usize,
+}
+
+impl ConfusionMatrix {
+    /// The per-class scores and averages as a printable report.
+    ///
+    /// ```
+    /// use tapegrad_nn::metrics::ConfusionMatrix;
+    /// let cm = ConfusionMatrix::new(&[0, 0, 1, 1], &[0, 1, 1, 1], 2).unwrap();
+    /// let text = cm.report().to_string();
+    /// assert!(text.lines().last().unwrap().starts_with("accuracy"));
+    /// ```
+    pub fn report(&self) -> ClassificationReport {
+        ClassificationReport {
+            labels: self.labels.clone(),
+            classes: self.per_class(),
+            macro_avg: self.macro_avg(),
+            accuracy: self.accuracy(),
+            total: self.total(),
+        }
+    }
+}
+
+impl fmt::Display for ClassificationReport {
+    /// One row per class, then the macro average and the accuracy; scores with 4 decimals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.labels.iter().map(String::len).chain(["macro avg".len()]).max().unwrap_or(0);
+        writeln!(f, "{:<w$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support")?;
+        for (l, c) in self.labels.iter().zip(&self.classes) {
+            writeln!(f, "{l:<w$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", c.precision, c.recall, c.f1, c.support)?;
+        }
+        let (p, r, f1) = self.macro_avg;
+        writeln!(f, "{:<w$}  {p:>9.4}  {r:>6.4}  {f1:>6.4}  {:>7}", "macro avg", self.total)?;
+        writeln!(f, "{:<w$}  {:>9}  {:>6}  {:>6.4}  {:>7}", "accuracy", "", "", self.accuracy, self.total)
+    }
+}
+
 impl ConfusionMatrix {
     fn col_width(&self, p: usize) -> usize {
         (0..self.k).map(|a| self.get(a, p).to_string().len()).max().unwrap_or(1)

@@ -72,6 +72,21 @@ benign                      0       3
 }
 
 #[test]
+fn the_classification_report_prints_every_class_the_macro_average_and_the_accuracy() {
+    let report = three_class().with_labels(&["ant", "bee", "cat"]).unwrap().report();
+    let expect = "\
+class      precision  recall      f1  support
+ant           0.6667  0.5000  0.5714        4
+bee           0.5000  0.6667  0.5714        3
+cat           0.6667  0.6667  0.6667        3
+macro avg     0.6111  0.6111  0.6032       10
+accuracy                      0.6000       10
+";
+    assert_eq!(report.to_string(), expect);
+    close(report.macro_avg.2, 38.0 / 63.0);
+}
+
+#[test]
 fn confusion_matrix_rejects_bad_input() {
     let e = ConfusionMatrix::new(&[0, 1], &[0], 2).unwrap_err().to_string();
     assert_eq!(e, "confusion matrix: 2 true labels but 1 predictions");
