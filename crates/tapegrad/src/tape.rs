@@ -312,7 +312,11 @@ impl<T: Float> Tape<T> {
             let (op, inputs, keep) = {
                 let mut nodes = self.nodes.borrow_mut();
                 let n = &mut nodes[i];
-                (n.op.take(), n.inputs.clone(), n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf))
+                (
+                    n.op.take(),
+                    SmallVec::<[usize; 3]>::from_slice(&n.inputs),
+                    n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf),
+                )
             };
             let Some(op) = op else {
                 grads[i] = Some(g);
