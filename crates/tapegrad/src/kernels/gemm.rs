@@ -7,6 +7,7 @@
 //! Why `gemm` and not `matrixmultiply`: on the AVX-512 machine of `docs/performance.md` it is faster at
 //! every shape measured, by 8% at 1024^3 and by 25-45% at the skinny shapes of small-batch training.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// 0 means "not set": use every core the operating system offers.
@@ -27,12 +28,28 @@ pub fn set_num_threads(n: usize) {
 /// The current cap on matrix-product threads (see [`set_num_threads`]).
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => default_threads(),
         n => n,
     }
 }
 
-fn parallelism() -> gemm::Parallelism {
+/// The core count, asked once: `available_parallelism` reads cgroup files on every call, which cost more
+/// than a small product (it once took 80% of a training step).
+fn default_threads() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Products with fewer multiply-adds than this run on the calling thread whatever the cap: handing a small
+/// product to the thread pool costs more than it saves (the `mlp_step` bench, whose largest product is
+/// 32 x 128 x 64, took 4.5x longer with the pool offered than without, most of it in the kernel's
+/// scheduler).
+const THREADED_MIN: usize = 1 << 21;
+
+fn parallelism(work: usize) -> gemm::Parallelism {
+    if work < THREADED_MIN {
+        return gemm::Parallelism::None;
+    }
     match num_threads() {
         1 => gemm::Parallelism::None,
         n => gemm::Parallelism::Rayon(n),
@@ -173,7 +190,7 @@ macro_rules! impl_gemm {
                         false,
                         false,
                         false,
-                        parallelism(),
+                        parallelism(m * k * n),
                     );
                 }
             }
