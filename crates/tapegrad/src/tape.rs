@@ -432,7 +432,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// Its shape.
     pub fn shape(&self) -> Shape {
-        Shape::new(self.tape.node_ref(self.id).value.dims())
+        crate::tensor::copy_shape(self.tape.node_ref(self.id).value.shape())
     }
 
     /// Its kind.

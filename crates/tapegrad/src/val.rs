@@ -72,7 +72,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's shape.
     pub fn input_shape(&self, i: usize) -> Shape {
-        Shape::new(self.tape.node_ref(self.inputs[i]).value.dims())
+        crate::tensor::copy_shape(self.tape.node_ref(self.inputs[i]).value.shape())
     }
 
     /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.

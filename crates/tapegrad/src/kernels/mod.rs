@@ -16,7 +16,8 @@ use smallvec::SmallVec;
 /// # Errors
 /// [`Error::ShapeMismatch`] naming `op` when the shapes do not broadcast.
 pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>> {
-    if a.shape() == b.shape() {
+    // Dimension by dimension: `Shape`'s `==` calls `memcmp`, a cost on one-element tensors.
+    if a.rank() == b.rank() && a.dims().iter().zip(b.dims()).all(|(x, y)| x == y) {
         let bd = b.data();
         if a.is_unique() {
             let mut a = a;
@@ -25,7 +26,10 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
             }
             return Ok(a);
         }
-        return Ok(Tensor::from_iter_exact(Shape::new(a.dims()), a.data().iter().zip(bd).map(|(&x, &y)| f(x, y))));
+        return Ok(Tensor::from_iter_exact(
+            crate::tensor::copy_shape(a.shape()),
+            a.data().iter().zip(bd).map(|(&x, &y)| f(x, y)),
+        ));
     }
     if b.numel() == 1 && b.rank() <= a.rank() {
         let y = b.data()[0];
