@@ -47,7 +47,7 @@ pub fn digits() -> Result<(Dataset<f32>, Dataset<f32>), Box<dyn Error>> {
     Ok((all.gather(&perm[..NTRAIN])?, all.gather(&perm[NTRAIN..])?))
 }
 
-/// The XOR 2-4-1 initial weights: `W1` [4, 2] as `[out][in]`, `b1` [4], `W2` [1, 4], `b2` [1].
+/// The XOR 2-4-1 initial weights: `W1` `[4, 2]` as `[out][in]`, `b1` `[4]`, `W2` `[1, 4]`, `b2` `[1]`.
 pub fn xor_init() -> Result<[Tensor<f32>; 4], Box<dyn Error>> {
     let path = data_path("xor_init.txt");
     let rows = read_rows::<f32>(&path)?;

@@ -335,7 +335,7 @@ pub(crate) fn copy_shape(s: &Shape) -> Shape {
     }
 }
 
-/// Shares the storage (or copies it when inline); the shape is copied with [`copy_shape`].
+/// Shares the storage (or copies it when inline); the shape is copied with `copy_shape`.
 impl<T: Float> Clone for Tensor<T> {
     fn clone(&self) -> Self {
         Tensor { data: self.data.clone(), shape: copy_shape(&self.shape) }

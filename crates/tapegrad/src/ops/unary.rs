@@ -1,5 +1,5 @@
 //! Elementwise functions of one variable: `exp`, `log`, `sqrt`, `abs`, `powf`, `sin`, `cos`.
-//! Each is declared with [`elementwise!`]: the forward `f(x)` and the derivative formula side by side.
+//! Each is declared with the `elementwise!` macro: the forward `f(x)` and the derivative formula side by side.
 
 use crate::error::Result;
 use crate::float::Float;
