@@ -32,7 +32,8 @@ impl<T: Float> Tape<T> {
     /// variable. Exact: the gradient graph is recorded, dotted with `v` and differentiated again.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when `v` does not match `wrt` in count or shapes; as [`Tape::grad`].
+    /// [`Error::InvalidArgument`] when `v` and `wrt` differ in count, [`Error::ShapeMismatch`] when a direction's
+    /// shape differs from its variable's; as [`Tape::grad`].
     pub fn hvp<'t>(&'t self, loss: Var<'t, T>, wrt: &[Var<'t, T>], v: &[Tensor<T>]) -> Result<Vec<Tensor<T>>> {
         if v.len() != wrt.len() {
             return Err(Error::InvalidArgument {

@@ -417,6 +417,8 @@ mod tests {
             check_unary_rank(seed, |x| x.narrow(0, 0, 1), (-2.0, 2.0), 1)?;
             check_unary_rank(seed, |x| x.pad(-1, 1, x.shape().dims()[x.shape().rank() - 1] + 2), (-2.0, 2.0), 1)?;
             check_unary_rank(seed, |x| x.index_select(&[0, 0]), (-2.0, 2.0), 1)?;
+            check_unary_rank(seed, |x| { let r = x.shape().dims()[0]; x.index_add(&vec![0; r], r + 1) }, (-2.0, 2.0), 1)?;
+            check_unary_rank(seed, |x| { let n = x.shape().rank(); x.permute(&(0..n).rev().collect::<Vec<_>>()) }, (-2.0, 2.0), 0)?;
             check_unary_rank(seed, |x| { let mut d = vec![2]; d.extend_from_slice(x.shape().dims()); x.broadcast_to(&Shape::new(&d)) }, (-2.0, 2.0), 0)?;
             check_unary_rank(seed, |x| x.sum_to(&Shape::new(&x.shape().dims()[1..])), (-2.0, 2.0), 1)?;
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

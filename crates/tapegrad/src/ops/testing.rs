@@ -76,18 +76,12 @@ where
     let b = random_tensor(&mut rng, &sb, rb);
     check_both(|_t, v| f(v[0], v[1]), &[a.clone(), b])?;
     // A reused node: f(a, a') where both come from the same leaf, in a diamond.
-    let c = random_tensor(&mut rng, &sa, ra.max_range(rb));
+    let c = random_tensor(&mut rng, &sa, intersect(ra, rb));
     check_both(|_t, v| f(v[0], v[0]), std::slice::from_ref(&c))?;
     check_both(|_t, v| f(v[0], v[0])?.add(v[0]), &[c])
 }
 
-trait Overlap {
-    fn max_range(self, other: Self) -> Self;
-}
-
-impl Overlap for (f64, f64) {
-    /// The common part of two ranges (so a reused node is valid as both operands).
-    fn max_range(self, other: Self) -> Self {
-        (self.0.max(other.0), self.1.min(other.1))
-    }
+/// The common part of two ranges, so a reused node is valid as both operands.
+fn intersect(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    (a.0.max(b.0), a.1.min(b.1))
 }
