@@ -62,6 +62,13 @@ pub(crate) struct Node<T: Float> {
     pub(crate) name: &'static str,
 }
 
+impl<T: Float> Node<T> {
+    /// Whether backward keeps this node's gradient: leaves, parameters and retained nodes.
+    fn keeps_grad(&self) -> bool {
+        self.retain || matches!(self.kind, NodeKind::Param(_) | NodeKind::Leaf)
+    }
+}
+
 /// The record of one forward pass. Create one per step; dropping it (or [`Tape::clear`]) frees everything.
 ///
 /// ```
@@ -306,52 +313,77 @@ impl<T: Float> Tape<T> {
         }
         let seed = Tensor::ones(shape);
         grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
-        for i in (0..=loss).rev() {
-            let Some(g) = grads[i].take() else { continue };
-            // The op is moved out while its backward runs (which may record on this tape) and put back after.
-            let (op, inputs, keep) = {
-                let mut nodes = self.nodes.borrow_mut();
-                let n = &mut nodes[i];
-                (
-                    n.op.take(),
-                    SmallVec::<[usize; 3]>::from_slice(&n.inputs),
-                    n.retain || matches!(n.kind, NodeKind::Param(_) | NodeKind::Leaf),
-                )
-            };
-            let Some(op) = op else {
-                grads[i] = Some(g);
-                continue;
-            };
-            if keep {
-                grads[i] = Some(g.clone());
-            }
-            let cx = BackwardCx::new(self, i, &inputs, create_graph);
-            let gs = op.backward(&cx, g);
-            let name = op.name();
-            self.nodes.borrow_mut()[i].op = Some(op);
-            let gs = gs?;
-            debug_assert_eq!(gs.len(), inputs.len(), "invariant: {name} returns one gradient per input");
-            for (gi, &inp) in gs.into_iter().zip(inputs.iter()) {
-                let Some(gi) = gi else { continue };
-                if !self.nodes.borrow()[inp].requires_grad {
+        if create_graph {
+            for i in (0..=loss).rev() {
+                let Some(g) = grads[i].take() else { continue };
+                // The formulas record on this tape, which may grow the arena: the op is moved out while its
+                // backward runs and put back after, and no borrow of the arena is held meanwhile.
+                let (op, inputs, keep) = {
+                    let mut nodes = self.nodes.borrow_mut();
+                    let n = &mut nodes[i];
+                    (n.op.take(), SmallVec::<[usize; 3]>::from_slice(&n.inputs), n.keeps_grad())
+                };
+                let Some(op) = op else {
+                    grads[i] = Some(g);
                     continue;
-                }
-                if self.anomaly.get() && !cx.is_finite(&gi) {
-                    let nodes = self.nodes.borrow();
-                    return Err(Error::NonFinite {
-                        phase: "backward",
-                        op: name,
-                        node: i,
-                        inputs: shapes_of(&nodes, inputs.iter().copied()),
-                    });
-                }
-                grads[inp] = Some(match grads[inp].take() {
-                    None => gi,
-                    Some(acc) => cx.add(acc, gi)?,
-                });
+                };
+                let cx = BackwardCx::new(self, None, i, &inputs, true);
+                let r = self.backward_node(&cx, &*op, g, keep, &mut grads[..=i]);
+                self.nodes.borrow_mut()[i].op = Some(op);
+                r?;
+            }
+        } else {
+            // First order records nothing: one shared borrow of the arena serves the whole walk.
+            let nodes = self.nodes.borrow();
+            for i in (0..=loss).rev() {
+                let Some(g) = grads[i].take() else { continue };
+                let n = &nodes[i];
+                let Some(op) = n.op.as_deref() else {
+                    grads[i] = Some(g);
+                    continue;
+                };
+                let cx = BackwardCx::new(self, Some(&nodes), i, &n.inputs, false);
+                self.backward_node(&cx, op, g, n.keeps_grad(), &mut grads[..=i])?;
             }
         }
         Ok(grads)
+    }
+
+    /// Runs one node's derivative and adds the input gradients into `grads` (whose last slot is the node's).
+    fn backward_node(
+        &self,
+        cx: &BackwardCx<'_, T>,
+        op: &dyn Op<T>,
+        g: Val<T>,
+        keep: bool,
+        grads: &mut [Option<Val<T>>],
+    ) -> Result<()> {
+        if keep {
+            grads[cx.node()] = Some(g.clone());
+        }
+        let name = op.name();
+        let gs = op.backward(cx, g)?;
+        debug_assert_eq!(gs.len(), cx.num_inputs(), "invariant: {name} returns one gradient per input");
+        for (k, gi) in gs.into_iter().enumerate() {
+            let Some(gi) = gi else { continue };
+            if !cx.needs(k) {
+                continue;
+            }
+            if self.anomaly.get() && !cx.is_finite(&gi) {
+                return Err(Error::NonFinite {
+                    phase: "backward",
+                    op: name,
+                    node: cx.node(),
+                    inputs: cx.input_shapes(),
+                });
+            }
+            let slot = &mut grads[cx.input_id(k)];
+            *slot = Some(match slot.take() {
+                None => gi,
+                Some(acc) => cx.add(acc, gi)?,
+            });
+        }
+        Ok(())
     }
 
     /// Gradients of `loss` with respect to `wrt`, recorded on this tape so they can be differentiated again
@@ -409,7 +441,7 @@ fn ids<T: Float>(vars: &[Var<'_, T>]) -> SmallVec<[usize; 3]> {
     }
 }
 
-fn shapes_of<T: Float>(nodes: &[Node<T>], ids: impl Iterator<Item = usize>) -> String {
+pub(crate) fn shapes_of<T: Float>(nodes: &[Node<T>], ids: impl Iterator<Item = usize>) -> String {
     let v: Vec<String> = ids.map(|i| nodes[i].value.shape().to_string()).collect();
     v.join(", ")
 }
@@ -428,6 +460,11 @@ impl<'t, T: Float> Var<'t, T> {
     /// Its value (a cheap clone of shared storage).
     pub fn value(&self) -> Tensor<T> {
         self.tape.node_ref(self.id).value.clone()
+    }
+
+    /// `f` applied to every element of its value (no clone of the value first).
+    pub(crate) fn map_value(&self, f: impl Fn(T) -> T) -> Tensor<T> {
+        self.tape.node_ref(self.id).value.map(f)
     }
 
     /// Its shape.

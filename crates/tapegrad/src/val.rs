@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::kernels;
 use crate::ops;
 use crate::shape::Shape;
-use crate::tape::{Tape, Var};
+use crate::tape::{Node, Tape, Var, shapes_of};
 use crate::tensor::Tensor;
 
 /// A value inside a derivative formula: a tensor (first-order backward) or a tape node (`create_graph`).
@@ -26,6 +26,9 @@ pub enum Val<T: Float> {
 /// derivative formula may use.
 pub struct BackwardCx<'a, T: Float> {
     tape: &'a Tape<T>,
+    /// The arena, borrowed for the whole walk when nothing is recorded (first order); `None` when formulas
+    /// record on the tape, which then borrows it per access.
+    nodes: Option<&'a [Node<T>]>,
     node: usize,
     inputs: &'a [usize],
     graph: bool,
@@ -35,8 +38,40 @@ type Binary<T> = fn(Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>;
 type BinaryVar<'t, T> = fn(Var<'t, T>, Var<'t, T>) -> Result<Var<'t, T>>;
 
 impl<'a, T: Float> BackwardCx<'a, T> {
-    pub(crate) fn new(tape: &'a Tape<T>, node: usize, inputs: &'a [usize], graph: bool) -> Self {
-        BackwardCx { tape, node, inputs, graph }
+    pub(crate) fn new(
+        tape: &'a Tape<T>,
+        nodes: Option<&'a [Node<T>]>,
+        node: usize,
+        inputs: &'a [usize],
+        graph: bool,
+    ) -> Self {
+        BackwardCx { tape, nodes, node, inputs, graph }
+    }
+
+    /// Reads node `id` through the walk's borrow, or borrows the arena for the read.
+    fn with_node<R>(&self, id: usize, f: impl FnOnce(&Node<T>) -> R) -> R {
+        match self.nodes {
+            Some(nodes) => f(&nodes[id]),
+            None => f(&self.tape.node_ref(id)),
+        }
+    }
+
+    /// The node whose derivative this is.
+    pub(crate) fn node(&self) -> usize {
+        self.node
+    }
+
+    /// The tape position of input `i`.
+    pub(crate) fn input_id(&self, i: usize) -> usize {
+        self.inputs[i]
+    }
+
+    /// The inputs' shapes, for error messages.
+    pub(crate) fn input_shapes(&self) -> String {
+        match self.nodes {
+            Some(nodes) => shapes_of(nodes, self.inputs.iter().copied()),
+            None => shapes_of(&self.tape.nodes.borrow(), self.inputs.iter().copied()),
+        }
     }
 
     /// Whether gradients are being recorded (second order and up).
@@ -52,32 +87,32 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     /// The `i`-th input as a value of this formula.
     pub fn input(&self, i: usize) -> Val<T> {
         let id = self.inputs[i];
-        if self.graph { Val::Node(id) } else { Val::Tensor(self.tape.node_ref(id).value.clone()) }
+        if self.graph { Val::Node(id) } else { Val::Tensor(self.with_node(id, |n| n.value.clone())) }
     }
 
     /// The op's output as a value of this formula (sigmoid' = y (1 - y) reuses it).
     pub fn output(&self) -> Val<T> {
-        if self.graph { Val::Node(self.node) } else { Val::Tensor(self.tape.node_ref(self.node).value.clone()) }
+        if self.graph { Val::Node(self.node) } else { Val::Tensor(self.with_node(self.node, |n| n.value.clone())) }
     }
 
     /// The `i`-th input's value as a plain tensor, for quantities with zero derivative (masks, argmax).
     pub fn input_value(&self, i: usize) -> Tensor<T> {
-        self.tape.node_ref(self.inputs[i]).value.clone()
+        self.with_node(self.inputs[i], |n| n.value.clone())
     }
 
     /// The output's value as a plain tensor.
     pub fn output_value(&self) -> Tensor<T> {
-        self.tape.node_ref(self.node).value.clone()
+        self.with_node(self.node, |n| n.value.clone())
     }
 
     /// The `i`-th input's shape.
     pub fn input_shape(&self, i: usize) -> Shape {
-        crate::tensor::copy_shape(self.tape.node_ref(self.inputs[i]).value.shape())
+        self.with_node(self.inputs[i], |n| crate::tensor::copy_shape(n.value.shape()))
     }
 
     /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.
     pub fn needs(&self, i: usize) -> bool {
-        self.tape.node_ref(self.inputs[i]).requires_grad
+        self.with_node(self.inputs[i], |n| n.requires_grad)
     }
 
     /// A constant inside a formula (derivative zero).
@@ -89,7 +124,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     pub fn value(&self, v: &Val<T>) -> Tensor<T> {
         match v {
             Val::Tensor(t) => t.clone(),
-            Val::Node(id) => self.tape.node_ref(*id).value.clone(),
+            Val::Node(id) => self.with_node(*id, |n| n.value.clone()),
         }
     }
 

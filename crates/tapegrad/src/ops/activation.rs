@@ -138,7 +138,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// Only in anomaly mode.
     pub fn leaky_relu(self, alpha: T, beta: T) -> Result<Self> {
-        let v = self.value().map(|x| if x >= T::zero() { alpha * x } else { beta * x });
+        let v = self.map_value(|x| if x >= T::zero() { alpha * x } else { beta * x });
         self.tape.record(LeakyReluOp { alpha, beta }, &[self], v)
     }
 

@@ -185,7 +185,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// Only in anomaly mode ([`crate::Error::NonFinite`]).
     pub fn try_neg(self) -> Result<Self> {
-        let v = self.value().map(|x| -x);
+        let v = self.map_value(|x| -x);
         self.tape.record(NegOp, &[self], v)
     }
 
@@ -194,7 +194,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// Only in anomaly mode.
     pub fn add_scalar(self, c: T) -> Result<Self> {
-        let v = self.value().map(|x| x + c);
+        let v = self.map_value(|x| x + c);
         self.tape.record(AddScalarOp, &[self], v)
     }
 
@@ -203,7 +203,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// Only in anomaly mode.
     pub fn mul_scalar(self, c: T) -> Result<Self> {
-        let v = self.value().map(|x| x * c);
+        let v = self.map_value(|x| x * c);
         self.tape.record(MulScalarOp(c), &[self], v)
     }
 }

@@ -27,7 +27,7 @@ macro_rules! elementwise {
             /// # Errors
             /// Only in anomaly mode ([`crate::Error::NonFinite`]).
             pub fn $method(self) -> Result<Self> {
-                let v = self.value().map(|$x: T| $f);
+                let v = self.map_value(|$x: T| $f);
                 self.tape.record($op, &[self], v)
             }
         }
@@ -89,7 +89,7 @@ impl<'t, T: Float> Var<'t, T> {
         if !p.is_finite() {
             return Err(crate::Error::InvalidArgument { op: "powf", msg: format!("exponent {p} is not finite") });
         }
-        let v = self.value().map(|x| x.powf(p));
+        let v = self.map_value(|x| x.powf(p));
         self.tape.record(PowOp(p), &[self], v)
     }
 
