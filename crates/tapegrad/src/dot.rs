@@ -26,7 +26,7 @@ impl<T: Float> Tape<T> {
                 NodeKind::Leaf => ("leaf", "lightblue"),
                 NodeKind::Op => ("op", "lightyellow"),
             };
-            let mut label = format!("#{i} {kind}: {} | {}", n.name, n.value.shape());
+            let mut label = format!("#{i} {kind}: {} | {}", n.name(), n.value.shape());
             if opts.values && n.value.numel() <= 8 {
                 let v: Vec<String> = n.value.data().iter().map(|x| format!("{x:.4}")).collect();
                 let _ = write!(label, " | value {}", v.join(" "));

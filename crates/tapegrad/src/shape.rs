@@ -5,8 +5,23 @@ use smallvec::SmallVec;
 use std::fmt;
 
 /// The dimensions of a tensor, outermost first (row-major). Stored inline up to rank 4.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(PartialEq, Eq, Hash, Default)]
 pub struct Shape(SmallVec<[usize; 4]>);
+
+/// Ranks up to 4 are copied from fixed-size arrays, which compiles to a few moves (`SmallVec`'s own clone
+/// extends element by element, and a slice copy calls `memcpy`): every op on a tiny tensor clones shapes.
+impl Clone for Shape {
+    fn clone(&self) -> Self {
+        match *self.dims() {
+            [] => Shape::scalar(),
+            [a] => Shape::from([a]),
+            [a, b] => Shape::from([a, b]),
+            [a, b, c] => Shape::from([a, b, c]),
+            [a, b, c, d] => Shape::from([a, b, c, d]),
+            _ => Shape(self.0.clone()),
+        }
+    }
+}
 
 impl Shape {
     /// A shape from its dimensions.
@@ -149,6 +164,16 @@ impl fmt::Debug for Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clone_gives_an_equal_shape_for_every_rank() {
+        for rank in 0..=6 {
+            let dims: Vec<usize> = (1..=rank).collect();
+            let s = Shape::new(&dims);
+            assert_eq!(s.clone(), s);
+            assert_eq!(s.clone().dims(), &dims[..]);
+        }
+    }
 
     #[test]
     fn broadcast_follows_numpy_rules() {

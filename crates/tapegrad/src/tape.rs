@@ -9,6 +9,8 @@ use crate::param::{Param, ParamId};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
+use smallbox::space::S1;
+use smallbox::{SmallBox, smallbox};
 use smallvec::SmallVec;
 use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
@@ -53,16 +55,36 @@ pub enum NodeKind {
 pub(crate) struct Node<T: Float> {
     pub(crate) value: Tensor<T>,
     pub(crate) kind: NodeKind,
-    /// Boxed: a unit-struct op (most of them) costs no allocation.
-    pub(crate) op: Option<Box<dyn Op<T>>>,
+    /// The op of an op node (recorded or not; `None` for leaves). Stored inline when its state fits in one
+    /// word (unit structs and ops holding one scalar: most of them), boxed otherwise.
+    pub(crate) op: Option<OpBox<T>>,
     /// Inline up to three inputs (`linear` with a bias has three).
     pub(crate) inputs: SmallVec<[usize; 3]>,
     pub(crate) requires_grad: bool,
     pub(crate) retain: bool,
-    pub(crate) name: &'static str,
 }
 
+/// An op, inline up to one word of state.
+pub(crate) type OpBox<T> = SmallBox<dyn Op<T>, S1>;
+
 impl<T: Float> Node<T> {
+    /// The op's name, or the kind of leaf.
+    pub(crate) fn name(&self) -> &'static str {
+        match (&self.op, self.kind) {
+            (Some(op), _) => op.name(),
+            (None, NodeKind::Param(_)) => "param",
+            (None, NodeKind::Input) => "input",
+            (None, NodeKind::Constant) => "constant",
+            (None, NodeKind::Leaf) => "leaf",
+            (None, NodeKind::Op) => "op",
+        }
+    }
+
+    /// Whether backward runs this node's derivative.
+    fn recorded(&self) -> bool {
+        self.requires_grad && self.op.is_some()
+    }
+
     /// Whether backward keeps this node's gradient: leaves, parameters and retained nodes.
     fn keeps_grad(&self) -> bool {
         self.retain || matches!(self.kind, NodeKind::Param(_) | NodeKind::Leaf)
@@ -170,7 +192,7 @@ impl<T: Float> Tape<T> {
 
     /// Number of nodes that carry a derivative (operations recorded for backward).
     pub fn recorded_ops(&self) -> usize {
-        self.nodes.borrow().iter().filter(|n| n.op.is_some()).count()
+        self.nodes.borrow().iter().filter(|n| n.recorded()).count()
     }
 
     /// Frees every node; the tape can be reused. Needs `&mut`, so no variable of it is alive.
@@ -210,18 +232,18 @@ impl<T: Float> Tape<T> {
         Var { tape: self, id: nodes.len() - 1 }
     }
 
-    fn leafish(&self, value: Tensor<T>, kind: NodeKind, requires_grad: bool, name: &'static str) -> Var<'_, T> {
-        self.push(Node { value, kind, op: None, inputs: SmallVec::new(), requires_grad, retain: false, name })
+    fn leafish(&self, value: Tensor<T>, kind: NodeKind, requires_grad: bool) -> Var<'_, T> {
+        self.push(Node { value, kind, op: None, inputs: SmallVec::new(), requires_grad, retain: false })
     }
 
     /// Data: a node that never gets a gradient.
     pub fn input(&self, value: Tensor<T>) -> Var<'_, T> {
-        self.leafish(value, NodeKind::Input, false, "input")
+        self.leafish(value, NodeKind::Input, false)
     }
 
     /// A constant: a node that never gets a gradient.
     pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
-        self.leafish(value, NodeKind::Constant, false, "constant")
+        self.leafish(value, NodeKind::Constant, false)
     }
 
     /// A scalar constant.
@@ -232,7 +254,7 @@ impl<T: Float> Tape<T> {
     /// A leaf that wants its gradient (`requires_grad=True` in PyTorch); read it with [`Gradients::get`].
     pub fn leaf(&self, value: Tensor<T>) -> Var<'_, T> {
         let rg = self.grad_enabled.get();
-        self.leafish(value, NodeKind::Leaf, rg, "leaf")
+        self.leafish(value, NodeKind::Leaf, rg)
     }
 
     /// A parameter's current value on this tape. Asking twice for the same parameter gives the same node.
@@ -247,7 +269,7 @@ impl<T: Float> Tape<T> {
                 return Var { tape: self, id };
             }
         }
-        let v = self.leafish(p.value().clone(), NodeKind::Param(pid), rg, "param");
+        let v = self.leafish(p.value().clone(), NodeKind::Param(pid), rg);
         match slot {
             Ok(k) => self.params.borrow_mut()[k].1 = v.id,
             Err(k) => self.params.borrow_mut().insert(k, (pid, v.id)),
@@ -280,10 +302,9 @@ impl<T: Float> Tape<T> {
                 inputs: shapes_of(&nodes, inputs.iter().map(|v| v.id)),
             });
         }
-        let name = op.name();
-        let op: Option<Box<dyn Op<T>>> = if requires_grad { Some(Box::new(op)) } else { None };
+        let op: OpBox<T> = smallbox!(op);
         let inputs = if requires_grad { ids(inputs) } else { SmallVec::new() };
-        Ok(self.push(Node { value, kind: NodeKind::Op, op, inputs, requires_grad, retain: false, name }))
+        Ok(self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false }))
     }
 
     /// Checks that `v` lives on this tape.
@@ -469,7 +490,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// Its shape.
     pub fn shape(&self) -> Shape {
-        crate::tensor::copy_shape(self.tape.node_ref(self.id).value.shape())
+        self.tape.node_ref(self.id).value.shape().clone()
     }
 
     /// Its kind.
@@ -522,7 +543,7 @@ impl<'t, T: Float> Var<'t, T> {
 impl<T: Float> fmt::Debug for Var<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.tape.node_ref(self.id);
-        write!(f, "Var#{} {} {:?}", self.id, n.name, n.value)
+        write!(f, "Var#{} {} {:?}", self.id, n.name(), n.value)
     }
 }
 
@@ -591,6 +612,23 @@ mod tests {
         assert!(t.nodes.borrow().capacity() >= 100);
         // Another element type does not take it.
         assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
+    }
+
+    #[test]
+    fn ops_with_at_most_one_word_of_state_are_stored_inline() {
+        let t = Tape::<f64>::new();
+        let x = t.leaf(Tensor::ones([2, 3]));
+        let s = x.mul_scalar(2.0).unwrap();
+        let p = x.permute(&[1, 0]).unwrap();
+        let q = t.no_grad(|| x.tanh().unwrap());
+        let nodes = t.nodes.borrow();
+        assert!(!nodes[s.id].op.as_ref().unwrap().is_heap());
+        assert!(nodes[p.id].op.as_ref().unwrap().is_heap());
+        assert_eq!((nodes[s.id].name(), nodes[p.id].name(), nodes[x.id].name()), ("mul_scalar", "permute", "leaf"));
+        // Made under no_grad: named, but not recorded for backward.
+        assert_eq!(nodes[q.id].name(), "tanh");
+        drop(nodes);
+        assert_eq!(t.recorded_ops(), 2);
     }
 
     #[test]

@@ -56,6 +56,20 @@ impl<T: Float> Storage<T> {
         }
     }
 
+    /// `f` applied to every element: an inline copy for tiny tensors, a new buffer otherwise.
+    fn map(&self, f: impl Fn(T) -> T) -> Self {
+        match self {
+            Storage::Inline { len, buf } => {
+                let mut out = *buf;
+                for x in &mut out[..*len as usize] {
+                    *x = f(*x);
+                }
+                Storage::Inline { len: *len, buf: out }
+            }
+            Storage::Heap(v) => Storage::Heap(Arc::new(v.iter().map(|&x| f(x)).collect())),
+        }
+    }
+
     fn is_unique(&self) -> bool {
         match self {
             Storage::Inline { .. } => true,
@@ -280,10 +294,7 @@ impl<T: Float> Tensor<T> {
 
     /// Applies `f` to every element into a new tensor.
     pub fn map(&self, f: impl Fn(T) -> T) -> Self {
-        Tensor {
-            data: Storage::from_iter(self.numel(), self.data().iter().map(|&x| f(x))),
-            shape: copy_shape(&self.shape),
-        }
+        Tensor { data: self.data.map(f), shape: self.shape.clone() }
     }
 
     /// Applies `f` to every element, in place when the storage is not shared.
@@ -296,7 +307,7 @@ impl<T: Float> Tensor<T> {
 
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Tensor<U> {
-        Tensor::from_iter_exact(copy_shape(&self.shape), self.data().iter().map(|&x| U::of(x.f64())))
+        Tensor::from_iter_exact(self.shape.clone(), self.data().iter().map(|&x| U::of(x.f64())))
     }
 
     /// Whether every element is finite.
@@ -321,24 +332,10 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-/// A copy of a shape built from fixed-size arrays for ranks up to 4, so the copy compiles to a few moves
-/// (`Shape::clone` extends element by element, and `Shape::new` on a slice calls `memcpy`): shapes are
-/// copied several times per op on the hot path.
-pub(crate) fn copy_shape(s: &Shape) -> Shape {
-    match *s.dims() {
-        [] => Shape::scalar(),
-        [a] => Shape::from([a]),
-        [a, b] => Shape::from([a, b]),
-        [a, b, c] => Shape::from([a, b, c]),
-        [a, b, c, d] => Shape::from([a, b, c, d]),
-        ref d => Shape::new(d),
-    }
-}
-
-/// Shares the storage (or copies it when inline); the shape is copied with `copy_shape`.
+/// Shares the storage (or copies it when inline).
 impl<T: Float> Clone for Tensor<T> {
     fn clone(&self) -> Self {
-        Tensor { data: self.data.clone(), shape: copy_shape(&self.shape) }
+        Tensor { data: self.data.clone(), shape: self.shape.clone() }
     }
 }
 
@@ -457,15 +454,6 @@ mod tests {
             assert_eq!(t.clone().map_inplace(|x| x + 1.0).to_vec(), v.iter().map(|x| x + 1.0).collect::<Vec<_>>());
         }
         assert!(Tensor::<f32>::from_slice(&[1.0, 2.0], [3]).is_err());
-    }
-
-    #[test]
-    fn copy_shape_gives_an_equal_shape_for_every_rank() {
-        for rank in 0..=6 {
-            let dims: Vec<usize> = (1..=rank).collect();
-            let s = Shape::new(&dims);
-            assert_eq!(copy_shape(&s), s);
-        }
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's shape.
     pub fn input_shape(&self, i: usize) -> Shape {
-        self.with_node(self.inputs[i], |n| crate::tensor::copy_shape(n.value.shape()))
+        self.with_node(self.inputs[i], |n| n.value.shape().clone())
     }
 
     /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.

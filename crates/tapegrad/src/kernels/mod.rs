@@ -26,10 +26,7 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
             }
             return Ok(a);
         }
-        return Ok(Tensor::from_iter_exact(
-            crate::tensor::copy_shape(a.shape()),
-            a.data().iter().zip(bd).map(|(&x, &y)| f(x, y)),
-        ));
+        return Ok(Tensor::from_iter_exact(a.shape().clone(), a.data().iter().zip(bd).map(|(&x, &y)| f(x, y))));
     }
     if b.numel() == 1 && b.rank() <= a.rank() {
         let y = b.data()[0];
