@@ -193,6 +193,16 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         self.unary(a, |a| Ok(a.map_inplace(|x| x + c)), |a| a.add_scalar(c))
     }
 
+    /// `c * a + d` for constants `c` and `d` (one pass over the elements in first-order backward).
+    pub fn affine(&self, a: Val<T>, c: T, d: T) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| x * c + d)), |a| a.mul_scalar(c)?.add_scalar(d))
+    }
+
+    /// `a * a`.
+    pub fn square(&self, a: Val<T>) -> Result<Val<T>> {
+        self.unary(a, |a| Ok(a.map_inplace(|x| x * x)), |a| a.mul(a))
+    }
+
     /// `a ^ p` for a constant `p`.
     pub fn powf(&self, a: Val<T>, p: T) -> Result<Val<T>> {
         // p = 1 is the derivative of `square`: the identity, without a call to `powf` per element.

@@ -48,7 +48,7 @@ elementwise!(
     sigmoid, SigmoidOp, "sigmoid", fwd: |x| sigmoid_f(x),
     bwd: |cx, g| {
         let y = cx.output();
-        let one_minus = cx.add_scalar(cx.neg(y.clone())?, T::one())?;
+        let one_minus = cx.affine(y.clone(), -T::one(), T::one())?;
         cx.mul(g, cx.mul(y, one_minus)?)
     }
 );
@@ -58,7 +58,7 @@ elementwise!(
     tanh, TanhOp, "tanh", fwd: |x| x.tanh(),
     bwd: |cx, g| {
         let y = cx.output();
-        cx.mul(g, cx.add_scalar(cx.neg(cx.mul(y.clone(), y)?)?, T::one())?)
+        cx.mul(g, cx.affine(cx.square(y)?, -T::one(), T::one())?)
     }
 );
 
