@@ -383,10 +383,10 @@ impl<T: Float> Tape<T> {
             grads[cx.node()] = Some(g.clone());
         }
         let name = op.name();
-        let gs = op.backward(cx, g)?;
+        let mut gs = op.backward(cx, g)?;
         debug_assert_eq!(gs.len(), cx.num_inputs(), "invariant: {name} returns one gradient per input");
-        for (k, gi) in gs.into_iter().enumerate() {
-            let Some(gi) = gi else { continue };
+        for (k, gi) in gs.iter_mut().enumerate() {
+            let Some(gi) = gi.take() else { continue };
             if !cx.needs(k) {
                 continue;
             }
@@ -524,11 +524,15 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// [`Error::NonScalarLoss`] unless this has exactly one element; [`Error::NonFinite`] in anomaly mode.
     pub fn backward(&self) -> Result<Gradients<T>> {
-        let kept = self.tape.run_backward(self.id, false)?;
+        let mut kept = self.tape.run_backward(self.id, false)?;
         let nodes = self.tape.nodes.borrow();
         let mut out = Gradients { params: Vec::new(), nodes: Vec::new() };
-        for (i, g) in kept.into_iter().enumerate() {
-            let Some(Val::Tensor(t)) = g else { continue };
+        for (i, g) in kept.iter_mut().enumerate() {
+            // Most slots are empty: test in place, move out only what is kept.
+            if g.is_none() {
+                continue;
+            }
+            let Some(Val::Tensor(t)) = g.take() else { continue };
             if let NodeKind::Param(pid) = nodes[i].kind {
                 out.params.push((pid, t.clone()));
             }
