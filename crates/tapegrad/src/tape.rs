@@ -58,8 +58,8 @@ pub(crate) struct Node<T: Float> {
     /// The op of an op node (recorded or not; `None` for leaves). Stored inline when its state fits in one
     /// word (unit structs and ops holding one scalar: most of them), boxed otherwise.
     pub(crate) op: Option<OpBox<T>>,
-    /// Inline up to three inputs (`linear` with a bias has three).
-    pub(crate) inputs: SmallVec<[usize; 3]>,
+    /// Input ids, inline up to four (`linear` with a bias has three).
+    pub(crate) inputs: InputIds,
     pub(crate) requires_grad: bool,
     pub(crate) retain: bool,
 }
@@ -303,7 +303,7 @@ impl<T: Float> Tape<T> {
             });
         }
         let op: OpBox<T> = smallbox!(op);
-        let inputs = if requires_grad { ids(inputs) } else { SmallVec::new() };
+        let inputs = if requires_grad { ids(op.name(), inputs)? } else { SmallVec::new() };
         Ok(self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false }))
     }
 
@@ -342,7 +342,7 @@ impl<T: Float> Tape<T> {
                 let (op, inputs, keep) = {
                     let mut nodes = self.nodes.borrow_mut();
                     let n = &mut nodes[i];
-                    (n.op.take(), SmallVec::<[usize; 3]>::from_slice(&n.inputs), n.keeps_grad())
+                    (n.op.take(), n.inputs.clone(), n.keeps_grad())
                 };
                 let Some(op) = op else {
                     grads[i] = Some(g);
@@ -449,16 +449,26 @@ impl<T: Float> Tape<T> {
     }
 }
 
-/// The ids of `vars`, inline up to three (a plain copy: `collect` into a `SmallVec` costs more).
-fn ids<T: Float>(vars: &[Var<'_, T>]) -> SmallVec<[usize; 3]> {
-    if vars.len() <= 3 {
-        let mut buf = [0; 3];
+/// Node ids as an op node stores them: `u32`, inline up to four (a tape of 2^32 nodes would need half a
+/// terabyte; the id is checked anyway).
+pub(crate) type InputIds = SmallVec<[u32; 4]>;
+
+/// The ids of `vars` as [`InputIds`] (a plain copy: `collect` into a `SmallVec` costs more).
+fn ids<T: Float>(op: &'static str, vars: &[Var<'_, T>]) -> Result<InputIds> {
+    let id = |v: &Var<'_, T>| {
+        u32::try_from(v.id).map_err(|_| Error::InvalidArgument {
+            op,
+            msg: format!("an input is node {}; a tape holds at most 2^32 nodes", v.id),
+        })
+    };
+    if vars.len() <= 4 {
+        let mut buf = [0; 4];
         for (b, v) in buf.iter_mut().zip(vars) {
-            *b = v.id;
+            *b = id(v)?;
         }
-        SmallVec::from_buf_and_len(buf, vars.len())
+        Ok(SmallVec::from_buf_and_len(buf, vars.len()))
     } else {
-        vars.iter().map(|v| v.id).collect()
+        vars.iter().map(id).collect()
     }
 }
 
@@ -633,6 +643,12 @@ mod tests {
         assert_eq!(nodes[q.id].name(), "tanh");
         drop(nodes);
         assert_eq!(t.recorded_ops(), 2);
+    }
+
+    #[test]
+    fn an_f32_node_fits_in_two_cache_lines() {
+        // Larger nodes are moved onto the arena with a `memcpy` call instead of a few vector moves.
+        assert!(std::mem::size_of::<Node<f32>>() <= 128, "{}", std::mem::size_of::<Node<f32>>());
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct BackwardCx<'a, T: Float> {
     /// record on the tape, which then borrows it per access.
     nodes: Option<&'a [Node<T>]>,
     node: usize,
-    inputs: &'a [usize],
+    inputs: &'a [u32],
     graph: bool,
 }
 
@@ -42,7 +42,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         tape: &'a Tape<T>,
         nodes: Option<&'a [Node<T>]>,
         node: usize,
-        inputs: &'a [usize],
+        inputs: &'a [u32],
         graph: bool,
     ) -> Self {
         BackwardCx { tape, nodes, node, inputs, graph }
@@ -63,14 +63,14 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The tape position of input `i`.
     pub(crate) fn input_id(&self, i: usize) -> usize {
-        self.inputs[i]
+        self.inputs[i] as usize
     }
 
     /// The inputs' shapes, for error messages.
     pub(crate) fn input_shapes(&self) -> String {
         match self.nodes {
-            Some(nodes) => shapes_of(nodes, self.inputs.iter().copied()),
-            None => shapes_of(&self.tape.nodes.borrow(), self.inputs.iter().copied()),
+            Some(nodes) => shapes_of(nodes, self.inputs.iter().map(|&j| j as usize)),
+            None => shapes_of(&self.tape.nodes.borrow(), self.inputs.iter().map(|&j| j as usize)),
         }
     }
 
@@ -86,7 +86,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input as a value of this formula.
     pub fn input(&self, i: usize) -> Val<T> {
-        let id = self.inputs[i];
+        let id = self.inputs[i] as usize;
         if self.graph { Val::Node(id) } else { Val::Tensor(self.with_node(id, |n| n.value.clone())) }
     }
 
@@ -97,7 +97,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's value as a plain tensor, for quantities with zero derivative (masks, argmax).
     pub fn input_value(&self, i: usize) -> Tensor<T> {
-        self.with_node(self.inputs[i], |n| n.value.clone())
+        self.with_node(self.inputs[i] as usize, |n| n.value.clone())
     }
 
     /// The output's value as a plain tensor.
@@ -107,12 +107,12 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's shape.
     pub fn input_shape(&self, i: usize) -> Shape {
-        self.with_node(self.inputs[i], |n| n.value.shape().clone())
+        self.with_node(self.inputs[i] as usize, |n| n.value.shape().clone())
     }
 
     /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.
     pub fn needs(&self, i: usize) -> bool {
-        self.with_node(self.inputs[i], |n| n.requires_grad)
+        self.with_node(self.inputs[i] as usize, |n| n.requires_grad)
     }
 
     /// A constant inside a formula (derivative zero).
