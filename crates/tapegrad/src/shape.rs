@@ -12,6 +12,7 @@ pub struct Shape(SmallVec<[usize; 3]>);
 /// Ranks up to 3 are copied from fixed-size arrays, which compiles to a few moves (`SmallVec`'s own clone
 /// extends element by element, and a slice copy calls `memcpy`): every op on a tiny tensor clones shapes.
 impl Clone for Shape {
+    #[inline]
     fn clone(&self) -> Self {
         match *self.dims() {
             [] => Shape::scalar(),
@@ -25,26 +26,31 @@ impl Clone for Shape {
 
 impl Shape {
     /// A shape from its dimensions.
+    #[inline]
     pub fn new(dims: &[usize]) -> Self {
         Shape(SmallVec::from_slice(dims))
     }
 
     /// The shape of a scalar (rank 0, one element).
+    #[inline]
     pub fn scalar() -> Self {
         Shape(SmallVec::new())
     }
 
     /// The dimensions.
+    #[inline]
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
 
     /// Number of dimensions.
+    #[inline]
     pub fn rank(&self) -> usize {
         self.0.len()
     }
 
     /// Number of elements (1 for a scalar).
+    #[inline]
     pub fn numel(&self) -> usize {
         self.0.iter().product()
     }
@@ -112,6 +118,7 @@ impl Shape {
     }
 
     /// Whether `self` broadcasts to `target` (used by `broadcast_to` and its derivative `sum_to`).
+    #[inline]
     pub fn broadcasts_to(&self, target: &Shape) -> bool {
         self.rank() <= target.rank() && self.0.iter().rev().zip(target.0.iter().rev()).all(|(&s, &t)| s == t || s == 1)
     }
@@ -125,18 +132,21 @@ impl Shape {
 }
 
 impl From<&[usize]> for Shape {
+    #[inline]
     fn from(d: &[usize]) -> Self {
         Shape::new(d)
     }
 }
 
 impl<const N: usize> From<[usize; N]> for Shape {
+    #[inline]
     fn from(d: [usize; N]) -> Self {
         Shape::new(&d)
     }
 }
 
 impl From<Vec<usize>> for Shape {
+    #[inline]
     fn from(d: Vec<usize>) -> Self {
         Shape(SmallVec::from_vec(d))
     }
