@@ -32,6 +32,9 @@ pub trait Op<T: Float>: 'static {
 
     /// Gradients of the loss with respect to each input, given `g`, the gradient with respect to the output.
     ///
+    /// Use `cx`'s operations only: during first-order backward the tape being differentiated is borrowed
+    /// for the whole walk, and `cx` is the way to read it.
+    ///
     /// # Errors
     /// Any error of the operations it uses (a broken op; never expected for valid shapes).
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>>;
