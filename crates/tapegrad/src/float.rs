@@ -38,10 +38,14 @@ pub trait Float:
     fn of(v: f64) -> Self;
     /// Converts to `f64` exactly.
     fn f64(self) -> f64;
+    /// The inline buffer of tiny tensors: 16 bytes of elements (four `f32` or two `f64`), so a tensor is
+    /// 56 bytes and a tape node 128 for either type.
+    type Inline: Copy + Default + AsRef<[Self]> + AsMut<[Self]> + Send + Sync + 'static;
 }
 
 impl Float for f32 {
     const DTYPE: DType = DType::F32;
+    type Inline = [f32; 4];
     fn of(v: f64) -> Self {
         v as f32
     }
@@ -52,6 +56,7 @@ impl Float for f32 {
 
 impl Float for f64 {
     const DTYPE: DType = DType::F64;
+    type Inline = [f64; 2];
     fn of(v: f64) -> Self {
         v
     }

@@ -649,9 +649,10 @@ mod tests {
     }
 
     #[test]
-    fn an_f32_node_fits_in_two_cache_lines() {
+    fn a_node_fits_in_two_cache_lines() {
         // Larger nodes are moved onto the arena with a `memcpy` call instead of a few vector moves.
         assert!(std::mem::size_of::<Node<f32>>() <= 128, "{}", std::mem::size_of::<Node<f32>>());
+        assert!(std::mem::size_of::<Node<f64>>() <= 128, "{}", std::mem::size_of::<Node<f64>>());
     }
 
     #[test]

@@ -8,28 +8,30 @@ use rand_distr::{Distribution, Normal, Uniform};
 use std::fmt;
 use std::sync::Arc;
 
-/// Tensors with at most this many elements keep them inline: scalars and tiny vectors, the bulk of the
-/// values in graphs of small tensors, cost no heap allocation.
-const INLINE: usize = 4;
+/// Tensors with at most this many elements keep them inline ([`Float::Inline`]: four `f32` or two `f64`):
+/// scalars and tiny vectors, the bulk of the values in graphs of small tensors, cost no heap allocation.
+fn inline_cap<T: Float>() -> usize {
+    std::mem::size_of::<T::Inline>() / std::mem::size_of::<T>()
+}
 
 /// The elements: inline for tiny tensors, otherwise a shared heap buffer (copy-on-write).
 #[derive(Clone)]
-enum Storage<T> {
-    Inline { len: u32, buf: [T; INLINE] },
+enum Storage<T: Float> {
+    Inline { len: u32, buf: T::Inline },
     Heap(Arc<Vec<T>>),
 }
 
 impl<T: Float> Storage<T> {
     fn from_vec(v: Vec<T>) -> Self {
-        if v.len() <= INLINE { Self::from_iter(v.len(), v.into_iter()) } else { Storage::Heap(Arc::new(v)) }
+        if v.len() <= inline_cap::<T>() { Self::from_iter(v.len(), v.into_iter()) } else { Storage::Heap(Arc::new(v)) }
     }
 
     /// `len` elements from `it`, which must yield exactly that many.
     fn from_iter(len: usize, it: impl Iterator<Item = T>) -> Self {
-        if len <= INLINE {
-            let mut buf = [T::zero(); INLINE];
+        if len <= inline_cap::<T>() {
+            let mut buf = T::Inline::default();
             let mut n = 0;
-            for (d, x) in buf.iter_mut().zip(it) {
+            for (d, x) in buf.as_mut().iter_mut().zip(it) {
                 *d = x;
                 n += 1;
             }
@@ -44,14 +46,14 @@ impl<T: Float> Storage<T> {
 
     fn as_slice(&self) -> &[T] {
         match self {
-            Storage::Inline { len, buf } => &buf[..*len as usize],
+            Storage::Inline { len, buf } => &buf.as_ref()[..*len as usize],
             Storage::Heap(v) => v,
         }
     }
 
     fn as_mut_slice(&mut self) -> &mut [T] {
         match self {
-            Storage::Inline { len, buf } => &mut buf[..*len as usize],
+            Storage::Inline { len, buf } => &mut buf.as_mut()[..*len as usize],
             Storage::Heap(v) => Arc::make_mut(v).as_mut_slice(),
         }
     }
@@ -61,7 +63,7 @@ impl<T: Float> Storage<T> {
         match self {
             Storage::Inline { len, buf } => {
                 let mut out = *buf;
-                for x in &mut out[..*len as usize] {
+                for x in &mut out.as_mut()[..*len as usize] {
                     *x = f(*x);
                 }
                 Storage::Inline { len: *len, buf: out }
@@ -79,7 +81,7 @@ impl<T: Float> Storage<T> {
 
     fn into_vec(self) -> Vec<T> {
         match self {
-            Storage::Inline { len, buf } => buf[..len as usize].to_vec(),
+            Storage::Inline { len, buf } => buf.as_ref()[..len as usize].to_vec(),
             Storage::Heap(v) => Arc::try_unwrap(v).unwrap_or_else(|a| (*a).clone()),
         }
     }
@@ -87,7 +89,7 @@ impl<T: Float> Storage<T> {
 
 /// A dense row-major tensor of `f32` or `f64`.
 ///
-/// Cloning is cheap: the storage is shared (`Arc`), or copied when the tensor has at most four elements
+/// Cloning is cheap: the storage is shared (`Arc`), or copied when the tensor has at most 16 bytes of elements
 /// (those live inline, without a heap allocation). Writing through [`Tensor::data_mut`] copies the storage
 /// only when it is shared, so an optimizer updates an unshared parameter in place.
 ///
@@ -148,7 +150,7 @@ impl<T: Float> Tensor<T> {
     pub fn full(shape: impl Into<Shape>, v: T) -> Self {
         let shape = shape.into();
         let n = shape.numel();
-        let data = if n <= INLINE {
+        let data = if n <= inline_cap::<T>() {
             Storage::from_iter(n, std::iter::repeat_n(v, n))
         } else {
             Storage::Heap(Arc::new(vec![v; n]))
@@ -429,7 +431,7 @@ mod tests {
 
     #[test]
     fn tiny_tensors_are_inline_and_their_clones_are_independent() {
-        let mut a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
+        let mut a = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
         assert!(matches!(a.data, Storage::Inline { len: 4, .. }));
         let b = a.clone();
         a.data_mut()[0] = 9.0;
@@ -444,7 +446,10 @@ mod tests {
         for n in [0usize, 1, 3, 4, 5, 17] {
             let v: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
             let t = Tensor::from_vec(v.clone(), [n]).unwrap();
-            assert_eq!(matches!(t.data, Storage::Inline { .. }), n <= INLINE, "n = {n}");
+            assert_eq!(matches!(t.data, Storage::Inline { .. }), n <= inline_cap::<f32>(), "n = {n}");
+            let t64 = Tensor::from_vec(v.iter().map(|&x| f64::from(x)).collect(), [n]).unwrap();
+            assert_eq!(matches!(t64.data, Storage::Inline { .. }), n <= 2, "n = {n}");
+            assert_eq!(t64.to_vec(), v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>());
             assert_eq!(t.to_vec(), v);
             assert_eq!(t.numel(), n);
             assert_eq!(Tensor::from_slice(&v, [n]).unwrap(), t);
