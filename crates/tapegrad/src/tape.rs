@@ -387,7 +387,12 @@ impl<T: Float> Tape<T> {
         }
         let name = op.name();
         let mut gs = op.backward(cx, g)?;
-        debug_assert_eq!(gs.len(), cx.num_inputs(), "invariant: {name} returns one gradient per input");
+        if gs.len() != cx.num_inputs() {
+            return Err(Error::InvalidArgument {
+                op: name,
+                msg: format!("backward returned {} gradients for {} inputs", gs.len(), cx.num_inputs()),
+            });
+        }
         for (k, gi) in gs.iter_mut().enumerate() {
             let Some(gi) = gi.take() else { continue };
             if !cx.needs(k) {

@@ -170,6 +170,29 @@ fn check_gradients_reports_a_wrong_derivative_with_input_element_and_values() {
     assert!(e.to_string().starts_with("gradient check: input 0 element 0: analytic"));
 }
 
+/// An op whose backward returns two gradients for its one input.
+struct TwoGrads;
+impl Op<f64> for TwoGrads {
+    fn name(&self) -> &'static str {
+        "two_grads"
+    }
+    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+        Ok(smallvec![Some(g.clone()), Some(g)])
+    }
+}
+
+#[test]
+fn a_custom_op_returning_the_wrong_number_of_gradients_is_an_error_naming_it() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::scalar(2.0));
+    let y = tape.record(TwoGrads, &[x], x.value()).unwrap();
+    let e = y.backward().unwrap_err();
+    assert_eq!(e.to_string(), "two_grads: backward returned 2 gradients for 1 inputs");
+    // The same with a gradient graph (second order).
+    let e = tape.grad_graph(y, &[x]).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { op: "two_grads", .. }), "{e}");
+}
+
 #[test]
 fn anomaly_mode_reports_a_non_finite_backward() {
     let tape = Tape::<f64>::new();
