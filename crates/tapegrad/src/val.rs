@@ -66,11 +66,15 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         self.inputs[i] as usize
     }
 
+    fn input_ids(&self) -> impl Iterator<Item = usize> + '_ {
+        self.inputs.iter().map(|&j| j as usize)
+    }
+
     /// The inputs' shapes, for error messages.
     pub(crate) fn input_shapes(&self) -> String {
         match self.nodes {
-            Some(nodes) => shapes_of(nodes, self.inputs.iter().map(|&j| j as usize)),
-            None => shapes_of(&self.tape.nodes.borrow(), self.inputs.iter().map(|&j| j as usize)),
+            Some(nodes) => shapes_of(nodes, self.input_ids()),
+            None => shapes_of(&self.tape.nodes.borrow(), self.input_ids()),
         }
     }
 
@@ -86,7 +90,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input as a value of this formula.
     pub fn input(&self, i: usize) -> Val<T> {
-        let id = self.inputs[i] as usize;
+        let id = self.input_id(i);
         if self.graph { Val::Node(id) } else { Val::Tensor(self.with_node(id, |n| n.value.clone())) }
     }
 
@@ -97,7 +101,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's value as a plain tensor, for quantities with zero derivative (masks, argmax).
     pub fn input_value(&self, i: usize) -> Tensor<T> {
-        self.with_node(self.inputs[i] as usize, |n| n.value.clone())
+        self.with_node(self.input_id(i), |n| n.value.clone())
     }
 
     /// The output's value as a plain tensor.
@@ -107,12 +111,12 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// The `i`-th input's shape.
     pub fn input_shape(&self, i: usize) -> Shape {
-        self.with_node(self.inputs[i] as usize, |n| n.value.shape().clone())
+        self.with_node(self.input_id(i), |n| n.value.shape().clone())
     }
 
     /// Whether input `i` needs a gradient: ops skip the work for inputs that do not.
     pub fn needs(&self, i: usize) -> bool {
-        self.with_node(self.inputs[i] as usize, |n| n.requires_grad)
+        self.with_node(self.input_id(i), |n| n.requires_grad)
     }
 
     /// A constant inside a formula (derivative zero).
