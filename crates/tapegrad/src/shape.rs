@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 use std::fmt;
 
 /// The dimensions of a tensor, outermost first (row-major). Stored inline up to rank 3 (a tensor is then
-/// 56 bytes for `f32`, and a tape node fits in two cache lines).
+/// 56 bytes, and a tape node fits in two cache lines).
 #[derive(PartialEq, Eq, Hash, Default)]
 pub struct Shape(SmallVec<[usize; 3]>);
 
