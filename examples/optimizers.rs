@@ -67,7 +67,7 @@ fn shapes() -> Vec<tapegrad::Shape> {
 }
 
 fn logits<'t>(tape: &'t Tape<f64>, v: &[Var<'t, f64>], x: &Tensor<f64>) -> tapegrad::Result<Var<'t, f64>> {
-    tape.input(x.clone()).linear(v[0], Some(v[1]))?.tanh()?.linear(v[2], Some(v[3]))
+    tape.input(x.clone()).linear(v[0], Some(v[1]))?.tanh().linear(v[2], Some(v[3]))
 }
 
 /// Per-sample residuals `sqrt(2 CE_i)`: half their squared norm is the summed cross-entropy, so
@@ -80,7 +80,7 @@ fn ce_residuals<'t>(
 ) -> tapegrad::Result<Var<'t, f64>> {
     let logp = logits(tape, v, x)?.log_softmax(1)?;
     let ce = -(logp * tape.input(onehot.clone())).sum_axis(1, false)?;
-    ce.mul_scalar(2.0)?.sqrt()
+    Ok(ce.mul_scalar(2.0).sqrt())
 }
 
 /// Every method, each with its own problem (LM needs the least-squares form).
@@ -166,12 +166,7 @@ fn run_steps<P: Problem + ?Sized>(
     Ok(Run { name, loss, time, x: pt.x, evals: counted.counts })
 }
 
-fn accuracy(
-    p: &FnProblem<f64, impl tapegrad::higher::TapeFnT<f64>>,
-    w: &[f64],
-    x: &Tensor<f64>,
-    y: &[usize],
-) -> Result<f64> {
+fn accuracy(p: &FnProblem<f64, impl tapegrad::TapeFn<f64>>, w: &[f64], x: &Tensor<f64>, y: &[usize]) -> Result<f64> {
     let tape = Tape::new();
     let v: Vec<_> = p.tensors(w)?.into_iter().map(|t| tape.input(t)).collect();
     let pred = argmax_rows(&logits(&tape, &v, x)?.value())?;

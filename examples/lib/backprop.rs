@@ -96,10 +96,10 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Report> {
     let xv = tape.input(Tensor::from_vec(x.clone(), [1, n_in])?);
     let yv = tape.input(Tensor::from_vec(y.clone(), [1, n_out])?);
     let tz1 = xv.linear(tape.param(&pw1), Some(tape.param(&pb1)))?.retain_grad();
-    let ta1 = tz1.sigmoid()?;
+    let ta1 = tz1.sigmoid();
     let tz2 = ta1.linear(tape.param(&pw2), Some(tape.param(&pb2)))?.retain_grad();
-    let ta2 = tz2.sigmoid()?;
-    let loss = ta2.sub(yv)?.square()?.sum()?.mul_scalar(0.5)?;
+    let ta2 = tz2.sigmoid();
+    let loss = ta2.sub(yv)?.square().sum().mul_scalar(0.5);
     let grads = loss.backward()?;
     let got = |t: Option<&Tensor<f64>>, name: &str| {
         t.map(|t| t.to_vec()).ok_or_else(|| Error::Check(format!("the tape gave no gradient for {name}")))

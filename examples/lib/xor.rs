@@ -71,7 +71,7 @@ fn threshold<'t>(tape: &'t Tape<f64>, x: Var<'t, f64>, w: &[f64], b: &[f64]) -> 
     let inp = x.shape().dims()[1];
     let wv = tape.constant(Tensor::from_vec(w.to_vec(), [b.len(), inp])?);
     let bv = tape.constant(Tensor::from_vec(b.to_vec(), [b.len()])?);
-    Ok(x.linear(wv, Some(bv))?.step()?)
+    Ok(x.linear(wv, Some(bv))?.step())
 }
 
 /// The four points as a `[4, 2]` input.
@@ -113,7 +113,7 @@ pub fn best_single_neuron() -> Result<usize> {
     let aug: Vec<f64> = POINTS.iter().flat_map(|p| [p[0], p[1], 1.0]).collect();
     let x = tape.input(Tensor::from_vec(aug, [4, 3])?);
     let wv = tape.constant(Tensor::from_vec(w, [k, 3])?);
-    let out = x.matmul_t(wv, false, true)?.step()?.value();
+    let out = x.matmul_t(wv, false, true)?.step().value();
     let best = (0..k).map(|j| (0..4).filter(|&i| out.data()[i * k + j] == XOR[i]).count()).max();
     Ok(best.unwrap_or(0))
 }

@@ -263,7 +263,7 @@ mod tests {
         let tape = Tape::new();
         let x = tape.input(Tensor::randn([5, 3], 0.0, 1.0, &mut rng).unwrap());
         let h = Activation::Tanh.apply(layer.forward(&tape, x).unwrap()).unwrap();
-        let loss = out.forward(&tape, h).unwrap().square().unwrap().mean().unwrap();
+        let loss = out.forward(&tape, h).unwrap().square().mean();
         let g = loss.backward().unwrap();
         let gw = g.param(layer.weight()).unwrap();
         for unit in 1..4 {

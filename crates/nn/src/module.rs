@@ -164,7 +164,7 @@ pub fn check_module_gradients<M: Module<f64> + ?Sized>(
         let xv = tape.leaf(x.clone());
         let y = module.forward(&tape, xv)?;
         let w = Tensor::rand_uniform(y.shape(), 0.5, 1.5, &mut rand::rngs::StdRng::seed_from_u64(cfg.seed))?;
-        let g = y.mul(tape.constant(w.clone()))?.sum()?.backward()?;
+        let g = y.mul(tape.constant(w.clone()))?.sum().backward()?;
         let analytic: Vec<(String, Tensor<f64>)> = module
             .params()
             .into_iter()

@@ -33,7 +33,7 @@ impl Module<f64> for Linear {
     fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
         self.log.borrow_mut().push((self.train, tape.grad_enabled()));
         let y = x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?;
-        Ok(if self.nan_in_eval && !self.train { y.mul_scalar(f64::NAN)? } else { y })
+        Ok(if self.nan_in_eval && !self.train { y.mul_scalar(f64::NAN) } else { y })
     }
     fn params(&self) -> Vec<(String, &Param<f64>)> {
         let mut v = vec![("w".to_string(), &self.w), ("b".to_string(), &self.b)];

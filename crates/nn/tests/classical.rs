@@ -1,7 +1,7 @@
 //! The classical full-batch methods on problems with known answers: Rosenbrock (2-D and 10-D), a convex
 //! quadratic, a SciPy-checked curve fit, and their errors.
 
-use tapegrad::higher::TapeFnT;
+use tapegrad::TapeFn;
 use tapegrad::{Tape, Tensor, Var, concat};
 use tapegrad_nn::optim::bfgs::{Bfgs, BfgsConfig};
 use tapegrad_nn::optim::cg::{CgBeta, CgConfig, ConjugateGradient};
@@ -20,8 +20,8 @@ fn rosenbrock<'t>(_: &'t Tape<f64>, v: &[Var<'t, f64>]) -> R<'t> {
     let n = v[0].shape().numel();
     let a = v[0].narrow(0, 0, n - 1)?;
     let b = v[0].narrow(0, 1, n - 1)?;
-    let valley = (b - a.square()?).square()?.sum()?.mul_scalar(100.0)?;
-    Ok(valley + (1.0 - a).square()?.sum()?)
+    let valley = (b - a.square()).square().sum().mul_scalar(100.0);
+    Ok(valley + (1.0 - a).square().sum())
 }
 
 /// Rosenbrock's residuals `10 (x_{i+1} - x_i^2)` and `1 - x_i`: half their squared norm is `f / 2`.
@@ -29,7 +29,7 @@ fn rosenbrock_residuals<'t>(_: &'t Tape<f64>, v: &[Var<'t, f64>]) -> R<'t> {
     let n = v[0].shape().numel();
     let a = v[0].narrow(0, 0, n - 1)?;
     let b = v[0].narrow(0, 1, n - 1)?;
-    concat(&[(b - a.square()?).mul_scalar(10.0)?, 1.0 - a], 0)
+    concat(&[(b - a.square()).mul_scalar(10.0), 1.0 - a], 0)
 }
 
 /// The classical start `(-1.2, 1)` in 2-D; the origin in 10-D, because from `(-1.2, 1, -1.2, ...)` Newton's
@@ -113,15 +113,15 @@ fn quadratic(n: usize) -> (Vec<f64>, Vec<f64>) {
     (a, b)
 }
 
-fn quadratic_problem(a: &[f64], b: &[f64]) -> FnProblem<f64, impl TapeFnT<f64>> {
+fn quadratic_problem(a: &[f64], b: &[f64]) -> FnProblem<f64, impl TapeFn<f64>> {
     let n = b.len();
     let at = Tensor::from_vec(a.to_vec(), [n, n]).unwrap();
     let bt = Tensor::from_vec(b.to_vec(), [n, 1]).unwrap();
     FnProblem::new(vec![[n].into()], move |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
         let x = v[0].reshape([n, 1])?;
         let ax = tape.constant(at.clone()).matmul(x)?;
-        let quad = x.t()?.matmul(ax)?.sum()?.mul_scalar(0.5)?;
-        Ok(quad - x.t()?.matmul(tape.constant(bt.clone()))?.sum()?)
+        let quad = x.t()?.matmul(ax)?.sum().mul_scalar(0.5);
+        Ok(quad - x.t()?.matmul(tape.constant(bt.clone()))?.sum())
     })
 }
 
@@ -235,11 +235,11 @@ fn exp_decay<'t>(tape: &'t Tape<f64>, v: &[Var<'t, f64>], x: &Tensor<f64>, y: &T
     let m: tapegrad::Shape = x.shape().clone();
     let (a, b, c) = (v[0].narrow(0, 0, 1)?, v[0].narrow(0, 1, 1)?, v[0].narrow(0, 2, 1)?);
     let x = tape.input(x.clone());
-    let model = (a.broadcast_to(&m)? * (-(b.broadcast_to(&m)? * x)).exp()?) + c.broadcast_to(&m)?;
+    let model = (a.broadcast_to(&m)? * (-(b.broadcast_to(&m)? * x)).exp()) + c.broadcast_to(&m)?;
     Ok(model - tape.input(y.clone()))
 }
 
-fn curve_problem(x: &[f64], y: &[f64]) -> FnLeastSquares<f64, impl TapeFnT<f64>> {
+fn curve_problem(x: &[f64], y: &[f64]) -> FnLeastSquares<f64, impl TapeFn<f64>> {
     let xt = Tensor::from_vec(x.to_vec(), [x.len()]).unwrap();
     let yt = Tensor::from_vec(y.to_vec(), [y.len()]).unwrap();
     FnLeastSquares::new(vec![[3].into()], move |tape: &Tape<f64>, v: &[Var<'_, f64>]| exp_decay(tape, v, &xt, &yt))
@@ -272,7 +272,7 @@ fn levenberg_marquardt_fits_an_exponential_decay_like_scipy() {
 
 #[test]
 fn levenberg_marquardt_refuses_a_system_too_large_and_names_the_sizes() {
-    let mut p = FnLeastSquares::new(vec![[3000].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| v[0].add_scalar(-1.0));
+    let mut p = FnLeastSquares::new(vec![[3000].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| Ok(v[0].add_scalar(-1.0)));
     let mut lm = LevenbergMarquardt::new(LmConfig::default()).unwrap();
     let err = minimize(&mut lm, &mut p, vec![0.0; 3000], &Tolerances::default()).unwrap_err().to_string();
     assert!(err.contains("3000 x 3000") && err.contains("max_params = 2000"), "{err}");
@@ -280,7 +280,7 @@ fn levenberg_marquardt_refuses_a_system_too_large_and_names_the_sizes() {
 
 #[test]
 fn bfgs_refuses_more_parameters_than_max_dim() {
-    let mut p = FnProblem::new(vec![[50].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| v[0].square()?.sum());
+    let mut p = FnProblem::new(vec![[50].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| Ok(v[0].square().sum()));
     let mut bfgs = Bfgs::new(BfgsConfig { max_dim: 10, ..Default::default() }).unwrap();
     let err = minimize(&mut bfgs, &mut p, vec![1.0; 50], &Tolerances::default()).unwrap_err().to_string();
     assert!(err.contains("bfgs") && err.contains("50 x 50") && err.contains("max_dim = 10"), "{err}");
@@ -288,7 +288,7 @@ fn bfgs_refuses_more_parameters_than_max_dim() {
 
 #[test]
 fn a_flat_vector_of_the_wrong_length_is_an_error() {
-    let mut p = FnProblem::new(vec![[2, 3].into(), [4].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| v[0].sum());
+    let mut p = FnProblem::new(vec![[2, 3].into(), [4].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| Ok(v[0].sum()));
     assert_eq!(p.dim(), 10);
     let err = p.loss(&[0.0; 9]).unwrap_err().to_string();
     assert!(err.contains("length 9") && err.contains("10 parameters"), "{err}");

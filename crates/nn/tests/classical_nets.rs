@@ -3,7 +3,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tapegrad::higher::TapeFnT;
+use tapegrad::TapeFn;
 use tapegrad::{Param, Tape, Tensor, Var, argmax_rows};
 use tapegrad_nn::Module;
 use tapegrad_nn::optim::driver::{FullBatch, Summary, Tolerances, minimize};
@@ -15,11 +15,11 @@ use tapegrad_nn::optim::rprop::{Rprop, RpropConfig, RpropVariant};
 type R<'t> = tapegrad::Result<Var<'t, f64>>;
 
 /// `f(w) = (w0 - 1)^2 + 0.5 (w1 - 0.3)^2` for QuickProp; `(w0 - 1)^2 + (w1 + 0.15)^2` for RProp.
-fn two_parabolas(c1: f64, t0: f64, t1: f64) -> FnProblem<f64, impl TapeFnT<f64>> {
+fn two_parabolas(c1: f64, t0: f64, t1: f64) -> FnProblem<f64, impl TapeFn<f64>> {
     FnProblem::new(vec![[2].into()], move |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
         let t = tape.constant(Tensor::from_vec(vec![t0, t1], [2])?);
         let c = tape.constant(Tensor::from_vec(vec![1.0, c1], [2])?);
-        ((v[0] - t).square()? * c).sum()
+        Ok(((v[0] - t).square() * c).sum())
     })
 }
 
@@ -96,7 +96,7 @@ fn quickprop_weight_decay_adds_to_the_slope() {
 
 /// A one-hidden-layer tanh network: parameters `[W1 [h, i], b1 [h], W2 [o, h], b2 [o]]`.
 fn mlp<'t>(tape: &'t Tape<f64>, v: &[Var<'t, f64>], x: &Tensor<f64>) -> R<'t> {
-    tape.input(x.clone()).linear(v[0], Some(v[1]))?.tanh()?.linear(v[2], Some(v[3]))
+    tape.input(x.clone()).linear(v[0], Some(v[1]))?.tanh().linear(v[2], Some(v[3]))
 }
 
 fn shapes(i: usize, h: usize, o: usize) -> Vec<tapegrad::Shape> {
@@ -109,10 +109,10 @@ fn xor_data() -> (Tensor<f64>, Tensor<f64>) {
     (x, t)
 }
 
-fn xor_problem() -> FnProblem<f64, impl TapeFnT<f64>> {
+fn xor_problem() -> FnProblem<f64, impl TapeFn<f64>> {
     let (x, t) = xor_data();
     FnProblem::new(shapes(2, 4, 1), move |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
-        mlp(tape, v, &x)?.sigmoid()?.mse(tape.input(t.clone()))
+        mlp(tape, v, &x)?.sigmoid().mse(tape.input(t.clone()))
     })
 }
 
@@ -126,11 +126,11 @@ fn xor_init() -> Vec<f64> {
         .collect()
 }
 
-fn xor_correct(p: &FnProblem<f64, impl TapeFnT<f64>>, w: &[f64]) -> usize {
+fn xor_correct(p: &FnProblem<f64, impl TapeFn<f64>>, w: &[f64]) -> usize {
     let (x, t) = xor_data();
     let tape = Tape::new();
     let v: Vec<_> = p.tensors(w).unwrap().into_iter().map(|t| tape.input(t)).collect();
-    let y = mlp(&tape, &v, &x).unwrap().sigmoid().unwrap().value();
+    let y = mlp(&tape, &v, &x).unwrap().sigmoid().value();
     y.data().iter().zip(t.data()).filter(|(y, t)| (**y > 0.5) == (**t > 0.5)).count()
 }
 
@@ -180,7 +180,7 @@ fn iris() -> (Tensor<f64>, Vec<usize>) {
     (Tensor::from_vec(x, [n, 4]).unwrap(), y)
 }
 
-fn iris_problem(x: Tensor<f64>, y: Vec<usize>) -> FnProblem<f64, impl TapeFnT<f64>> {
+fn iris_problem(x: Tensor<f64>, y: Vec<usize>) -> FnProblem<f64, impl TapeFn<f64>> {
     FnProblem::new(shapes(4, 8, 3), move |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
         mlp(tape, v, &x)?.softmax_cross_entropy(&y)
     })

@@ -2,7 +2,7 @@
 //! minimum of `f(x) = 0.5 sum d_i (x_i - t_i)^2` (n = 10, curvatures 1..4) to 1e-4 in every coordinate.
 //! Also: the strong Wolfe line search returns steps that satisfy both conditions.
 
-use tapegrad::higher::TapeFnT;
+use tapegrad::TapeFn;
 use tapegrad::{Tape, Tensor, Var};
 use tapegrad_nn::optim::bfgs::{Bfgs, BfgsConfig};
 use tapegrad_nn::optim::cg::{CgBeta, CgConfig, ConjugateGradient};
@@ -34,9 +34,9 @@ fn residuals<'t>(tape: &'t Tape<f64>, v: &[Var<'t, f64>]) -> tapegrad::Result<Va
     Ok((v[0] - t) * sd)
 }
 
-fn problem() -> FnProblem<f64, impl TapeFnT<f64>> {
+fn problem() -> FnProblem<f64, impl TapeFn<f64>> {
     FnProblem::new(vec![[N].into()], |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
-        residuals(tape, v)?.square()?.sum()?.mul_scalar(0.5)
+        Ok(residuals(tape, v)?.square().sum().mul_scalar(0.5))
     })
 }
 
@@ -108,7 +108,7 @@ fn strong_wolfe_steps_satisfy_both_conditions() {
     // Rosenbrock in 2-D from several points along the steepest descent direction.
     let mut p = FnProblem::new(vec![[2].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| {
         let (a, b) = (v[0].narrow(0, 0, 1)?, v[0].narrow(0, 1, 1)?);
-        Ok((b - a.square()?).square()?.sum()?.mul_scalar(100.0)? + (1.0 - a).square()?.sum()?)
+        Ok((b - a.square()).square().sum().mul_scalar(100.0) + (1.0 - a).square().sum())
     });
     let cfg = WolfeConfig::default();
     for x0 in [[-1.2, 1.0], [0.0, 0.0], [2.0, 2.0], [-0.5, 0.8]] {
@@ -132,7 +132,7 @@ fn strong_wolfe_steps_satisfy_both_conditions() {
 fn an_f32_model_is_optimised_in_f64_and_reaches_f32_precision() {
     let mut p = FnProblem::new(vec![[N].into()], |tape: &Tape<f32>, v: &[Var<'_, f32>]| {
         let t = tape.constant(Tensor::from_vec(target().iter().map(|v| *v as f32).collect(), [N])?);
-        (v[0] - t).square()?.sum()
+        Ok((v[0] - t).square().sum())
     });
     let mut bfgs = Bfgs::new(BfgsConfig::default()).unwrap();
     let tol = Tolerances { grad_norm: 1e-5, rel_loss_change: 0.0, max_iters: 50 };

@@ -91,8 +91,8 @@ fn trajectory_in<T: Float>(opt: &mut dyn Optimizer<T>, steps: usize) -> Vec<(f64
             let tape = Tape::new();
             let x = tape.input(t(&X, &[4, 3]));
             let y = tape.input(t(&Y, &[4, 2]));
-            let h = x.linear(tape.param(&w), Some(tape.param(&b))).unwrap().tanh().unwrap();
-            let loss = (h - y).square().unwrap().mean().unwrap();
+            let h = x.linear(tape.param(&w), Some(tape.param(&b))).unwrap().tanh();
+            let loss = (h - y).square().mean();
             (loss.item().unwrap().f64(), loss.backward().unwrap())
         };
         opt.step(&mut [&mut w, &mut b], &grads).unwrap();

@@ -28,7 +28,7 @@ fn minimise(opt: &mut dyn Optimizer<f64>, steps: usize, decay: f64) -> f64 {
             let tape = Tape::new();
             let a = tape.constant(Tensor::from_slice(&A, [5]).unwrap());
             let c = tape.constant(Tensor::from_slice(&C, [5]).unwrap());
-            let loss = (a * (tape.param(&w) - c).square().unwrap()).sum().unwrap();
+            let loss = (a * (tape.param(&w) - c).square()).sum();
             loss.backward().unwrap()
         };
         opt.step(&mut [&mut w], &grads).unwrap();
@@ -112,8 +112,8 @@ fn train_xor(opt: &mut dyn Optimizer<f64>, steps: usize) -> (f64, usize) {
         let (loss, out, grads) = {
             let tape = Tape::new();
             let p: Vec<_> = params.iter().map(|p| tape.param(p)).collect();
-            let h = tape.input(x.clone()).linear(p[0], Some(p[1])).unwrap().tanh().unwrap();
-            let out = h.linear(p[2], Some(p[3])).unwrap().sigmoid().unwrap();
+            let h = tape.input(x.clone()).linear(p[0], Some(p[1])).unwrap().tanh();
+            let out = h.linear(p[2], Some(p[3])).unwrap().sigmoid();
             let loss = out.mse(tape.input(y.clone())).unwrap();
             (loss.item().unwrap(), out.value(), loss.backward().unwrap())
         };

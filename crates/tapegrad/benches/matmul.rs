@@ -25,7 +25,7 @@ fn matmul(c: &mut Criterion) {
                 let a = tape.leaf(a0.clone());
                 let b = tape.leaf(b0.clone());
                 let gv = tape.input(g0.clone());
-                let loss = (a.matmul(b).unwrap() * gv).sum().unwrap();
+                let loss = (a.matmul(b).unwrap() * gv).sum();
                 let grads = loss.backward().unwrap();
                 black_box(grads.get(a).unwrap().data()[0] + grads.get(b).unwrap().data()[0])
             })

@@ -36,7 +36,7 @@ impl Mlp {
             for (i, (w, b)) in self.layers.iter().enumerate() {
                 h = h.linear(tape.param(w), Some(tape.param(b))).unwrap();
                 if i < last {
-                    h = h.relu().unwrap();
+                    h = h.relu();
                 }
             }
             let loss = h.softmax_cross_entropy(labels).unwrap();

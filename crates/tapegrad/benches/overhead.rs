@@ -9,7 +9,7 @@ use tapegrad::{Tape, Tensor};
 fn chain<'t>(x: tapegrad::Var<'t, f32>) -> tapegrad::Var<'t, f32> {
     let mut y = x;
     for _ in 0..250 {
-        y = y.mul_scalar(1.01).and_then(|v| v.add_scalar(0.01)).and_then(|v| v.tanh()).and_then(|v| v.sin()).unwrap();
+        y = y.mul_scalar(1.01).add_scalar(0.01).tanh().sin();
     }
     y
 }

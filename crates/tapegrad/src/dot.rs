@@ -54,7 +54,7 @@ mod tests {
     fn dot_lists_every_node_and_edge() {
         let tape = Tape::<f64>::new();
         let x = tape.leaf(Tensor::scalar(2.0));
-        let y = (x * x).tanh().unwrap();
+        let y = (x * x).tanh();
         let g = y.backward().unwrap();
         let dot = tape.to_dot(DotOptions { values: true }, Some(&g));
         assert!(dot.starts_with("digraph tape {"));

@@ -6,6 +6,7 @@
 //! softmax derivative.
 
 use crate::error::{Error, Result};
+use crate::higher::TapeFn;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 use rand::SeedableRng;
@@ -30,10 +31,6 @@ impl Default for GradCheckConfig {
     }
 }
 
-/// A function of several tensors recorded on a tape: what the checks differentiate.
-pub trait TapeFn: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>> {}
-impl<F> TapeFn for F where F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>> {}
-
 /// Projection weights for an output shape, fixed by the seed.
 fn weights(out: &Tensor<f64>, seed: u64) -> Result<Tensor<f64>> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -42,7 +39,7 @@ fn weights(out: &Tensor<f64>, seed: u64) -> Result<Tensor<f64>> {
 
 /// `sum(w * f(x))` on `tape` with `xs` as leaves; returns the scalar and the leaves.
 fn projected<'t>(
-    f: &impl TapeFn,
+    f: &impl TapeFn<f64>,
     tape: &'t Tape<f64>,
     xs: &[Tensor<f64>],
     seed: u64,
@@ -50,10 +47,10 @@ fn projected<'t>(
     let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
     let y = f(tape, &leaves)?;
     let w = tape.constant(weights(&y.value(), seed)?);
-    Ok((y.mul(w)?.sum()?, leaves))
+    Ok((y.mul(w)?.sum(), leaves))
 }
 
-fn projected_value(f: &impl TapeFn, xs: &[Tensor<f64>], seed: u64) -> Result<f64> {
+fn projected_value(f: &impl TapeFn<f64>, xs: &[Tensor<f64>], seed: u64) -> Result<f64> {
     let tape = Tape::new();
     let (s, _) = tape.no_grad(|| projected(f, &tape, xs, seed))?;
     s.item()
@@ -69,7 +66,7 @@ fn compare(input: usize, element: usize, analytic: f64, numeric: f64, cfg: &Grad
 }
 
 /// Gradients of `sum(w * f(xs))` with respect to each input, by backward.
-fn analytic_grads(f: &impl TapeFn, xs: &[Tensor<f64>], seed: u64) -> Result<Vec<Tensor<f64>>> {
+fn analytic_grads(f: &impl TapeFn<f64>, xs: &[Tensor<f64>], seed: u64) -> Result<Vec<Tensor<f64>>> {
     let tape = Tape::new();
     let (s, leaves) = projected(f, &tape, xs, seed)?;
     let g = s.backward()?;
@@ -85,13 +82,13 @@ fn analytic_grads(f: &impl TapeFn, xs: &[Tensor<f64>], seed: u64) -> Result<Vec<
 /// ```
 /// use tapegrad::{check_gradients, GradCheckConfig, Tensor};
 /// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], [3]).unwrap();
-/// check_gradients(|_t, v| v[0].tanh(), &[x], GradCheckConfig::default()).unwrap();
+/// check_gradients(|_t, v| Ok(v[0].tanh()), &[x], GradCheckConfig::default()).unwrap();
 /// ```
 ///
 /// # Errors
 /// [`Error::GradientMismatch`] naming the input, the element, both values and the tolerance; any error `f`
 /// returns.
-pub fn check_gradients(f: impl TapeFn, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+pub fn check_gradients(f: impl TapeFn<f64>, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
     let analytic = analytic_grads(&f, xs, cfg.seed)?;
     let mut work: Vec<Tensor<f64>> = xs.to_vec();
     for (i, x) in xs.iter().enumerate() {
@@ -113,7 +110,7 @@ pub fn check_gradients(f: impl TapeFn, xs: &[Tensor<f64>], cfg: GradCheckConfig)
 ///
 /// # Errors
 /// As [`check_gradients`].
-pub fn check_second_order(f: impl TapeFn, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+pub fn check_second_order(f: impl TapeFn<f64>, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xd1ec);
     let dir: Vec<Tensor<f64>> =
         xs.iter().map(|x| Tensor::rand_uniform(x.shape().clone(), -1.0, 1.0, &mut rng)).collect::<Result<_>>()?;

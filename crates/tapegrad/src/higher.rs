@@ -52,7 +52,7 @@ impl<T: Float> Tape<T> {
                     rhs: d.shape().clone(),
                 });
             }
-            let term = g.mul(self.constant(d.clone()))?.sum()?;
+            let term = g.mul(self.constant(d.clone()))?.sum();
             dot = Some(match dot {
                 None => term,
                 Some(acc) => acc.add(term)?,
@@ -65,9 +65,70 @@ impl<T: Float> Tape<T> {
     }
 }
 
-/// A function of several tensors recorded on a fresh tape: what the helpers below differentiate.
-pub trait TapeFnT<T: Float>: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
-impl<T: Float, F> TapeFnT<T> for F where F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
+/// A function of several variables recorded on a tape, returning one variable: what [`grad`],
+/// [`value_and_grad`], [`jacobian`], [`hessian`], [`hvp`], [`crate::check_gradients`] and the nn crate's
+/// full-batch problems take. Any closure or `fn` of the shape `(tape, vars) -> Result<var>` is one.
+///
+/// A closure written inline where one of those functions is called works as it is. A closure stored in a
+/// `let` first must go through [`tape_fn`], which tells the compiler that it works for every tape lifetime
+/// (Rust does not infer that for a closure that is not passed straight to such a function); it can then be
+/// passed by reference as often as needed:
+///
+/// ```
+/// use tapegrad::{grad, hessian, hvp, tape_fn, Tensor};
+/// // f(x, y) = x^2 y + sin(xy)
+/// let f = tape_fn(|_, v| Ok(v[0].square() * v[1] + (v[0] * v[1]).sin()));
+/// let at = [Tensor::scalar(1.0_f64), Tensor::scalar(2.0)];
+/// let g = grad(&f, &at).unwrap();
+/// // df/dx = 2xy + y cos(xy), df/dy = x^2 + x cos(xy)
+/// assert!((g[0].item().unwrap() - (4.0 + 2.0 * 2f64.cos())).abs() < 1e-12);
+/// assert!((g[1].item().unwrap() - (1.0 + 2f64.cos())).abs() < 1e-12);
+/// let h = hessian(&f, &at).unwrap();
+/// assert_eq!(h.get(&[0, 1]).unwrap(), h.get(&[1, 0]).unwrap()); // exactly symmetric
+/// let (_, hv) = hvp(&f, &at, &[Tensor::scalar(1.0), Tensor::scalar(0.0)]).unwrap();
+/// assert!((hv[1].item().unwrap() - h.get(&[1, 0]).unwrap()).abs() < 1e-12);
+/// ```
+pub trait TapeFn<T: Float>: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
+impl<T: Float, F> TapeFn<T> for F where F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>> {}
+
+/// Returns `f` unchanged, typed as a [`TapeFn`]: lets a closure be stored in a `let` and passed to
+/// [`grad`], [`hessian`], [`hvp`], ... afterwards (see [`TapeFn`]).
+pub fn tape_fn<T: Float, F>(f: F) -> F
+where
+    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Result<Var<'t, T>>,
+{
+    f
+}
+
+/// The leaves for `xs` on `tape` and `f` of them.
+fn eval<'t, T: Float>(
+    f: &impl TapeFn<T>,
+    tape: &'t Tape<T>,
+    xs: &[Tensor<T>],
+) -> Result<(Var<'t, T>, Vec<Var<'t, T>>)> {
+    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(tape, &leaves)?;
+    Ok((y, leaves))
+}
+
+/// The gradient of a scalar `f` at `xs`, one tensor per input (zeros where `f` does not depend on one).
+///
+/// # Errors
+/// [`Error::NonScalarLoss`] unless `f` returns one element; any error of `f`.
+pub fn grad<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Vec<Tensor<T>>> {
+    Ok(value_and_grad(f, xs)?.1)
+}
+
+/// The value of a scalar `f` at `xs` and its gradient (JAX's `value_and_grad`).
+///
+/// # Errors
+/// As [`grad`].
+pub fn value_and_grad<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<(T, Vec<Tensor<T>>)> {
+    let tape = Tape::new();
+    let (y, leaves) = eval(&f, &tape, xs)?;
+    let g = tape.grad(y, &leaves)?;
+    Ok((y.item()?, g))
+}
 
 fn flat_len<T: Float>(xs: &[Tensor<T>]) -> usize {
     xs.iter().map(Tensor::numel).sum()
@@ -83,30 +144,29 @@ fn concat_flat<T: Float>(gs: &[Tensor<T>]) -> Vec<T> {
 ///
 /// # Errors
 /// Any error of `f` or of the backward passes.
-pub fn jacobian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
+pub fn jacobian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
     let tape = Tape::new();
-    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
-    let y = f(&tape, &leaves)?;
+    let (y, leaves) = eval(&f, &tape, xs)?;
     let m = y.shape().numel();
     let n = flat_len(xs);
     let flat = y.reshape([m])?;
     let mut out = Vec::with_capacity(m * n);
     for i in 0..m {
-        let yi = flat.narrow(0, i, 1)?.sum()?;
+        let yi = flat.narrow(0, i, 1)?.sum();
         out.extend(concat_flat(&tape.grad(yi, &leaves)?));
     }
     Tensor::from_vec(out, [m, n])
 }
 
 /// The Hessian of a scalar `f` at `xs`, inputs flattened and concatenated: one backward pass through the
-/// recorded gradient graph per input element.
+/// recorded gradient graph per input element. Exactly symmetric: the two computed halves are averaged (they
+/// differ only by rounding, as the order of the sums differs).
 ///
 /// # Errors
 /// [`Error::NonScalarLoss`] unless `f` returns one element; any error of `f`.
-pub fn hessian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
+pub fn hessian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
     let tape = Tape::new();
-    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
-    let y = f(&tape, &leaves)?;
+    let (y, leaves) = eval(&f, &tape, xs)?;
     let gs = tape.grad_graph(y, &leaves)?;
     let n = flat_len(xs);
     let mut out = Vec::with_capacity(n * n);
@@ -114,8 +174,16 @@ pub fn hessian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<
         let len = g.shape().numel();
         let flat = g.reshape([len])?;
         for j in 0..len {
-            let gj = flat.narrow(0, j, 1)?.sum()?;
+            let gj = flat.narrow(0, j, 1)?.sum();
             out.extend(concat_flat(&tape.grad(gj, &leaves)?));
+        }
+    }
+    let two = T::of(2.0);
+    for i in 0..n {
+        for j in 0..i {
+            let m = (out[i * n + j] + out[j * n + i]) / two;
+            out[i * n + j] = m;
+            out[j * n + i] = m;
         }
     }
     Tensor::from_vec(out, [n, n])
@@ -125,10 +193,9 @@ pub fn hessian<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>]) -> Result<Tensor<
 ///
 /// # Errors
 /// As [`Tape::hvp`].
-pub fn hvp<T: Float>(f: impl TapeFnT<T>, xs: &[Tensor<T>], v: &[Tensor<T>]) -> Result<(T, Vec<Tensor<T>>)> {
+pub fn hvp<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>], v: &[Tensor<T>]) -> Result<(T, Vec<Tensor<T>>)> {
     let tape = Tape::new();
-    let leaves: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
-    let y = f(&tape, &leaves)?;
+    let (y, leaves) = eval(&f, &tape, xs)?;
     let hv = tape.hvp(y, &leaves, v)?;
     Ok((y.item()?, hv))
 }

@@ -12,7 +12,7 @@
 //! let tape = Tape::<f64>::new();
 //! let x = tape.input(Tensor::from_vec(vec![1.0, 2.0], [1, 2]).unwrap());
 //! let target = tape.input(Tensor::from_vec(vec![1.0], [1, 1]).unwrap());
-//! let y = (x.matmul(tape.param(&w)).unwrap() + tape.param(&b)).sigmoid().unwrap();
+//! let y = (x.matmul(tape.param(&w)).unwrap() + tape.param(&b)).sigmoid();
 //! let loss = y.mse(target).unwrap();
 //! let grads = loss.backward().unwrap();
 //! let dw = grads.param(&w).unwrap();
@@ -47,7 +47,7 @@ pub use dot::DotOptions;
 pub use error::{Error, Result};
 pub use float::{DType, Float};
 pub use grad_check::{GradCheckConfig, check_gradients, check_second_order};
-pub use higher::{hessian, hvp, jacobian};
+pub use higher::{TapeFn, grad, hessian, hvp, jacobian, tape_fn, value_and_grad};
 pub use kernels::gemm::{num_threads, set_num_threads};
 pub use ops::layout::concat;
 pub use ops::loss::{argmax_rows, softmax_rows};

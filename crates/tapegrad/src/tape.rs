@@ -110,6 +110,10 @@ pub struct Tape<T: Float> {
     params: RefCell<Vec<(ParamId, usize)>>,
     grad_enabled: Cell<bool>,
     anomaly: Cell<bool>,
+    /// The first anomaly (or other failure) found by an op that returns its result directly (`exp`,
+    /// `relu`, ...): reported by the next fallible call on this tape (`backward`, `grad`, any op returning
+    /// `Result` while anomaly mode is on) and by [`Tape::check`].
+    pending: RefCell<Option<Box<Error>>>,
 }
 
 thread_local! {
@@ -173,6 +177,7 @@ impl<T: Float> Tape<T> {
             params: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
             anomaly: Cell::new(false),
+            pending: RefCell::new(None),
         }
     }
 
@@ -220,8 +225,44 @@ impl<T: Float> Tape<T> {
 
     /// Turns anomaly mode on or off. When on, the first op whose forward or backward produces a NaN or an
     /// infinity is reported as [`Error::NonFinite`] with its name, tape position and input shapes.
+    ///
+    /// Ops that return a [`Result`] report it at once. Ops that return their [`Var`] directly (elementwise
+    /// maths and activations: they cannot fail otherwise) keep the first report on the tape; the next call
+    /// that returns a `Result` (an op such as `mul` or `mse`, [`Var::backward`], [`Tape::grad`], ...) returns
+    /// it, and [`Tape::check`] asks for it explicitly:
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_anomaly(true);
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, -1.0], [2]).unwrap());
+    /// let y = x.log().sum(); // log(-1) is NaN: noted, not returned
+    /// let e = y.backward().unwrap_err();
+    /// assert_eq!(e.to_string(), "anomaly: forward of log (node 1, inputs [2]) produced a non-finite value");
+    /// assert!(tape.check().is_err());
+    /// ```
     pub fn set_anomaly(&self, on: bool) {
         self.anomaly.set(on);
+    }
+
+    /// The first failure noted by an op that returns its value directly (see [`Tape::set_anomaly`]), if
+    /// any; it stays noted for the tape's life.
+    ///
+    /// # Errors
+    /// That failure ([`Error::NonFinite`] in anomaly mode).
+    pub fn check(&self) -> Result<()> {
+        match &*self.pending.borrow() {
+            Some(e) => Err((**e).clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Notes `e` unless an earlier failure is noted already.
+    fn note(&self, e: Error) {
+        let mut p = self.pending.borrow_mut();
+        if p.is_none() {
+            *p = Some(Box::new(e));
+        }
     }
 
     /// Whether anomaly mode is on.
@@ -296,6 +337,9 @@ impl<T: Float> Tape<T> {
             let nodes = self.nodes.borrow();
             inputs.iter().any(|v| nodes[v.id].requires_grad)
         };
+        if self.anomaly.get() {
+            self.check()?;
+        }
         if self.anomaly.get() && !value.all_finite() {
             let nodes = self.nodes.borrow();
             return Err(Error::NonFinite {
@@ -310,6 +354,34 @@ impl<T: Float> Tape<T> {
         Ok(self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false }))
     }
 
+    /// Records the result of an op of one variable of this tape that cannot fail (elementwise maths,
+    /// activations): a failure (a non-finite value in anomaly mode) is noted on the tape instead of returned,
+    /// and reported by the next fallible call (see [`Tape::set_anomaly`]).
+    pub(crate) fn record_infallible<'t>(&'t self, op: impl Op<T>, x: Var<'t, T>, value: Tensor<T>) -> Var<'t, T> {
+        let requires_grad = self.grad_enabled.get() && self.nodes.borrow()[x.id].requires_grad;
+        if self.anomaly.get() && !value.all_finite() {
+            let nodes = self.nodes.borrow();
+            let e = Error::NonFinite {
+                phase: "forward",
+                op: op.name(),
+                node: nodes.len(),
+                inputs: shapes_of(&nodes, std::iter::once(x.id)),
+            };
+            drop(nodes);
+            self.note(e);
+        }
+        let op: OpBox<T> = smallbox!(op);
+        let inputs = if requires_grad {
+            ids(op.name(), &[x]).unwrap_or_else(|e| {
+                self.note(e);
+                SmallVec::new()
+            })
+        } else {
+            SmallVec::new()
+        };
+        self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false })
+    }
+
     /// Checks that `v` lives on this tape.
     ///
     /// # Errors
@@ -321,6 +393,7 @@ impl<T: Float> Tape<T> {
     /// Reverse walk from `loss`: returns, per node, the gradient of `loss` (only nodes that need one and are
     /// leaves or retained keep it). With `create_graph`, the derivative formulas are recorded on this tape.
     pub(crate) fn run_backward(&self, loss: usize, create_graph: bool) -> Result<Vec<Option<Val<T>>>> {
+        self.check()?;
         let (shape, rg) = {
             let nodes = self.nodes.borrow();
             (nodes[loss].value.shape().clone(), nodes[loss].requires_grad)
@@ -640,9 +713,9 @@ mod tests {
     fn ops_with_at_most_one_word_of_state_are_stored_inline() {
         let t = Tape::<f64>::new();
         let x = t.leaf(Tensor::ones([2, 3]));
-        let s = x.mul_scalar(2.0).unwrap();
+        let s = x.mul_scalar(2.0);
         let p = x.permute(&[1, 0]).unwrap();
-        let q = t.no_grad(|| x.tanh().unwrap());
+        let q = t.no_grad(|| x.tanh());
         let nodes = t.nodes.borrow();
         assert!(!nodes[s.id].op.as_ref().unwrap().is_heap());
         assert!(nodes[p.id].op.as_ref().unwrap().is_heap());

@@ -184,22 +184,22 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// `-a`.
     pub fn neg(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(|x| -x)), |a| a.try_neg())
+        self.unary(a, |a| Ok(a.map_inplace(|x| -x)), |a| Ok(a.neg()))
     }
 
     /// `c * a` for a constant `c`.
     pub fn scale(&self, a: Val<T>, c: T) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(|x| x * c)), |a| a.mul_scalar(c))
+        self.unary(a, |a| Ok(a.map_inplace(|x| x * c)), |a| Ok(a.mul_scalar(c)))
     }
 
     /// `a + c` for a constant `c`.
     pub fn add_scalar(&self, a: Val<T>, c: T) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(|x| x + c)), |a| a.add_scalar(c))
+        self.unary(a, |a| Ok(a.map_inplace(|x| x + c)), |a| Ok(a.add_scalar(c)))
     }
 
     /// `c * a + d` for constants `c` and `d` (one pass over the elements in first-order backward).
     pub fn affine(&self, a: Val<T>, c: T, d: T) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(|x| x * c + d)), |a| a.mul_scalar(c)?.add_scalar(d))
+        self.unary(a, |a| Ok(a.map_inplace(|x| x * c + d)), |a| Ok(a.mul_scalar(c).add_scalar(d)))
     }
 
     /// `a * a`.
@@ -216,27 +216,27 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// `exp(a)`.
     pub fn exp(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(T::exp)), |a| a.exp())
+        self.unary(a, |a| Ok(a.map_inplace(T::exp)), |a| Ok(a.exp()))
     }
 
     /// `ln(a)`.
     pub fn log(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(T::ln)), |a| a.log())
+        self.unary(a, |a| Ok(a.map_inplace(T::ln)), |a| Ok(a.log()))
     }
 
     /// `sin(a)`.
     pub fn sin(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(T::sin)), |a| a.sin())
+        self.unary(a, |a| Ok(a.map_inplace(T::sin)), |a| Ok(a.sin()))
     }
 
     /// `cos(a)`.
     pub fn cos(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(T::cos)), |a| a.cos())
+        self.unary(a, |a| Ok(a.map_inplace(T::cos)), |a| Ok(a.cos()))
     }
 
     /// `sigmoid(a)`.
     pub fn sigmoid(&self, a: Val<T>) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(a.map_inplace(ops::activation::sigmoid_f)), |a| a.sigmoid())
+        self.unary(a, |a| Ok(a.map_inplace(ops::activation::sigmoid_f)), |a| Ok(a.sigmoid()))
     }
 
     /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set.

@@ -61,13 +61,13 @@ impl Activation {
     pub fn apply<'t, T: Float>(self, x: Var<'t, T>) -> Result<Var<'t, T>> {
         Ok(match self {
             Activation::Identity => x,
-            Activation::Step => x.step()?,
-            Activation::Sign => x.sign()?,
-            Activation::Sigmoid => x.sigmoid()?,
-            Activation::Tanh => x.tanh()?,
-            Activation::Relu => x.relu()?,
+            Activation::Step => x.step(),
+            Activation::Sign => x.sign(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Tanh => x.tanh(),
+            Activation::Relu => x.relu(),
             Activation::LeakyRelu { alpha, beta } => x.leaky_relu(T::of(alpha), T::of(beta))?,
-            Activation::Softplus => x.softplus()?,
+            Activation::Softplus => x.softplus(),
             Activation::Softmax => x.softmax(-1)?,
             Activation::LogSoftmax => x.log_softmax(-1)?,
         })

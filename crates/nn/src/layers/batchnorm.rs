@@ -132,10 +132,10 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
             }
             let mean = x.mean_axis(0, true)?;
             let centred = x.sub(mean)?;
-            let var = centred.square()?.mean_axis(0, true)?;
+            let var = centred.square().mean_axis(0, true)?;
             self.update(&self.running_mean, &mean.value(), 1.0);
             self.update(&self.running_var, &var.value(), n as f64 / (n as f64 - 1.0));
-            centred.div(var.add_scalar(eps)?.sqrt()?)?
+            centred.div(var.add_scalar(eps).sqrt())?
         } else {
             let mean = tape.constant(self.running_mean());
             let std = tape.constant(self.running_var().map(|v| (v + eps).sqrt()));

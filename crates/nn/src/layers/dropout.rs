@@ -120,7 +120,7 @@ mod tests {
         let tape = Tape::<f64>::new();
         let x = tape.leaf(Tensor::ones([4, 8]));
         let y = Module::<f64>::forward(&drop, &tape, x).unwrap();
-        let g = y.sum().unwrap().backward().unwrap();
+        let g = y.sum().backward().unwrap();
         assert_eq!(g.get(x).unwrap().to_vec(), y.value().to_vec(), "d(sum(x * m))/dx = m");
     }
 

@@ -11,7 +11,7 @@
 //! let mut w = Param::new(Tensor::from_vec(vec![3.0, 4.0], [2])?);
 //! let grads = {
 //!     let tape = Tape::<f64>::new();
-//!     tape.param(&w).square()?.sum()?.mul_scalar(0.5)?.backward()? // gradient = w = [3, 4]
+//!     tape.param(&w).square().sum().mul_scalar(0.5).backward()? // gradient = w = [3, 4]
 //! };
 //! let mut grads = GradStore::from(grads);
 //! let norm = clip_grad_norm(&mut grads, 1.0)?;
@@ -145,9 +145,8 @@ mod tests {
         let b = Param::new(Tensor::from_vec(vec![12.0], [1]).unwrap());
         let grads = {
             let tape = Tape::new();
-            let loss =
-                tape.param(&a).square().unwrap().sum().unwrap() + tape.param(&b).square().unwrap().sum().unwrap();
-            loss.mul_scalar(0.5).unwrap().backward().unwrap()
+            let loss = tape.param(&a).square().sum() + tape.param(&b).square().sum();
+            loss.mul_scalar(0.5).backward().unwrap()
         };
         (GradStore::from(grads), a, b)
     }

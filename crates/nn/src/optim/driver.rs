@@ -221,7 +221,7 @@ pub trait FullBatch<P: Problem + ?Sized> {
 /// // Rosenbrock's banana, f(a, b) = 100 (b - a^2)^2 + (1 - a)^2, from (-1.2, 1).
 /// let mut p = FnProblem::new(vec![[2].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| {
 ///     let (a, b) = (v[0].narrow(0, 0, 1)?, v[0].narrow(0, 1, 1)?);
-///     Ok((b - a.square()?).square()?.sum()?.mul_scalar(100.0)? + (1.0 - a).square()?.sum()?)
+///     Ok((b - a.square()).square().sum().mul_scalar(100.0) + (1.0 - a).square().sum())
 /// });
 /// let mut bfgs = Bfgs::new(BfgsConfig::default())?;
 /// let tol = Tolerances { grad_norm: 1e-10, ..Default::default() };

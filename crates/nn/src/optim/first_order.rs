@@ -11,7 +11,7 @@
 //!
 //! // f(x) = sum (x - 3)^2 from x = 0.
 //! let mut p = FnProblem::new(vec![[2].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| {
-//!     v[0].add_scalar(-3.0)?.square()?.sum()
+//!     Ok(v[0].add_scalar(-3.0).square().sum())
 //! });
 //! let mut adam = FirstOrder::new("adam", Adam::new(AdamConfig { lr: 0.1, ..Default::default() })?);
 //! let tol = Tolerances { grad_norm: 1e-6, rel_loss_change: 0.0, max_iters: 2000 };

@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::module::Module;
-use tapegrad::{Float, Param, Shape, Tape, Tensor, Var};
+use tapegrad::{Float, Param, Shape, Tape, TapeFn, Tensor, Var};
 
 /// A differentiable objective seen through a flat `f64` vector of length [`Problem::dim`].
 pub trait Problem {
@@ -133,7 +133,7 @@ fn concat<T: Float>(ts: &[Tensor<T>]) -> Vec<f64> {
 /// let mut p = FnProblem::<f64, _>::new(vec![[2].into()], |tape, v| {
 ///     let shift = tape.constant(tapegrad::Tensor::from_vec(vec![1.0, 0.0], [2])?);
 ///     let w = tape.constant(tapegrad::Tensor::from_vec(vec![1.0, 3.0], [2])?);
-///     ((v[0] - shift).square()? * w).sum()
+///     Ok(((v[0] - shift).square() * w).sum())
 /// });
 /// let (f, g) = p.loss_grad(&[2.0, 1.0]).unwrap();
 /// assert_eq!(f, 4.0);
@@ -147,7 +147,7 @@ pub struct FnProblem<T: Float, F> {
 
 impl<T: Float, F> FnProblem<T, F>
 where
-    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>>,
+    F: TapeFn<T>,
 {
     /// The objective `f` of variables with these shapes, flattened and concatenated in order.
     pub fn new(shapes: Vec<Shape>, f: F) -> Self {
@@ -170,7 +170,7 @@ where
 
 impl<T: Float, F> Problem for FnProblem<T, F>
 where
-    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>>,
+    F: TapeFn<T>,
 {
     fn dim(&self) -> usize {
         self.shapes.iter().map(Shape::numel).sum()
@@ -214,7 +214,7 @@ pub struct FnLeastSquares<T: Float, F> {
 
 impl<T: Float, F> FnLeastSquares<T, F>
 where
-    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>>,
+    F: TapeFn<T>,
 {
     /// Residuals `r` of variables with these shapes; the loss is `0.5 * sum r^2`.
     pub fn new(shapes: Vec<Shape>, r: F) -> Self {
@@ -222,13 +222,13 @@ where
     }
 
     fn half_sq<'t>(&self, tape: &'t Tape<T>, vars: &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>> {
-        (self.r)(tape, vars)?.square()?.sum()?.mul_scalar(T::of(0.5))
+        Ok((self.r)(tape, vars)?.square().sum().mul_scalar(T::of(0.5)))
     }
 }
 
 impl<T: Float, F> Problem for FnLeastSquares<T, F>
 where
-    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>>,
+    F: TapeFn<T>,
 {
     fn dim(&self) -> usize {
         self.shapes.iter().map(Shape::numel).sum()
@@ -259,7 +259,7 @@ where
 
 impl<T: Float, F> LeastSquares for FnLeastSquares<T, F>
 where
-    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> tapegrad::Result<Var<'t, T>>,
+    F: TapeFn<T>,
 {
     fn residuals(&mut self, x: &[f64]) -> Result<Vec<f64>> {
         let xs = split::<T>(x, &self.shapes)?;
@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn the_engine_hessian_equals_hvps_column_by_column() {
-        let mut p = FnProblem::<f64, _>::new(vec![[3].into()], |_, v| (v[0].square()? * v[0]).sum());
+        let mut p = FnProblem::<f64, _>::new(vec![[3].into()], |_, v| Ok((v[0].square() * v[0]).sum()));
         let x = [1.0, -2.0, 0.5];
         let direct = p.hessian(&x).unwrap();
         let mut by_hvp = vec![0.0; 9];
@@ -403,7 +403,7 @@ mod tests {
     #[test]
     fn the_default_hessian_is_built_from_hvps() {
         // 0.5 sum (x^2)^2: H = diag(6 x^2), through Problem::hessian's default (one HVP per column).
-        let mut p = FnLeastSquares::<f64, _>::new(vec![[3].into()], |_, v| v[0].square());
+        let mut p = FnLeastSquares::<f64, _>::new(vec![[3].into()], |_, v| Ok(v[0].square()));
         assert_eq!(p.hessian(&[1.0, -2.0, 0.5]).unwrap(), vec![6.0, 0.0, 0.0, 0.0, 24.0, 0.0, 0.0, 0.0, 1.5]);
     }
 }

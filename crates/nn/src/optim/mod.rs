@@ -27,7 +27,7 @@
 //! for _ in 0..300 {
 //!     let grads = {
 //!         let tape = Tape::new();
-//!         let loss = tape.param(&w).add_scalar(-3.0)?.square()?.sum()?;
+//!         let loss = tape.param(&w).add_scalar(-3.0).square().sum();
 //!         loss.backward()?
 //!     }; // the tape is dropped here, so the update below is in place
 //!     opt.step(&mut [&mut w], &grads)?;

@@ -180,34 +180,36 @@ impl<'t, T: Float> Var<'t, T> {
         self.binary(rhs, DivOp, div_t)
     }
 
-    /// `-self`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode ([`crate::Error::NonFinite`]).
-    pub fn try_neg(self) -> Result<Self> {
+    /// `-self` (the `-` operator). Cannot fail: see [`crate::Tape::set_anomaly`].
+    pub fn neg(self) -> Self {
         let v = self.map_value(|x| -x);
-        self.tape.record(NegOp, &[self], v)
+        self.tape.record_infallible(NegOp, self, v)
     }
 
-    /// `self + c`.
+    /// `-self`, kept for one release: negation cannot fail, use `-x` or [`Var::neg`].
     ///
     /// # Errors
-    /// Only in anomaly mode.
-    pub fn add_scalar(self, c: T) -> Result<Self> {
+    /// Never.
+    #[deprecated(since = "0.2.0", note = "negation cannot fail: use `-x` or `x.neg()`")]
+    pub fn try_neg(self) -> Result<Self> {
+        Ok(self.neg())
+    }
+
+    /// `self + c`. Cannot fail: see [`crate::Tape::set_anomaly`].
+    pub fn add_scalar(self, c: T) -> Self {
         let v = self.map_value(|x| x + c);
-        self.tape.record(AddScalarOp, &[self], v)
+        self.tape.record_infallible(AddScalarOp, self, v)
     }
 
-    /// `c * self`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode.
-    pub fn mul_scalar(self, c: T) -> Result<Self> {
+    /// `c * self`. Cannot fail: see [`crate::Tape::set_anomaly`].
+    pub fn mul_scalar(self, c: T) -> Self {
         let v = self.map_value(|x| x * c);
-        self.tape.record(MulScalarOp(c), &[self], v)
+        self.tape.record_infallible(MulScalarOp(c), self, v)
     }
 }
 
+/// Unwraps an operator's result, panicking at the caller's line (`#[track_caller]` on every operator).
+#[track_caller]
 fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
@@ -221,6 +223,7 @@ macro_rules! var_operator {
         /// different tapes). Call the method to get a `Result` instead.
         impl<'t, T: Float> $tr for Var<'t, T> {
             type Output = Var<'t, T>;
+            #[track_caller]
             fn $m(self, rhs: Var<'t, T>) -> Var<'t, T> {
                 or_panic(Var::$f(self, rhs))
             }
@@ -232,14 +235,11 @@ var_operator!(Sub, sub, sub);
 var_operator!(Mul, mul, mul);
 var_operator!(Div, div, div);
 
-/// `-x`.
-///
-/// # Panics
-/// Only in anomaly mode, with [`Var::try_neg`]'s message.
+/// `-x`: [`Var::neg`].
 impl<'t, T: Float> Neg for Var<'t, T> {
     type Output = Var<'t, T>;
     fn neg(self) -> Var<'t, T> {
-        or_panic(self.try_neg())
+        Var::neg(self)
     }
 }
 
@@ -249,56 +249,56 @@ macro_rules! scalar_operators {
         impl<'t> Add<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
             fn add(self, c: $t) -> Var<'t, $t> {
-                or_panic(self.add_scalar(c))
+                self.add_scalar(c)
             }
         }
         /// `c + x`.
         impl<'t> Add<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             fn add(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                or_panic(x.add_scalar(self))
+                x.add_scalar(self)
             }
         }
         /// `x - c`.
         impl<'t> Sub<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
             fn sub(self, c: $t) -> Var<'t, $t> {
-                or_panic(self.add_scalar(-c))
+                self.add_scalar(-c)
             }
         }
         /// `c - x`.
         impl<'t> Sub<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             fn sub(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                or_panic(x.mul_scalar(-1.0).and_then(|n| n.add_scalar(self)))
+                x.mul_scalar(-1.0).add_scalar(self)
             }
         }
         /// `x * c`.
         impl<'t> Mul<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
             fn mul(self, c: $t) -> Var<'t, $t> {
-                or_panic(self.mul_scalar(c))
+                self.mul_scalar(c)
             }
         }
         /// `c * x`.
         impl<'t> Mul<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             fn mul(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                or_panic(x.mul_scalar(self))
+                x.mul_scalar(self)
             }
         }
         /// `x / c`.
         impl<'t> Div<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
             fn div(self, c: $t) -> Var<'t, $t> {
-                or_panic(self.mul_scalar(1.0 / c))
+                self.mul_scalar(1.0 / c)
             }
         }
         /// `c / x`.
         impl<'t> Div<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             fn div(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                or_panic(x.powf(-1.0).and_then(|r| r.mul_scalar(self)))
+                or_panic(x.powf(-1.0)).mul_scalar(self)
             }
         }
     };
@@ -319,7 +319,7 @@ mod tests {
         let b = tape.leaf(Tensor::from_vec(vec![10., 20., 30.], [3]).unwrap());
         let y = a + b;
         assert_eq!(y.value().to_vec(), vec![11., 22., 33., 14., 25., 36.]);
-        let g = y.sum().unwrap().backward().unwrap();
+        let g = y.sum().backward().unwrap();
         assert_eq!(g.get(b).unwrap().to_vec(), vec![2., 2., 2.]);
     }
 
@@ -383,9 +383,9 @@ mod tests {
         }
         #[test]
         fn neg_and_scalar_gradients_match_finite_differences(seed in any::<u64>()) {
-            check_unary(seed, |a| a.try_neg(), (-2.0, 2.0))?;
-            check_unary(seed, |a| a.mul_scalar(-1.7), (-2.0, 2.0))?;
-            check_unary(seed, |a| a.add_scalar(0.3), (-2.0, 2.0))?;
+            check_unary(seed, |a| Ok(a.neg()), (-2.0, 2.0))?;
+            check_unary(seed, |a| Ok(a.mul_scalar(-1.7)), (-2.0, 2.0))?;
+            check_unary(seed, |a| Ok(a.add_scalar(0.3)), (-2.0, 2.0))?;
         }
     }
 }

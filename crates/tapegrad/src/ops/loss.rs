@@ -53,7 +53,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`Error::ShapeMismatch`] when the shapes differ (no silent broadcasting in a loss).
     pub fn mse(self, target: Var<'t, T>) -> Result<Self> {
         same_shape("mse", &self, &target)?;
-        self.sub(target)?.square()?.mean()
+        Ok(self.sub(target)?.square().mean())
     }
 
     /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`.
@@ -66,11 +66,11 @@ impl<'t, T: Float> Var<'t, T> {
         if let Some(p) = self.value().data().iter().find(|p| !(T::zero()..=T::one()).contains(*p)) {
             return Err(Error::InvalidArgument { op: "bce", msg: format!("probability {p} is outside [0, 1]") });
         }
-        let pos = target.mul(self.log()?)?;
-        let one_minus_y = target.mul_scalar(-T::one())?.add_scalar(T::one())?;
-        let one_minus_p = self.mul_scalar(-T::one())?.add_scalar(T::one())?;
-        let neg = one_minus_y.mul(one_minus_p.log()?)?;
-        pos.add(neg)?.mean()?.mul_scalar(-T::one())
+        let pos = target.mul(self.log())?;
+        let one_minus_y = target.mul_scalar(-T::one()).add_scalar(T::one());
+        let one_minus_p = self.mul_scalar(-T::one()).add_scalar(T::one());
+        let neg = one_minus_y.mul(one_minus_p.log())?;
+        Ok(pos.add(neg)?.mean().mul_scalar(-T::one()))
     }
 
     /// Binary cross-entropy on logits, stable for any logit: `mean(softplus(z) - y z)`.
@@ -79,7 +79,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`Error::ShapeMismatch`].
     pub fn bce_with_logits(self, target: Var<'t, T>) -> Result<Self> {
         same_shape("bce_with_logits", &self, &target)?;
-        self.softplus()?.sub(target.mul(self)?)?.mean()
+        Ok(self.softplus().sub(target.mul(self)?)?.mean())
     }
 
     /// Softmax cross-entropy of logits `[N, C]` against class indices, fused with log-sum-exp:
@@ -129,7 +129,7 @@ impl<'t, T: Float> Var<'t, T> {
             });
         }
         let n = s.dims()[0];
-        target.mul(self.log_softmax(1)?)?.sum()?.mul_scalar(-T::one() / T::of(n.max(1) as f64))
+        Ok(target.mul(self.log_softmax(1)?)?.sum().mul_scalar(-T::one() / T::of(n.max(1) as f64)))
     }
 
     /// KL divergence `KL(p || q) = sum p (log p - log q) / N` with `self = log q` (log-probabilities, rank 2
@@ -147,8 +147,8 @@ impl<'t, T: Float> Var<'t, T> {
         }
         let n = if p.rank() >= 2 { p.dims()[0] } else { 1 };
         let ent: T = p.data().iter().map(|&v| if v > T::zero() { v * v.ln() } else { T::zero() }).sum();
-        let cross = target.mul(self)?.sum()?;
-        cross.mul_scalar(-T::one())?.add_scalar(ent)?.mul_scalar(T::one() / T::of(n.max(1) as f64))
+        let cross = target.mul(self)?.sum();
+        Ok(cross.mul_scalar(-T::one()).add_scalar(ent).mul_scalar(T::one() / T::of(n.max(1) as f64)))
     }
 }
 
@@ -229,7 +229,7 @@ mod tests {
         let zs = tape.input(Tensor::from_vec(vec![0.3, -1.2], [2]).unwrap());
         let ys = tape.input(Tensor::from_vec(vec![1.0, 0.0], [2]).unwrap());
         let a = zs.bce_with_logits(ys).unwrap().item().unwrap();
-        let b = zs.sigmoid().unwrap().bce(ys).unwrap().item().unwrap();
+        let b = zs.sigmoid().bce(ys).unwrap().item().unwrap();
         assert!((a - b).abs() < 1e-12);
     }
 

@@ -84,13 +84,10 @@ pub(crate) fn max_keep<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// The sum of all elements (a rank-0 result).
-    ///
-    /// # Errors
-    /// Only in anomaly mode.
-    pub fn sum(self) -> Result<Self> {
+    /// The sum of all elements (a rank-0 result). Cannot fail: see [`crate::Tape::set_anomaly`].
+    pub fn sum(self) -> Self {
         let v = Tensor::scalar(self.value().data().iter().copied().sum());
-        self.tape.record(SumOp(None), &[self], v)
+        self.tape.record_infallible(SumOp(None), self, v)
     }
 
     /// The sum along `axis` (negative counts from the end); `keepdim` keeps it with size 1.
@@ -104,13 +101,11 @@ impl<'t, T: Float> Var<'t, T> {
         self.tape.record(SumOp(Some(a)), &[self], v)
     }
 
-    /// The mean of all elements (sum / n; NaN for an empty tensor).
-    ///
-    /// # Errors
-    /// Only in anomaly mode.
-    pub fn mean(self) -> Result<Self> {
+    /// The mean of all elements (sum / n; NaN for an empty tensor). Cannot fail: see
+    /// [`crate::Tape::set_anomaly`].
+    pub fn mean(self) -> Self {
         let n = self.shape().numel();
-        self.sum()?.mul_scalar(T::one() / T::of(n as f64))
+        self.sum().mul_scalar(T::one() / T::of(n as f64))
     }
 
     /// The mean along `axis`.
@@ -120,7 +115,7 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn mean_axis(self, axis: isize, keepdim: bool) -> Result<Self> {
         let s = self.shape();
         let n = s.dims()[s.axis("mean", axis)?];
-        self.sum_axis(axis, keepdim)?.mul_scalar(T::one() / T::of(n as f64))
+        Ok(self.sum_axis(axis, keepdim)?.mul_scalar(T::one() / T::of(n as f64)))
     }
 
     /// The largest element. The gradient goes to the maximal elements, split evenly between ties.
@@ -184,7 +179,7 @@ mod tests {
     fn reductions_compute_by_hand_values() {
         let tape = Tape::<f64>::new();
         let x = tape.leaf(Tensor::from_vec(vec![1., 5., 3., 4., 2., 6.], [2, 3]).unwrap());
-        assert_eq!(x.sum().unwrap().item().unwrap(), 21.0);
+        assert_eq!(x.sum().item().unwrap(), 21.0);
         assert_eq!(x.sum_axis(0, false).unwrap().value().to_vec(), vec![5., 7., 9.]);
         assert_eq!(x.mean_axis(1, true).unwrap().value().dims(), &[2, 1]);
         assert_eq!(x.max_axis(1, false).unwrap().value().to_vec(), vec![5., 6.]);
@@ -227,8 +222,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn reduction_gradients_match_finite_differences(seed in any::<u64>(), keep in any::<bool>()) {
-            check_unary(seed, |x| x.sum(), (-2.0, 2.0))?;
-            check_unary(seed, |x| x.mean(), (-2.0, 2.0))?;
+            check_unary(seed, |x| Ok(x.sum()), (-2.0, 2.0))?;
+            check_unary(seed, |x| Ok(x.mean()), (-2.0, 2.0))?;
             check_unary_rank(seed, |x| x.sum_axis(-1, keep), (-2.0, 2.0), 1)?;
             check_unary_rank(seed, |x| x.mean_axis(0, keep), (-2.0, 2.0), 1)?;
             check_unary_rank(seed, |x| x.logsumexp(-1, keep), (-2.0, 2.0), 1)?;
