@@ -99,6 +99,11 @@ impl<T: Float> Op<T> for DivOp {
 
 // ---- neg: y = -a;  da = -g ----
 
+/// `-a`, in place when `a`'s storage is not shared.
+pub(crate) fn neg_t<T: Float>(a: Tensor<T>) -> Tensor<T> {
+    if a.is_unique() { a.map_inplace(|x| -x) } else { a.map(|x| -x) }
+}
+
 struct NegOp;
 impl<T: Float> Op<T> for NegOp {
     fn name(&self) -> &'static str {
@@ -185,7 +190,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// Only in anomaly mode ([`crate::Error::NonFinite`]).
     pub fn try_neg(self) -> Result<Self> {
-        let v = self.map_value(|x| -x);
+        let v = neg_t(self.value());
         self.tape.record(NegOp, &[self], v)
     }
 
