@@ -36,11 +36,14 @@ pub mod float;
 pub mod grad_check;
 pub mod higher;
 pub mod kernels;
+mod macros;
 pub mod ops;
 pub mod param;
 pub mod shape;
 pub mod tape;
 pub mod tensor;
+mod tensor_build;
+mod tensor_math;
 pub mod val;
 
 pub use dot::DotOptions;
