@@ -24,6 +24,8 @@
 //! ```
 //!
 //! - Tensors ([`Tensor`]) are dense and row-major, `f32` or `f64`, with shared storage.
+//! - Tensors also do plain maths without a tape (`&a + &b`, `a.matmul(&b)`, `x.sum_axis(0, false)`,
+//!   `x.argmax_axis(-1)`, [`tensor!`]), through the same kernels as the tape's operations.
 //! - The tape records parameters, inputs, constants and operations in creation order; backward walks it in
 //!   reverse, with no recursion.
 //! - Every derivative is written once, with the operations of [`BackwardCx`], and can be recorded and

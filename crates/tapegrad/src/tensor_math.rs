@@ -10,9 +10,7 @@
 //! [`Tensor::sum_axis`], ...) return [`Result`]; the operators panic with the same message and
 //! `#[track_caller]`, so the panic names the caller's line.
 //!
-//! One pitfall of Rust's method lookup: with `std::ops::Add` imported, `a.add(&b)` on an owned tensor
-//! calls the operator (which panics) instead of the method; write `Tensor::add(&a, &b)` or `(&a).add(&b)`
-//! there.
+//! With `std::ops::Add` imported, `a.add(&b)` on an owned tensor is the operator; see [`Tensor::add`].
 
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -33,6 +31,17 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(a.add(&b).unwrap(), tensor![[11.0, 22.0], [13.0, 24.0]]);
     /// assert_eq!(&a + &b, a.add(&b).unwrap());
     /// assert!(a.add(&tensor![1.0, 2.0, 3.0]).is_err());
+    /// ```
+    ///
+    /// Rust's method lookup prefers a trait method taking `self` by value: with `std::ops::Add` imported,
+    /// `a.add(&b)` on an owned `a` is the operator (which panics); write `Tensor::add(&a, &b)` there.
+    ///
+    /// ```
+    /// use std::ops::Add;
+    /// use tapegrad::{Tensor, tensor};
+    /// let (a, b) = (tensor![1.0, 2.0], tensor![3.0, 4.0]);
+    /// let by_operator: Tensor<f64> = a.clone().add(&b);
+    /// assert_eq!(Tensor::add(&a, &b).unwrap(), by_operator);
     /// ```
     ///
     /// # Errors
