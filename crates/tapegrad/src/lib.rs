@@ -24,6 +24,8 @@
 //! ```
 //!
 //! - Tensors ([`Tensor`]) are dense and row-major, `f32` or `f64`, with shared storage.
+//! - Tensors also do plain maths without a tape (`&a + &b`, `a.matmul(&b)`, `x.sum_axis(0, false)`,
+//!   `x.argmax_axis(-1)`, [`tensor!`]), through the same kernels as the tape's operations.
 //! - The tape records parameters, inputs, constants and operations in creation order; backward walks it in
 //!   reverse, with no recursion.
 //! - Every derivative is written once, with the operations of [`BackwardCx`], and can be recorded and
@@ -36,11 +38,14 @@ pub mod float;
 pub mod grad_check;
 pub mod higher;
 pub mod kernels;
+mod macros;
 pub mod ops;
 pub mod param;
 pub mod shape;
 pub mod tape;
 pub mod tensor;
+mod tensor_build;
+mod tensor_math;
 pub mod val;
 
 pub use dot::DotOptions;

@@ -317,7 +317,8 @@ impl<T: Float> Tensor<T> {
         self.data().iter().all(|x| x.is_finite())
     }
 
-    /// The largest absolute elementwise difference from another tensor of the same shape.
+    /// The largest absolute elementwise difference from another tensor of the same shape; NaN when either
+    /// holds a NaN.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when the shapes differ.
@@ -330,7 +331,9 @@ impl<T: Float> Tensor<T> {
                 rhs: other.shape.clone(),
             });
         }
-        Ok(self.data().iter().zip(other.data()).map(|(a, b)| (a.f64() - b.f64()).abs()).fold(0.0, f64::max))
+        // NaN propagates (`f64::max` would skip it and report two tensors with NaNs as close).
+        let diffs = self.data().iter().zip(other.data()).map(|(a, b)| (a.f64() - b.f64()).abs());
+        Ok(diffs.fold(0.0, |m, d| if d > m || d.is_nan() { d } else { m }))
     }
 }
 

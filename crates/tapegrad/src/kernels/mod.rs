@@ -2,6 +2,7 @@
 //! matrix product. Ops call these for their forwards; first-order backward calls them through [`crate::Val`].
 
 pub mod gemm;
+pub mod reduce;
 
 use crate::error::{Error, Result};
 use crate::float::Float;

@@ -99,6 +99,11 @@ impl<T: Float> Op<T> for DivOp {
 
 // ---- neg: y = -a;  da = -g ----
 
+/// `-a`, in place when `a`'s storage is not shared.
+pub(crate) fn neg_t<T: Float>(a: Tensor<T>) -> Tensor<T> {
+    if a.is_unique() { a.map_inplace(|x| -x) } else { a.map(|x| -x) }
+}
+
 struct NegOp;
 impl<T: Float> Op<T> for NegOp {
     fn name(&self) -> &'static str {
@@ -182,7 +187,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// `-self` (the `-` operator). Cannot fail: see [`crate::Tape::set_anomaly`].
     pub fn neg(self) -> Self {
-        let v = self.map_value(|x| -x);
+        let v = neg_t(self.value());
         self.tape.record_infallible(NegOp, self, v)
     }
 

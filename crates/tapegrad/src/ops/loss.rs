@@ -164,16 +164,12 @@ pub fn softmax_rows<T: Float>(logits: &Tensor<T>) -> Result<Tensor<T>> {
     Ok(softmax_t(logits, 1))
 }
 
-/// Index of the largest element of each row of `[N, C]` (first one on ties).
+/// Index of the largest element of each row of `[N, C]` (first one on ties; the first NaN if the row has one).
 pub fn argmax_rows<T: Float>(x: &Tensor<T>) -> Result<Vec<usize>> {
     if x.rank() != 2 {
         return Err(Error::BadShape { op: "argmax_rows", msg: "expected [N, C]".into(), shape: x.shape().clone() });
     }
-    let c = x.dims()[1];
-    Ok(x.data()
-        .chunks(c.max(1))
-        .map(|r| r.iter().enumerate().fold((0, T::neg_infinity()), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
-        .collect())
+    Ok(crate::kernels::reduce::argmax_axis(x, 1))
 }
 
 #[cfg(test)]

@@ -80,13 +80,13 @@ impl<T: Float> Op<T> for LogSumExpOp {
 
 /// Row maxima along `axis` (kept), used to shift before `exp` so it cannot overflow.
 pub(crate) fn max_keep<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    kernels::reduce_axis(x, axis, true, T::neg_infinity(), |a, b| if b > a { b } else { a })
+    kernels::reduce::max_axis(x, axis, true)
 }
 
 impl<'t, T: Float> Var<'t, T> {
     /// The sum of all elements (a rank-0 result). Cannot fail: see [`crate::Tape::set_anomaly`].
     pub fn sum(self) -> Self {
-        let v = Tensor::scalar(self.value().data().iter().copied().sum());
+        let v = Tensor::scalar(kernels::reduce::sum_all(&self.value()));
         self.tape.record_infallible(SumOp(None), self, v)
     }
 
@@ -96,8 +96,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`crate::Error::AxisOutOfRange`].
     pub fn sum_axis(self, axis: isize, keepdim: bool) -> Result<Self> {
         let a = self.shape().axis("sum", axis)?;
-        let v = kernels::reduce_axis(&self.value(), a, keepdim, T::zero(), |x, y| x + y);
-        let v = if keepdim { v } else { v.reshape(self.shape().reduced(a, false))? };
+        let v = kernels::reduce::sum_axis(&self.value(), a, keepdim);
         self.tape.record(SumOp(Some(a)), &[self], v)
     }
 
@@ -127,7 +126,7 @@ impl<'t, T: Float> Var<'t, T> {
         if x.numel() == 0 {
             return Err(crate::Error::BadShape { op: "max", msg: "empty tensor".into(), shape: x.shape().clone() });
         }
-        let m = x.data().iter().copied().fold(T::neg_infinity(), |a, b| if b > a { b } else { a });
+        let m = kernels::reduce::max_all(&x);
         self.tape.record(MaxOp(None), &[self], Tensor::scalar(m))
     }
 
@@ -141,8 +140,7 @@ impl<'t, T: Float> Var<'t, T> {
         if s.dims()[a] == 0 {
             return Err(crate::Error::BadShape { op: "max", msg: format!("axis {a} is empty"), shape: s });
         }
-        let v = max_keep(&self.value(), a);
-        let v = if keepdim { v } else { v.reshape(s.reduced(a, false))? };
+        let v = kernels::reduce::max_axis(&self.value(), a, keepdim);
         self.tape.record(MaxOp(Some(a)), &[self], v)
     }
 

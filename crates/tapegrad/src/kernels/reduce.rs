@@ -1,0 +1,175 @@
+//! Reductions shared by the tape's ops (their forwards) and [`Tensor`]'s eager methods: sums, maxima and
+//! minima, and the positions of the extremes, over a whole tensor or along one axis.
+//!
+//! NaN follows PyTorch: the maximum or minimum of a slice that holds a NaN is NaN, and argmax/argmin
+//! return the index of the first NaN. Otherwise ties go to the first index.
+
+use super::{reduce_axis, split_at_axis};
+use crate::float::Float;
+use crate::tensor::Tensor;
+
+/// Whether `b` replaces the running maximum `a`: it is larger, or it is the first NaN.
+#[inline]
+fn beats_max<T: Float>(a: T, b: T) -> bool {
+    b > a || (b.is_nan() && !a.is_nan())
+}
+
+/// Whether `b` replaces the running minimum `a`: it is smaller, or it is the first NaN.
+#[inline]
+fn beats_min<T: Float>(a: T, b: T) -> bool {
+    b < a || (b.is_nan() && !a.is_nan())
+}
+
+/// The sum of all elements (0 for an empty tensor), added in row-major order.
+pub fn sum_all<T: Float>(x: &Tensor<T>) -> T {
+    x.data().iter().copied().sum()
+}
+
+/// The sums along `axis` (which must exist); `keepdim` keeps it with size 1.
+pub fn sum_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
+    reduce_axis(x, axis, keepdim, T::zero(), |a, b| a + b)
+}
+
+/// The largest element, NaN if any element is NaN, `-inf` for an empty tensor (callers reject that).
+pub fn max_all<T: Float>(x: &Tensor<T>) -> T {
+    x.data().iter().copied().fold(T::neg_infinity(), |a, b| if beats_max(a, b) { b } else { a })
+}
+
+/// The smallest element, NaN if any element is NaN, `+inf` for an empty tensor (callers reject that).
+pub fn min_all<T: Float>(x: &Tensor<T>) -> T {
+    x.data().iter().copied().fold(T::infinity(), |a, b| if beats_min(a, b) { b } else { a })
+}
+
+/// The maxima along `axis` (which must exist), NaN where the slice holds a NaN.
+pub fn max_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
+    reduce_axis(x, axis, keepdim, T::neg_infinity(), |a, b| if beats_max(a, b) { b } else { a })
+}
+
+/// The minima along `axis` (which must exist), NaN where the slice holds a NaN.
+pub fn min_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
+    reduce_axis(x, axis, keepdim, T::infinity(), |a, b| if beats_min(a, b) { b } else { a })
+}
+
+/// Flat row-major index of the largest element (the first NaN if there is one; the first of ties);
+/// 0 for an empty tensor (callers reject that).
+pub fn argmax_all<T: Float>(x: &Tensor<T>) -> usize {
+    arg_all(x, beats_max)
+}
+
+/// Flat row-major index of the smallest element (the first NaN if there is one; the first of ties).
+pub fn argmin_all<T: Float>(x: &Tensor<T>) -> usize {
+    arg_all(x, beats_min)
+}
+
+/// For each slice along `axis`, the position of its largest element (first NaN, first of ties), in
+/// row-major order of the shape with `axis` removed. An empty axis gives zeros (callers reject it).
+pub fn argmax_axis<T: Float>(x: &Tensor<T>, axis: usize) -> Vec<usize> {
+    arg_axis(x, axis, beats_max)
+}
+
+/// For each slice along `axis`, the position of its smallest element (first NaN, first of ties).
+pub fn argmin_axis<T: Float>(x: &Tensor<T>, axis: usize) -> Vec<usize> {
+    arg_axis(x, axis, beats_min)
+}
+
+fn arg_all<T: Float>(x: &Tensor<T>, beats: impl Fn(T, T) -> bool) -> usize {
+    let d = x.data();
+    let mut best = 0;
+    for (i, &v) in d.iter().enumerate().skip(1) {
+        if beats(d[best], v) {
+            best = i;
+        }
+    }
+    best
+}
+
+fn arg_axis<T: Float>(x: &Tensor<T>, axis: usize, beats: impl Fn(T, T) -> bool) -> Vec<usize> {
+    let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    let mut idx = vec![0usize; outer * inner];
+    if len == 0 {
+        return idx;
+    }
+    let xd = x.data();
+    // Walk each outer block slice by slice, keeping the running best value per inner position: the same
+    // contiguous access pattern as `reduce_axis`.
+    let mut best: Vec<T> = Vec::with_capacity(inner);
+    for o in 0..outer {
+        let base = o * len * inner;
+        best.clear();
+        best.extend_from_slice(&xd[base..base + inner]);
+        let out = &mut idx[o * inner..(o + 1) * inner];
+        for l in 1..len {
+            let src = &xd[base + l * inner..base + (l + 1) * inner];
+            for ((b, i), &v) in best.iter_mut().zip(out.iter_mut()).zip(src) {
+                if beats(*b, v) {
+                    *b = v;
+                    *i = l;
+                }
+            }
+        }
+    }
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Shape;
+
+    /// The naive definition: every slice along `axis` gathered and scanned.
+    fn slices(x: &Tensor<f64>, axis: usize) -> Vec<Vec<f64>> {
+        let (outer, len, inner) = split_at_axis(x.shape(), axis);
+        let mut out = Vec::new();
+        for o in 0..outer {
+            for i in 0..inner {
+                out.push((0..len).map(|l| x.data()[(o * len + l) * inner + i]).collect());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn axis_kernels_match_a_scan_of_each_slice() {
+        let x = Tensor::from_vec((0..60).map(|i| f64::from((i * 37) % 23) - 11.0).collect(), [3, 4, 5]).unwrap();
+        for axis in 0..3 {
+            let want = slices(&x, axis);
+            let first = |s: &Vec<f64>, m: f64| s.iter().position(|&v| v == m).unwrap();
+            let maxes: Vec<f64> = want.iter().map(|s| s.iter().copied().fold(f64::MIN, f64::max)).collect();
+            let mins: Vec<f64> = want.iter().map(|s| s.iter().copied().fold(f64::MAX, f64::min)).collect();
+            let sums: Vec<f64> = want.iter().map(|s| s.iter().sum()).collect();
+            assert_eq!(max_axis(&x, axis, false).to_vec(), maxes);
+            assert_eq!(min_axis(&x, axis, true).to_vec(), mins);
+            assert_eq!(min_axis(&x, axis, true).shape(), &x.shape().reduced(axis, true));
+            assert_eq!(sum_axis(&x, axis, false).to_vec(), sums);
+            let am: Vec<usize> = want.iter().zip(&maxes).map(|(s, &m)| first(s, m)).collect();
+            let an: Vec<usize> = want.iter().zip(&mins).map(|(s, &m)| first(s, m)).collect();
+            assert_eq!(argmax_axis(&x, axis), am, "axis {axis}");
+            assert_eq!(argmin_axis(&x, axis), an, "axis {axis}");
+        }
+    }
+
+    #[test]
+    fn nan_wins_every_extreme_and_argmax_points_at_the_first_nan() {
+        let n = f64::NAN;
+        let x = Tensor::from_vec(vec![1.0, n, 3.0, n, 5.0, 2.0], [2, 3]).unwrap();
+        assert!(max_all(&x).is_nan() && min_all(&x).is_nan());
+        assert_eq!(argmax_all(&x), 1);
+        assert_eq!(argmin_all(&x), 1);
+        let m = max_axis(&x, 1, false);
+        assert!(m.data()[0].is_nan() && m.data()[1].is_nan());
+        assert_eq!(argmax_axis(&x, 1), vec![1, 0]);
+        assert_eq!(argmin_axis(&x, 0), vec![1, 0, 1]);
+        let c = min_axis(&x, 0, false);
+        assert!(c.data()[0].is_nan() && c.data()[1].is_nan() && c.data()[2] == 2.0);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_index_and_infinities_are_ordinary_values() {
+        let x = Tensor::from_vec(vec![f64::NEG_INFINITY, f64::NEG_INFINITY, 2.0, 2.0], [4]).unwrap();
+        assert_eq!(argmax_all(&x), 2);
+        assert_eq!(argmin_all(&x), 0);
+        assert_eq!(argmax_axis(&x.reshape([2, 2]).unwrap(), 1), vec![0, 0]);
+        assert_eq!(max_all(&Tensor::<f32>::from_vec(vec![f32::NEG_INFINITY], [1]).unwrap()), f32::NEG_INFINITY);
+        assert_eq!(argmax_axis(&Tensor::<f32>::zeros(Shape::new(&[2, 0])), 1), vec![0, 0]);
+    }
+}
