@@ -220,6 +220,7 @@ fn curve_fit_fixture() -> CurveFit {
             "fit" => c.scipy_fit = nums,
             "stderr" => c.scipy_stderr = nums,
             "cost" => c.scipy_cost = nums[0],
+            "pcov" => {}
             "data" => {
                 c.x.push(nums[0]);
                 c.y.push(nums[1]);
@@ -326,4 +327,44 @@ fn newton_from_the_alternating_10_d_start_stops_at_the_known_local_minimum() {
     let g = s.history.last().unwrap().grad_norm;
     assert!((s.point.f - 3.98658).abs() < 1e-5 && g < 1e-6, "f = {}, |g| = {g:e}", s.point.f);
     assert!((s.point.x[0] + 0.99326).abs() < 1e-4 && s.point.x[1..].iter().all(|v| (v - 1.0).abs() < 0.02));
+}
+
+#[test]
+fn curve_fit_matches_scipy_parameters_covariance_and_standard_errors() {
+    let fx = curve_fit_fixture();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lm_curve_fit.txt");
+    let pcov: Vec<f64> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("pcov "))
+        .flat_map(|l| l.split_whitespace().map(|t| t.parse::<f64>().unwrap()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(pcov.len(), 9);
+    let x = Tensor::from_vec(fx.x.clone(), [fx.x.len()]).unwrap();
+    let y = Tensor::from_vec(fx.y.clone(), [fx.y.len()]).unwrap();
+    // y = a exp(-b x) + c, written as the formula.
+    let fit =
+        tapegrad_nn::optim::full_batch::curve_fit(|_, x, p| Ok(p[0] * (-(p[1] * x)).exp() + p[2]), &x, &y, &fx.start)
+            .unwrap();
+    println!("{fit}");
+    for k in 0..3 {
+        let (ours, scipy) = (fit.params[k], fx.scipy_fit[k]);
+        assert!((ours - scipy).abs() <= 1e-7 * scipy.abs(), "parameter {k}: ours {ours}, scipy {scipy}");
+        let (se, scipy_se) = (fit.std_errors[k], fx.scipy_stderr[k]);
+        assert!((se - scipy_se).abs() <= 1e-5 * scipy_se, "std error {k}: ours {se}, scipy {scipy_se}");
+    }
+    for (k, (ours, scipy)) in fit.covariance.iter().zip(&pcov).enumerate() {
+        assert!((ours - scipy).abs() <= 1e-5 * scipy.abs(), "pcov[{k}]: ours {ours}, scipy {scipy}");
+    }
+    assert!((fit.cost - fx.scipy_cost).abs() <= 1e-9 * fx.scipy_cost);
+    let shown = fit.to_string();
+    assert!(shown.contains("std error") && shown.contains("steps") && shown.contains("Jacobians"), "{shown}");
+}
+
+#[test]
+fn curve_fit_refuses_a_model_of_the_wrong_size() {
+    let x = Tensor::from_vec(vec![0.0, 1.0, 2.0], [3]).unwrap();
+    let y = Tensor::from_vec(vec![1.0, 2.0], [2]).unwrap();
+    let e = tapegrad_nn::optim::full_batch::curve_fit(|_, x, p| Ok(p[0] * x), &x, &y, &[1.0]).unwrap_err();
+    assert!(e.to_string().contains("3 predictions") && e.to_string().contains("2 data points"), "{e}");
 }

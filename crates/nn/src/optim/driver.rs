@@ -189,6 +189,48 @@ impl Summary {
     }
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::GradientNorm => "gradient norm below tolerance",
+            StopReason::LossChange => "relative loss change below tolerance",
+            StopReason::MaxIterations => "maximum number of steps reached",
+            StopReason::NoProgress => "no further progress possible",
+        })
+    }
+}
+
+/// One line: steps, final loss and gradient norm, why it stopped, and the evaluations used.
+///
+/// ```text
+/// 24 steps, loss 4.672044e-3, |g| 3.1e-13: gradient norm below tolerance (25 losses, 25 gradients, 24 Jacobians)
+/// ```
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} steps, loss {:.6e}, |g| {:.1e}: {} (",
+            self.iters(),
+            self.point.f,
+            norm(&self.point.g),
+            self.stop
+        )?;
+        let e = &self.evals;
+        let parts: Vec<String> = [
+            (e.loss, "losses"),
+            (e.grad, "gradients"),
+            (e.hvp, "Hessian-vector products"),
+            (e.hessian, "Hessians"),
+            (e.jacobian, "Jacobians"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        write!(f, "{})", parts.join(", "))
+    }
+}
+
 /// What a step returns to the driver besides the moved point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepOutcome {

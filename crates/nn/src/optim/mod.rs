@@ -1,6 +1,6 @@
 //! Optimizers. First-order ones implement [`Optimizer`]: one update of every parameter from its gradient.
-//! The classical full-batch methods (RProp, QuickProp, CG, BFGS, LM, Newton) have their own step shape,
-//! see their modules.
+//! The classical full-batch methods (RProp, QuickProp, CG, BFGS, L-BFGS, LM, Newton), [`full_batch::minimize`]
+//! and [`full_batch::curve_fit`] are gathered in [`full_batch`].
 //!
 //! | optimizer | file | update (per element, `g` the gradient) |
 //! |---|---|---|
@@ -43,10 +43,12 @@ pub mod adamw;
 pub mod bfgs;
 pub mod cg;
 pub mod clip;
+pub mod curve_fit;
 pub mod dense;
 pub mod driver;
 pub mod first_order;
 pub mod flat;
+pub mod full_batch;
 pub mod lbfgs;
 pub mod line_search;
 pub mod lm;
