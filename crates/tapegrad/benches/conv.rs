@@ -6,7 +6,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::hint::black_box;
-use tapegrad::kernels::conv::{fold, unfold};
+use tapegrad::kernels::conv::{fold, unfold, unfold_into};
+use tapegrad::kernels::matmul;
 use tapegrad::{Padding, Shape, Tape, Tensor, Window2d};
 
 fn conv(c: &mut Criterion) {
@@ -33,8 +34,21 @@ fn conv(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements((32 * 64 * 9 * 1024) as u64));
     g.bench_function("unfold", |b| b.iter(|| black_box(unfold(x0.data(), &d, &win).len())));
+    let mut buf = vec![0.0f32; 32 * 64 * 9 * 1024];
+    g.bench_function("unfold_into_reused_buffer", |b| {
+        b.iter(|| {
+            buf.fill(0.0);
+            unfold_into(x0.data(), &d, &win, &mut buf);
+            black_box(buf[0])
+        })
+    });
     let cols = unfold(x0.data(), &d, &win);
     g.bench_function("fold", |b| b.iter(|| black_box(fold(&cols, &d, &win).len())));
+    // The forward product alone ([32] x [64, 576] · [576, 1024]), to compare the whole with the GEMM's rate.
+    let wb = Tensor::<f32>::rand_uniform([32, 64, 576], -0.1, 0.1, &mut rng).unwrap();
+    let cols = Tensor::from_vec(cols, [32, 576, 1024]).unwrap();
+    g.throughput(Throughput::Elements(2 * 64 * 576 * 1024 * 32));
+    g.bench_function("forward_gemm", |b| b.iter(|| black_box(matmul(&wb, &cols, false, false).unwrap().numel())));
     g.finish();
 }
 

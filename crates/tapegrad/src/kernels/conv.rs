@@ -212,9 +212,20 @@ fn inside(k: usize, before: usize, s: usize, len: usize, out: usize) -> (usize, 
 
 /// im2col: `x` `[n, c, h, w]` to patches `[n, c kh kw, oh ow]` (zeros where the window reads padding).
 pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
+    let mut out = vec![T::zero(); d.n * d.c * win.kh * win.kw * d.oh * d.ow];
+    unfold_into(x, d, win, &mut out);
+    out
+}
+
+/// [`unfold`] into a caller's buffer of `n c kh kw oh ow` zeros (a reused buffer skips the page faults of
+/// a fresh allocation, most of `unfold`'s time at large sizes: see `benches/conv.rs`).
+///
+/// # Panics
+/// When `out` has the wrong length (a broken caller invariant).
+pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut [T]) {
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let (k, l) = (win.kh * win.kw, oh * ow);
-    let mut out = vec![T::zero(); n * c * k * l];
+    assert_eq!(out.len(), n * c * k * l, "invariant: unfold_into's buffer fits the patches");
     for plane in 0..n * c {
         let src = &x[plane * h * w..(plane + 1) * h * w];
         for ki in 0..win.kh {
@@ -240,7 +251,6 @@ pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
             }
         }
     }
-    out
 }
 
 /// col2im, the adjoint of [`unfold`]: patches `[n, c kh kw, oh ow]` summed back into `[n, c, h, w]`
