@@ -54,6 +54,6 @@ pub mod optim;
 pub mod train;
 
 pub use error::{Error, Result};
-pub use layers::{Activation, Linear, Mlp, Sequential};
+pub use layers::{Activation, AvgPool2d, Conv2d, Flatten, Linear, LocallyConnected2d, MaxPool2d, Mlp, Sequential};
 pub use module::{Module, check_module_gradients};
 pub use optim::Optimizer;

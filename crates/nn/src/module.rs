@@ -23,6 +23,12 @@ pub trait Module<T: Float> {
     /// Switches between training mode (dropout active, batch statistics) and evaluation mode.
     fn set_train(&mut self, _train: bool) {}
 
+    /// A short description of the layer for [`crate::Sequential::summary`] (`Linear 128 -> 64`, `relu`,
+    /// `Conv2d 1 -> 16, 3x3, ...`); `Module` when a layer does not say.
+    fn layer_name(&self) -> String {
+        "Module".into()
+    }
+
     /// Number of scalar parameters.
     fn num_params(&self) -> usize {
         self.params().iter().map(|(_, p)| p.value().numel()).sum()
@@ -82,6 +88,9 @@ impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
     }
     fn set_train(&mut self, train: bool) {
         (**self).set_train(train)
+    }
+    fn layer_name(&self) -> String {
+        (**self).layer_name()
     }
     fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
         (**self).param_refs_mut()

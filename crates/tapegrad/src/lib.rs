@@ -53,6 +53,7 @@ pub use error::{Error, Result};
 pub use float::{DType, Float};
 pub use grad_check::{GradCheckConfig, check_gradients, check_second_order};
 pub use higher::{TapeFn, grad, hessian, hvp, jacobian, tape_fn, value_and_grad};
+pub use kernels::conv::{Padding, Window2d, conv_output_size};
 pub use kernels::gemm::{num_threads, set_num_threads};
 pub use ops::layout::concat;
 pub use ops::loss::{argmax_rows, softmax_rows};

@@ -12,6 +12,7 @@ use crate::ops;
 use crate::shape::Shape;
 use crate::tape::{Node, Tape, Var, shapes_of};
 use crate::tensor::Tensor;
+use std::sync::Arc;
 
 /// A value inside a derivative formula: a tensor (first-order backward) or a tape node (`create_graph`).
 #[derive(Clone, Debug)]
@@ -300,5 +301,26 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     /// Rows of `a` added into a zero tensor of `rows` rows at `index` (the derivative of `index_select`).
     pub fn index_add(&self, a: Val<T>, index: &[usize], rows: usize) -> Result<Val<T>> {
         self.unary(a, |a| ops::layout::index_add_t(&a, index, rows), |a| a.index_add(index, rows))
+    }
+
+    /// im2col under `win` (the derivative of `fold`).
+    pub fn unfold(&self, a: Val<T>, win: &ops::conv::Window2d) -> Result<Val<T>> {
+        self.unary(a, |a| ops::conv::unfold_t(&a, win), |a| a.unfold(*win))
+    }
+
+    /// col2im under `win` into an `output = (H, W)` image (the derivative of `unfold`).
+    pub fn fold(&self, a: Val<T>, win: &ops::conv::Window2d, output: (usize, usize)) -> Result<Val<T>> {
+        self.unary(a, |a| ops::conv::fold_t(&a, win, output), |a| a.fold(output, *win))
+    }
+
+    /// Elements at flat positions `index`, shaped `shape` (the derivative of `scatter_add`).
+    pub fn gather(&self, a: Val<T>, index: &Arc<[usize]>, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| ops::pool::gather_t(&a, index, shape), |a| a.gather(index.clone(), shape.clone()))
+    }
+
+    /// Zeros of `shape` with element `i` of `a` added at flat position `index[i]` (the derivative of
+    /// `gather`).
+    pub fn scatter_add(&self, a: Val<T>, index: &Arc<[usize]>, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| ops::pool::scatter_add_t(&a, index, shape), |a| a.scatter_add(index.clone(), shape.clone()))
     }
 }

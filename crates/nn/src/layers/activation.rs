@@ -151,6 +151,10 @@ impl<T: Float> Module<T> for Activation {
         self.apply(x)
     }
 
+    fn layer_name(&self) -> String {
+        self.to_string()
+    }
+
     fn params(&self) -> Vec<(String, &Param<T>)> {
         Vec::new()
     }

@@ -163,6 +163,10 @@ impl<T: Float> Module<T> for Linear<T> {
         out
     }
 
+    fn layer_name(&self) -> String {
+        self.describe()
+    }
+
     fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
         // Called every optimizer step: skip building the names.
         let mut out = vec![&mut self.weight];

@@ -1,20 +1,25 @@
-//! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`].
+//! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`], and for CNNs
+//! [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`LocallyConnected2d`].
 //!
 //! Every layer implements [`crate::Module`]: `forward` records on a tape, parameters persist across tapes
 //! and are named as PyTorch names them (`weight`, `bias`, `layers.0.weight`, ...).
 
 mod activation;
 mod batchnorm;
+mod conv;
 mod dropout;
 mod linear;
 mod mlp;
+mod pool;
 mod sequential;
 
 pub use activation::Activation;
 pub use batchnorm::{BatchNorm1d, BatchNormConfig};
+pub use conv::{Conv2d, Conv2dConfig, LocallyConnected2d};
 pub use dropout::Dropout;
 pub use linear::{Linear, LinearConfig};
 pub use mlp::{Mlp, MlpConfig};
+pub use pool::{AvgPool2d, Flatten, MaxPool2d};
 pub use sequential::Sequential;
 
 #[cfg(test)]

@@ -80,6 +80,64 @@ impl<T: Float> Sequential<T> {
         Ok(outs)
     }
 
+    /// A table of the layers, like Keras' `model.summary()`: each layer's position, description, output
+    /// shape (batch axis shown as `N`) and number of parameters, then the total. The shapes come from a
+    /// forward pass of one zero sample of shape `input` (without the batch axis) on a no-grad tape.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use tapegrad::Padding;
+    /// use tapegrad_nn::layers::{Activation, Conv2d, Flatten, Linear, MaxPool2d, Sequential};
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let cnn = Sequential::<f32>::new()
+    ///     .with(Conv2d::new(1, 4, (3, 3), &mut rng).unwrap().padding(Padding::Same))
+    ///     .with(Activation::Relu)
+    ///     .with(MaxPool2d::new((2, 2)))
+    ///     .with(Flatten::new())
+    ///     .with(Linear::new(64, 10, &mut rng).unwrap());
+    /// assert_eq!(cnn.summary(&[1, 8, 8]).unwrap(), "\
+    /// layer     type                                     output shape  params
+    /// input                                              [N, 1, 8, 8]
+    /// layers.0  Conv2d 1 -> 4, 3x3, stride (1, 1), Same  [N, 4, 8, 8]      40
+    /// layers.1  relu                                     [N, 4, 8, 8]       0
+    /// layers.2  MaxPool2d 2x2, stride (2, 2), Valid      [N, 4, 4, 4]       0
+    /// layers.3  Flatten                                  [N, 64]            0
+    /// layers.4  Linear 64 -> 10                          [N, 10]          650
+    /// total                                                               690
+    /// ");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Module::forward`], when a layer does not accept the previous layer's output.
+    pub fn summary(&self, input: &[usize]) -> Result<String> {
+        let tape = Tape::new();
+        let mut dims = vec![1];
+        dims.extend_from_slice(input);
+        let outs = tape.no_grad(|| self.forward_layers(&tape, tape.input(Tensor::zeros(dims.as_slice()))))?;
+        let batched = |d: &[usize]| {
+            let rest: Vec<String> = d.iter().skip(1).map(|v| v.to_string()).collect();
+            format!("[{}]", std::iter::once("N".to_string()).chain(rest).collect::<Vec<_>>().join(", "))
+        };
+        let mut rows = vec![("input".to_string(), String::new(), batched(&dims), String::new())];
+        for (i, (layer, out)) in self.layers.iter().zip(&outs).enumerate() {
+            let shape = batched(out.shape().dims());
+            rows.push((format!("layers.{i}"), layer.layer_name(), shape, layer.num_params().to_string()));
+        }
+        let total = self.num_params().to_string();
+        let header = ("layer".to_string(), "type".to_string(), "output shape".to_string(), "params".to_string());
+        let w0 = rows.iter().map(|r| r.0.len()).chain([header.0.len(), "total".len()]).max().unwrap_or(0);
+        let w1 = rows.iter().map(|r| r.1.len()).chain([header.1.len()]).max().unwrap_or(0);
+        let w2 = rows.iter().map(|r| r.2.len()).chain([header.2.len()]).max().unwrap_or(0);
+        let w3 = rows.iter().map(|r| r.3.len()).chain([header.3.len(), total.len()]).max().unwrap_or(0);
+        let mut out = String::new();
+        for (a, b, c, d) in std::iter::once(&header).chain(&rows) {
+            out += format!("{a:w0$}  {b:w1$}  {c:w2$}  {d:>w3$}").trim_end();
+            out.push('\n');
+        }
+        out += &format!("{:w0$}  {:w1$}  {:w2$}  {total:>w3$}\n", "total", "", "");
+        Ok(out)
+    }
+
     /// The layer at position `i`.
     pub fn layer(&self, i: usize) -> Option<&(dyn Module<T> + Send)> {
         self.layers.get(i).map(|l| l.as_ref())
@@ -130,6 +188,10 @@ impl<T: Float> Module<T> for Sequential<T> {
             out.extend(layer.params_mut().into_iter().map(|(n, p)| (format!("layers.{i}.{n}"), p)));
         }
         out
+    }
+
+    fn layer_name(&self) -> String {
+        format!("Sequential of {}", self.layers.len())
     }
 
     fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {

@@ -1,6 +1,7 @@
 //! Plain tensor math, no graph: broadcasting elementwise loops, axis reductions, permutes and the batched
 //! matrix product. Ops call these for their forwards; first-order backward calls them through [`crate::Val`].
 
+pub mod conv;
 pub mod gemm;
 pub mod reduce;
 

@@ -4,9 +4,11 @@
 
 pub mod activation;
 pub mod binary;
+pub mod conv;
 pub mod layout;
 pub mod loss;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod unary;
 

@@ -1,0 +1,387 @@
+//! Plain loops behind the convolution and pooling ops, on `[N, C, H, W]` row-major buffers (PyTorch's
+//! layout): the window geometry and its shape checks, `unfold` (im2col), `fold` (col2im, its adjoint) and the
+//! argmax of max pooling.
+//!
+//! `unfold` writes, for every input channel `c` and kernel offset `(ki, kj)`, one row of the patch matrix:
+//! row `c kh kw + ki kw + kj` holds, for each output position `(oy, ox)`, the input element
+//! `x[c, oy sh + ki - top, ox sw + kj - left]` (zero in the padding). Each row is filled one output row at a
+//! time, and at stride 1 that is one contiguous `copy_from_slice` of the input row: the loops are memory
+//! copies, so a convolution built on them is bound by its GEMM.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::shape::Shape;
+
+/// How a 2-D window op pads its input (per spatial axis; `p` below is the total of both sides).
+///
+/// Output size per axis: `o = floor((i + p - k) / s) + 1` ([`conv_output_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// No padding (`p = 0`): the window stays inside the input, `o = floor((i - k) / s) + 1`.
+    #[default]
+    Valid,
+    /// `p = k - 1`, so `o = i` at stride 1 (and `ceil(i / s)` at stride `s`). For an even kernel the
+    /// padding is asymmetric: `floor((k - 1) / 2)` on the top/left and the extra one on the bottom/right, as
+    /// TensorFlow's and PyTorch's `'same'` place it. (At stride > 1 TensorFlow pads less than `k - 1` for
+    /// the same output size; this is the lecture's definition, always `k - 1`.)
+    Same,
+    /// `p = 2 (k - 1)`, `k - 1` on each side: every window overlapping the input at least once,
+    /// `o = i + k - 1` at stride 1.
+    Full,
+    /// Zeros given per side.
+    Explicit {
+        /// Rows above.
+        top: usize,
+        /// Rows below.
+        bottom: usize,
+        /// Columns to the left.
+        left: usize,
+        /// Columns to the right.
+        right: usize,
+    },
+}
+
+impl Padding {
+    /// `ph` rows above and below, `pw` columns left and right (PyTorch's `padding=(ph, pw)`).
+    pub fn symmetric(ph: usize, pw: usize) -> Self {
+        Padding::Explicit { top: ph, bottom: ph, left: pw, right: pw }
+    }
+
+    /// `(top, bottom, left, right)` for a `kh x kw` kernel.
+    pub fn resolve(self, kh: usize, kw: usize) -> (usize, usize, usize, usize) {
+        let same = |k: usize| {
+            let p = k.saturating_sub(1);
+            (p / 2, p - p / 2)
+        };
+        match self {
+            Padding::Valid => (0, 0, 0, 0),
+            Padding::Same => {
+                let ((t, b), (l, r)) = (same(kh), same(kw));
+                (t, b, l, r)
+            }
+            Padding::Full => {
+                let (ph, pw) = (kh.saturating_sub(1), kw.saturating_sub(1));
+                (ph, ph, pw, pw)
+            }
+            Padding::Explicit { top, bottom, left, right } => (top, bottom, left, right),
+        }
+    }
+}
+
+/// The output size of a window op along one axis: `o = floor((i + p - k) / s) + 1`, with `i` the input
+/// size, `k` the kernel size, `s` the stride and `p` the total padding of that axis (both sides).
+///
+/// ```
+/// use tapegrad::conv_output_size;
+/// assert_eq!(conv_output_size(5, 3, 1, 0).unwrap(), 3); // valid
+/// assert_eq!(conv_output_size(5, 3, 1, 2).unwrap(), 5); // same: p = k - 1
+/// assert_eq!(conv_output_size(5, 3, 1, 4).unwrap(), 7); // full: p = 2 (k - 1)
+/// assert_eq!(conv_output_size(5, 3, 2, 0).unwrap(), 2); // stride 2
+/// assert!(conv_output_size(2, 3, 1, 0).is_err()); // the kernel does not fit
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `conv_output_size` when the kernel or stride is zero, the kernel is
+/// larger than the padded input, or `i + p` overflows.
+pub fn conv_output_size(input: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize> {
+    let op = "conv_output_size";
+    if kernel == 0 || stride == 0 {
+        return Err(Error::InvalidArgument {
+            op,
+            msg: format!("kernel {kernel} and stride {stride} must be positive"),
+        });
+    }
+    let padded = input
+        .checked_add(padding)
+        .ok_or_else(|| Error::InvalidArgument { op, msg: format!("input {input} + padding {padding} overflows") })?;
+    if kernel > padded {
+        return Err(Error::InvalidArgument {
+            op,
+            msg: format!("kernel {kernel} is larger than the padded input {padded} ({input} + padding {padding})"),
+        });
+    }
+    Ok((padded - kernel) / stride + 1)
+}
+
+/// A resolved 2-D window: kernel, stride and per-side padding. What `unfold`, `fold` and the pooling ops
+/// are parametrised by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window2d {
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Zero rows above the input.
+    pub top: usize,
+    /// Zero rows below.
+    pub bottom: usize,
+    /// Zero columns to the left.
+    pub left: usize,
+    /// Zero columns to the right.
+    pub right: usize,
+}
+
+/// The sizes of one window op: input `[n, c, h, w]`, output grid `oh x ow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowDims {
+    /// Batch.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl Window2d {
+    /// A `kernel = (kh, kw)` window moved by `stride = (sh, sw)` over an input padded as `padding` says.
+    pub fn new(kernel: (usize, usize), stride: (usize, usize), padding: Padding) -> Self {
+        let (top, bottom, left, right) = padding.resolve(kernel.0, kernel.1);
+        Window2d { kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, top, bottom, left, right }
+    }
+
+    /// Checks an input shape `[N, C, H, W]` against this window and returns the sizes, with errors naming
+    /// `op`: not 4-D, a zero kernel or stride, a kernel larger than the padded input, and any size (the
+    /// padded input, the unfolded patches `N C kh kw oh ow`) overflowing `usize`.
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] or [`Error::InvalidArgument`] naming `op`.
+    pub fn check(&self, op: &'static str, x: &Shape) -> Result<WindowDims> {
+        let &[n, c, h, w] = x.dims() else {
+            return Err(Error::BadShape { op, msg: "expected a 4-D input [N, C, H, W]".into(), shape: x.clone() });
+        };
+        if self.kh == 0 || self.kw == 0 || self.sh == 0 || self.sw == 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                msg: format!("kernel {}x{} and stride ({}, {}) must be positive", self.kh, self.kw, self.sh, self.sw),
+            });
+        }
+        let axis = |name: &str, i: usize, k: usize, s: usize, a: usize, b: usize| -> Result<usize> {
+            let padded = i.checked_add(a).and_then(|v| v.checked_add(b)).ok_or_else(|| Error::BadShape {
+                op,
+                msg: format!("the padded {name} {i} + {a} + {b} overflows"),
+                shape: x.clone(),
+            })?;
+            if k > padded {
+                return Err(Error::BadShape {
+                    op,
+                    msg: format!(
+                        "kernel {}x{} is larger than the padded input ({name} {i} + padding {a} + {b} = {padded})",
+                        self.kh, self.kw
+                    ),
+                    shape: x.clone(),
+                });
+            }
+            Ok((padded - k) / s + 1)
+        };
+        let oh = axis("height", h, self.kh, self.sh, self.top, self.bottom)?;
+        let ow = axis("width", w, self.kw, self.sw, self.left, self.right)?;
+        let d = WindowDims { n, c, h, w, oh, ow };
+        d.patches(self).ok_or_else(|| Error::BadShape {
+            op,
+            msg: format!("the unfolded size {n} x {c} x {} x {} x {oh} x {ow} overflows", self.kh, self.kw),
+            shape: x.clone(),
+        })?;
+        Ok(d)
+    }
+}
+
+impl WindowDims {
+    /// Number of elements of the unfolded patches `[n, c kh kw, oh ow]`, `None` on overflow.
+    pub fn patches(&self, win: &Window2d) -> Option<usize> {
+        [self.c, win.kh, win.kw, self.oh, self.ow].iter().try_fold(self.n, |acc, &d| acc.checked_mul(d))
+    }
+}
+
+/// For kernel column `kj`: the output columns `lo..hi` whose input column `ox sw + kj - left` lies inside
+/// `0..w` (the rest read padding).
+fn inside(k: usize, before: usize, s: usize, len: usize, out: usize) -> (usize, usize) {
+    let lo = before.saturating_sub(k).div_ceil(s);
+    let hi = (len + before).saturating_sub(k).div_ceil(s).min(out);
+    (lo.min(hi), hi)
+}
+
+/// im2col: `x` `[n, c, h, w]` to patches `[n, c kh kw, oh ow]` (zeros where the window reads padding).
+pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
+    let mut out = vec![T::zero(); d.n * d.c * win.kh * win.kw * d.oh * d.ow];
+    unfold_into(x, d, win, &mut out);
+    out
+}
+
+/// [`unfold`] into a caller's buffer of `n c kh kw oh ow` zeros (a reused buffer skips the page faults of
+/// a fresh allocation, most of `unfold`'s time at large sizes: see `benches/conv.rs`).
+///
+/// # Panics
+/// When `out` has the wrong length (a broken caller invariant).
+pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut [T]) {
+    let WindowDims { n, c, h, w, oh, ow } = *d;
+    let (k, l) = (win.kh * win.kw, oh * ow);
+    assert_eq!(out.len(), n * c * k * l, "invariant: unfold_into's buffer fits the patches");
+    for plane in 0..n * c {
+        let src = &x[plane * h * w..(plane + 1) * h * w];
+        for ki in 0..win.kh {
+            let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
+            for kj in 0..win.kw {
+                let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
+                if xlo == xhi {
+                    continue; // this kernel column reads only padding
+                }
+                let row = &mut out[(plane * k + ki * win.kw + kj) * l..][..l];
+                for oy in ylo..yhi {
+                    let srow = &src[(oy * win.sh + ki - win.top) * w..][..w];
+                    let drow = &mut row[oy * ow..(oy + 1) * ow];
+                    if win.sw == 1 {
+                        let s0 = xlo + kj - win.left;
+                        drow[xlo..xhi].copy_from_slice(&srow[s0..s0 + xhi - xlo]);
+                    } else {
+                        for (ox, dv) in drow.iter_mut().enumerate().take(xhi).skip(xlo) {
+                            *dv = srow[ox * win.sw + kj - win.left];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// col2im, the adjoint of [`unfold`]: patches `[n, c kh kw, oh ow]` summed back into `[n, c, h, w]`
+/// (contributions that fall in the padding are dropped).
+pub fn fold<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
+    let WindowDims { n, c, h, w, oh, ow } = *d;
+    let (k, l) = (win.kh * win.kw, oh * ow);
+    let mut out = vec![T::zero(); n * c * h * w];
+    for plane in 0..n * c {
+        let dst = &mut out[plane * h * w..(plane + 1) * h * w];
+        for ki in 0..win.kh {
+            let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
+            for kj in 0..win.kw {
+                let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
+                if xlo == xhi {
+                    continue; // this kernel column reads only padding
+                }
+                let row = &cols[(plane * k + ki * win.kw + kj) * l..][..l];
+                for oy in ylo..yhi {
+                    let drow = &mut dst[(oy * win.sh + ki - win.top) * w..][..w];
+                    let srow = &row[oy * ow..(oy + 1) * ow];
+                    if win.sw == 1 {
+                        let d0 = xlo + kj - win.left;
+                        for (dv, &sv) in drow[d0..d0 + xhi - xlo].iter_mut().zip(&srow[xlo..xhi]) {
+                            *dv += sv;
+                        }
+                    } else {
+                        for (ox, &sv) in srow.iter().enumerate().take(xhi).skip(xlo) {
+                            drow[ox * win.sw + kj - win.left] += sv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For max pooling: the flat index into `x` of the maximum of every window, `[n, c, oh, ow]` of them.
+/// Padding never wins (it is minus infinity, as in PyTorch); the first maximum wins ties; a NaN in the
+/// window is the maximum (the first NaN), so NaN propagates. Every window must hold an input element
+/// (callers check that the padding is smaller than the kernel).
+pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<usize> {
+    let WindowDims { n, c, h, w, oh, ow } = *d;
+    let mut out = Vec::with_capacity(n * c * oh * ow);
+    for plane in 0..n * c {
+        let base = plane * h * w;
+        for oy in 0..oh {
+            let y0 = (oy * win.sh).saturating_sub(win.top);
+            let y1 = (oy * win.sh + win.kh).saturating_sub(win.top).min(h);
+            for ox in 0..ow {
+                let x0 = (ox * win.sw).saturating_sub(win.left);
+                let x1 = (ox * win.sw + win.kw).saturating_sub(win.left).min(w);
+                let mut best = base + y0 * w + x0;
+                let mut bv = x[best];
+                for iy in y0..y1 {
+                    for ix in x0..x1 {
+                        let i = base + iy * w + ix;
+                        let v = x[i];
+                        if !bv.is_nan() && (v > bv || v.is_nan()) {
+                            best = i;
+                            bv = v;
+                        }
+                    }
+                }
+                out.push(best);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// im2col by definition, one element at a time.
+    fn unfold_oracle(x: &[f64], d: &WindowDims, win: &Window2d) -> Vec<f64> {
+        let mut out = Vec::new();
+        for p in 0..d.n * d.c {
+            for ki in 0..win.kh {
+                for kj in 0..win.kw {
+                    for oy in 0..d.oh {
+                        for ox in 0..d.ow {
+                            let iy = (oy * win.sh + ki) as isize - win.top as isize;
+                            let ix = (ox * win.sw + kj) as isize - win.left as isize;
+                            let inside = iy >= 0 && ix >= 0 && (iy as usize) < d.h && (ix as usize) < d.w;
+                            out.push(if inside { x[p * d.h * d.w + iy as usize * d.w + ix as usize] } else { 0.0 });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn unfold_matches_its_definition_and_fold_is_its_adjoint_for_all_small_windows() {
+        let mut checked = 0;
+        for (h, w) in [(1, 1), (3, 4), (5, 2), (4, 6)] {
+            for (kh, kw) in [(1, 1), (2, 3), (3, 2), (4, 4)] {
+                for (sh, sw) in [(1, 1), (2, 1), (1, 3), (3, 2)] {
+                    for pad in [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 1, 0), (3, 1, 0, 2)] {
+                        let win = Window2d { kh, kw, sh, sw, top: pad.0, bottom: pad.1, left: pad.2, right: pad.3 };
+                        let Ok(d) = win.check("t", &Shape::new(&[2, 2, h, w])) else { continue };
+                        let x: Vec<f64> = (0..2 * 2 * h * w).map(|i| (i as f64 * 0.37).sin()).collect();
+                        let cols = unfold(&x, &d, &win);
+                        assert_eq!(cols, unfold_oracle(&x, &d, &win), "{win:?} on {h}x{w}");
+                        // <unfold(x), y> = <x, fold(y)>
+                        let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.71).cos()).collect();
+                        let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+                        let rhs: f64 = x.iter().zip(fold(&y, &d, &win)).map(|(a, b)| a * b).sum();
+                        assert!((lhs - rhs).abs() < 1e-12, "{win:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100);
+    }
+
+    #[test]
+    fn argmax_prefers_nan_and_ignores_padding() {
+        let win = Window2d { kh: 2, kw: 2, sh: 2, sw: 2, top: 1, bottom: 1, left: 1, right: 1 };
+        let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
+        assert_eq!((d.oh, d.ow), (2, 2));
+        // Every window holds one element; negative values still beat the (minus infinity) padding.
+        assert_eq!(window_argmax(&[-1.0, -2.0, -3.0, -4.0], &d, &win), vec![0, 1, 2, 3]);
+        let win = Window2d { kh: 2, kw: 2, sh: 1, sw: 1, top: 0, bottom: 0, left: 0, right: 0 };
+        let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
+        assert_eq!(window_argmax(&[1.0, f64::NAN, 3.0, f64::NAN], &d, &win), vec![1]);
+        assert_eq!(window_argmax(&[1.0, 3.0, 3.0, 2.0], &d, &win), vec![1]);
+    }
+}
