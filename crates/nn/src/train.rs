@@ -349,7 +349,14 @@ fn count_correct<T: Float>(loss: Loss, out: &Tensor<T>, targets: &Targets<T>) ->
 
 /// One-hot rows `[N, num_classes]`.
 fn one_hot<T: Float>(labels: &[usize], num_classes: usize) -> Result<Tensor<T>> {
-    let mut data = vec![T::zero(); labels.len() * num_classes];
+    let too_large = || Error::Config {
+        what: "fit",
+        msg: format!("one-hot targets [{}, {num_classes}] do not fit in memory", labels.len()),
+    };
+    let len = labels.len().checked_mul(num_classes).ok_or_else(too_large)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_large())?;
+    data.resize(len, T::zero());
     for (i, &l) in labels.iter().enumerate() {
         data[i * num_classes + l] = T::one();
     }
