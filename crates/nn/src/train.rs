@@ -93,7 +93,11 @@ impl Default for FitConfig {
 /// After every epoch the model is evaluated on `test` (if given) in eval mode on a no-grad tape, then
 /// `on_epoch` sees the epoch's [`EpochStats`]; returning [`ControlFlow::Break`] stops training. Steps run in
 /// training mode; the model is left in eval mode. Training stops early on `cfg.patience`, and stops as
-/// [`StopReason::Diverged`] (without applying that step) when a batch loss is not finite. Train loss and
+/// [`StopReason::Diverged`] when a batch loss is not finite or a step leaves a parameter NaN or infinite:
+/// the parameters are then put back to their values at the start of that epoch (the last ones checked
+/// finite), so a diverged run never hands back a broken model; the evaluation of that epoch is of the
+/// restored parameters. The optimizer's state is not rolled back: build a new optimizer (or lower its
+/// rate) before training on from there. Train loss and
 /// accuracy are running averages over the epoch's batches, weighted by batch size (Keras's convention).
 ///
 /// # Errors
@@ -209,6 +213,10 @@ where
             opt.set_lr(s.lr(epoch - 1));
         }
         model.set_train(true);
+        // The parameters at the start of the epoch, known finite (checked after every step): what a diverged
+        // run is put back to. Cloning shares the storage, so this costs one copy per parameter per epoch,
+        // made by the epoch's first in-place update.
+        let start_params: Vec<Tensor<T>> = model.param_refs_mut().iter().map(|p| p.value().clone()).collect();
         let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0, 0, 0);
         let mut diverged = false;
         for idx in batcher.epoch(rng) {
@@ -235,6 +243,16 @@ where
             };
             let mut params = model.param_refs_mut();
             opt.step(&mut params, &grads)?;
+            // A finite loss and gradient can still give non-finite weights (a learning rate of 1e39 in f32).
+            if !params.iter().all(|p| p.value().data().iter().all(|v| v.is_finite())) {
+                diverged = true;
+                break;
+            }
+        }
+        if diverged {
+            for (p, v) in model.param_refs_mut().into_iter().zip(start_params) {
+                p.set(v);
+            }
         }
         let train_time = start.elapsed();
         let eval = match test {

@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::init::Init;
 use crate::layers::{Activation, BatchNorm1d, Dropout, Linear, LinearConfig, Sequential};
 use crate::module::Module;
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
 use tapegrad::{Float, Param, Tape, Tensor, Var};
 
 #[path = "mlp_plan.rs"]
@@ -67,6 +67,24 @@ impl Default for MlpConfig {
 pub struct Mlp<T: Float> {
     net: Sequential<T>,
     config: MlpConfig,
+    train: bool,
+}
+
+/// An independent copy: the same architecture, parameter values, running statistics and mode, with fresh
+/// parameter ids (an optimizer's state for the original does not apply to it) and dropout layers reseeded.
+impl<T: Float> Clone for Mlp<T> {
+    fn clone(&self) -> Self {
+        let mut copy = Mlp::from_config(self.config.clone(), &mut rand::rngs::StdRng::seed_from_u64(0))
+            .expect("invariant: the configuration built this network");
+        for ((_, dst), (_, src)) in copy.net.params_mut().into_iter().zip(self.net.params()) {
+            dst.set(src.value().clone());
+        }
+        for (name, value) in self.net.buffers() {
+            copy.net.set_buffer(&name, value).expect("invariant: the same architecture has the same buffers");
+        }
+        copy.set_train(self.train);
+        copy
+    }
 }
 
 impl<T: Float> Mlp<T> {
@@ -103,7 +121,7 @@ impl<T: Float> Mlp<T> {
                 Block::Dropout => net.push(Dropout::new(config.dropout, rng.random::<u64>())?),
             }
         }
-        Ok(Mlp { net, config })
+        Ok(Mlp { net, config, train: true })
     }
 
     /// The configuration it was built from.
@@ -135,6 +153,7 @@ impl<T: Float> Module<T> for Mlp<T> {
     }
 
     fn set_train(&mut self, train: bool) {
+        self.train = train;
         self.net.set_train(train);
     }
 
