@@ -206,6 +206,8 @@ where
     let mut history = History::default();
     let mut best: Option<(f64, usize, Vec<Tensor<T>>)> = None;
     let mut tape_len = 0;
+    let mut start_params: Vec<Vec<T>> =
+        model.param_refs_mut().iter().map(|p| Vec::with_capacity(p.value().numel())).collect();
     let run_start = Instant::now();
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
@@ -214,9 +216,12 @@ where
         }
         model.set_train(true);
         // The parameters at the start of the epoch, known finite (checked after every step): what a diverged
-        // run is put back to. Cloning shares the storage, so this costs one copy per parameter per epoch,
-        // made by the epoch's first in-place update.
-        let start_params: Vec<Tensor<T>> = model.param_refs_mut().iter().map(|p| p.value().clone()).collect();
+        // run is put back to. Copied into buffers allocated once per run (one memcpy per epoch, no
+        // allocation, and the parameters' own storage stays unshared so updates stay in place).
+        for (buf, p) in start_params.iter_mut().zip(model.param_refs_mut()) {
+            buf.clear();
+            buf.extend_from_slice(p.value().data());
+        }
         let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0, 0, 0);
         let mut diverged = false;
         for idx in batcher.epoch(rng) {
@@ -250,8 +255,9 @@ where
             }
         }
         if diverged {
-            for (p, v) in model.param_refs_mut().into_iter().zip(start_params) {
-                p.set(v);
+            for (p, v) in model.param_refs_mut().into_iter().zip(&start_params) {
+                let shape = p.value().shape().clone();
+                p.set(Tensor::from_vec(v.clone(), shape)?);
             }
         }
         let train_time = start.elapsed();
