@@ -178,6 +178,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
+    let dir = PathBuf::from("out/optimizers");
+    tapegrad_examples::error::prepare_out_dir(&dir)?;
     let data = load_iris(0)?;
     let (xt, yt) = (data.x_train.clone(), data.y_train.clone());
     let mut ce = FnProblem::new(shapes(), move |tape: &Tape<f64>, v: &[Var<'_, f64>]| {
@@ -229,8 +231,6 @@ fn run() -> Result<()> {
             1e3 * r.time.last().copied().unwrap_or(0.0),
         );
     }
-    let dir = PathBuf::from("out/optimizers");
-    std::fs::create_dir_all(&dir).map_err(tapegrad_examples::error::io_err(&dir))?;
     for path in chart(&dir.join("comparison"), &runs)? {
         println!("wrote {}", path.display());
     }

@@ -60,6 +60,7 @@ pub struct BinaryReport {
 /// # Errors
 /// Data, training, drawing and file errors.
 pub fn run(opts: &BinaryOptions, out: &mut dyn Write) -> Result<BinaryReport> {
+    crate::error::prepare_out_dir(&opts.out_dir)?;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("breast_cancer.csv");
     let data = Dataset::<f64>::from_csv(&path, &CsvOptions { skip_lines: 1, ..Default::default() })?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
@@ -76,13 +77,14 @@ pub fn run(opts: &BinaryOptions, out: &mut dyn Write) -> Result<BinaryReport> {
         ..Default::default()
     };
     let history = fit(&mut model, &mut opt, &train, Some(&test), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    writeln!(out, "training: {}", crate::error::stop_reason(&history)).map_err(io_err("stdout"))?;
+    crate::error::ensure_trained(&history, &model)?;
 
     let p_benign: Tensor<f64> = model.predict(test.features())?.map(|z| 1.0 / (1.0 + (-z).exp()));
     let truth = test.labels().ok_or_else(|| Error::Check("breast-cancer labels missing".into()))?;
     let pred: Vec<usize> = p_benign.data().iter().map(|&p| usize::from(p > 0.5)).collect();
     let cm = ConfusionMatrix::new(truth, &pred, 2)?.with_labels(&["malignant", "benign"])?;
     let report_files = {
-        std::fs::create_dir_all(&opts.out_dir).map_err(io_err(&opts.out_dir))?;
         let (tl, vl, ta, va) = (history.train_loss(), history.test_loss(), history.train_acc(), history.test_acc());
         plot::curves(
             &opts.out_dir.join("curves"),

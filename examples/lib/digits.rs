@@ -30,6 +30,11 @@ pub const PIXELS: usize = 64;
 pub const CLASSES: usize = 10;
 /// Epochs of the default run (enough for at least 97% test accuracy on the default seed).
 pub const DEFAULT_EPOCHS: usize = 60;
+/// Largest network the command line builds: 100 million parameters are 1.6 GB in `f32` with their
+/// gradients and Adam's two moments, so a network that cannot fit in memory is refused up front.
+pub const MAX_PARAMS: usize = 100_000_000;
+/// Most hidden layers the command line takes.
+pub const MAX_HIDDEN_LAYERS: usize = 64;
 
 /// The bundled data file, resolved at compile time so the example runs from any directory.
 pub fn default_data_path() -> PathBuf {
@@ -194,15 +199,45 @@ pub struct DigitsReport {
     pub files: Vec<PathBuf>,
 }
 
-/// Trains with `args`, prints the results to `out` (the last line is `test_accuracy=0.XXXX`) and writes the
-/// curves, the weight tiles, the misclassified digits and the model into `args.out`.
+/// `n` with thousands separators: `17,226`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Checks every training flag and returns the network's configuration; nothing is allocated or trained
+/// before this passes.
 ///
 /// # Errors
-/// Bad options ([`Error::Input`] or `nn`'s config errors), data, training, drawing and file errors.
-pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
-    let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
-    let (train_set, test_set) = load_split(&args.data, args.seed)?;
-    let mut rng = StdRng::seed_from_u64(args.seed);
+/// [`Error::Input`] naming the flag: zero epochs; a learning rate that is not finite and positive in `f32`
+/// (`1e39` is infinite there); a dropout outside `[0, 1)`; a zero hidden width, more than
+/// [`MAX_HIDDEN_LAYERS`] hidden layers, or a network of more than [`MAX_PARAMS`] parameters (named).
+pub fn validate(args: &TrainArgs) -> Result<MlpConfig> {
+    let bad = |what: &str, msg: String| Err(Error::Input { what: what.into(), msg });
+    if args.epochs == 0 {
+        return bad("--epochs", "must be at least 1".into());
+    }
+    if let Some(lr) = args.lr
+        && !(lr.is_finite() && lr > 0.0 && (lr as f32).is_finite() && lr as f32 > 0.0)
+    {
+        return bad("--lr", format!("{lr:e} must be finite and > 0 in f32, the model's type"));
+    }
+    if !(0.0..1.0).contains(&args.dropout) {
+        return bad("--dropout", format!("{} is not in [0, 1)", args.dropout));
+    }
+    if args.hidden.len() > MAX_HIDDEN_LAYERS {
+        return bad("--hidden", format!("{} layers; at most {MAX_HIDDEN_LAYERS}", args.hidden.len()));
+    }
+    if args.hidden.contains(&0) {
+        return bad("--hidden", format!("widths must be positive, got {:?}", args.hidden));
+    }
     let sizes: Vec<usize> = std::iter::once(PIXELS).chain(args.hidden.iter().copied()).chain([CLASSES]).collect();
     let cfg = MlpConfig {
         sizes: sizes.clone(),
@@ -210,6 +245,36 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
         dropout: args.dropout,
         ..Default::default()
     };
+    match cfg.num_params() {
+        Some(n) if n <= MAX_PARAMS => Ok(cfg),
+        Some(n) => bad(
+            "--hidden",
+            format!(
+                "an MLP {sizes:?} has {} parameters; at most {} fit (with gradients and optimizer state)",
+                thousands(n),
+                thousands(MAX_PARAMS)
+            ),
+        ),
+        None => bad("--hidden", format!("an MLP {sizes:?} has more than {} parameters", thousands(usize::MAX))),
+    }
+}
+
+/// Trains with `args`, prints the results to `out` (the last line is `test_accuracy=0.XXXX`) and writes the
+/// model, then the curves, the weight tiles and the misclassified digits into `args.out`.
+///
+/// The flags are checked and `args.out` is created and checked writable before the data is loaded. A run
+/// that diverges prints why, saves nothing and returns [`Error::Diverged`] (the command exits non-zero).
+///
+/// # Errors
+/// Bad options ([`Error::Input`] or `nn`'s config errors), data, training, drawing and file errors;
+/// [`Error::Diverged`].
+pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
+    let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
+    let cfg = validate(args)?;
+    crate::error::prepare_out_dir(&args.out)?;
+    let (train_set, test_set) = load_split(&args.data, args.seed)?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let sizes = cfg.sizes.clone();
     let mut model = Mlp::<f32>::from_config(cfg, &mut rng)?;
     let full_batch = crate::digits_classical::build(args.optimizer, model.num_params())?;
     let mut opt = if full_batch.is_none() { Some(build_optimizer::<f32>(args.optimizer, args.lr)?) } else { None };
@@ -266,6 +331,8 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
     };
     bar.finish();
     model.set_train(false);
+    say(out, format!("training: {}", crate::error::stop_reason(&history)))?;
+    crate::error::ensure_trained(&history, &model)?;
 
     let truth = test_set.labels().ok_or_else(|| Error::Check("digits test set without labels".into()))?.to_vec();
     let logits = model.predict(test_set.features())?;
@@ -300,7 +367,8 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
 /// input scaled to `[0, 1]`.
 ///
 /// # Errors
-/// [`Error::Input`] naming the column of a bad value or the wrong count.
+/// [`Error::Input`] naming the column of a bad or non-finite value (NaN, inf, or a number such as `1e39`
+/// that is infinite in `f32`), or the wrong count.
 pub fn parse_row(row: &str) -> Result<Tensor<f32>> {
     let bad = |msg: String| Error::Input { what: "--row".into(), msg };
     let values = row
@@ -312,6 +380,10 @@ pub fn parse_row(row: &str) -> Result<Tensor<f32>> {
         .collect::<Result<Vec<f32>>>()?;
     if values.len() != PIXELS && values.len() != PIXELS + 1 {
         return Err(bad(format!("{} values, expected {PIXELS} pixels (and optionally a label)", values.len())));
+    }
+    // 1e39 parses as an f32 infinity; NaN and infinities would give a NaN "prediction".
+    if let Some(i) = values[..PIXELS].iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("column {}: {} is not a finite pixel value", i + 1, values[i])));
     }
     Ok(Tensor::from_vec(values[..PIXELS].iter().map(|v| v / 16.0).collect(), [1, PIXELS])?)
 }
@@ -325,6 +397,15 @@ pub fn predict(args: &PredictArgs, out: &mut dyn Write) -> Result<Vec<usize>> {
     let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
     let mut model = Mlp::<f32>::load(&args.model)?;
     model.set_train(false);
+    let sizes = &model.config().sizes;
+    if sizes.first() != Some(&PIXELS) || sizes.last() != Some(&CLASSES) {
+        return Err(Error::Input {
+            what: args.model.display().to_string(),
+            msg: format!(
+                "an MLP {sizes:?} is not a digits model: it must take {PIXELS} pixels and give {CLASSES} classes"
+            ),
+        });
+    }
     say(out, format!("loaded {} (MLP {:?})", args.model.display(), model.config().sizes))?;
     if let Some(row) = &args.row {
         let probs = tapegrad::softmax_rows(&model.predict(&parse_row(row)?)?)?;

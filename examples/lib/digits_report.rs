@@ -28,7 +28,8 @@ pub fn print_metrics(out: &mut dyn Write, cm: &ConfusionMatrix) -> std::io::Resu
     writeln!(out, "{:>5} {p:>9.4} {r:>9.4} {f:>9.4} {:>8}\n", "macro", cm.total())
 }
 
-/// Writes `curves.{png,svg}`, `weights.png`, `misclassified.png` and `model.safetensors` into `dir`.
+/// Writes `model.safetensors` first (a failed picture must not lose the model), then `curves.{png,svg}`,
+/// `weights.png` and `misclassified.png` into `dir`.
 ///
 /// # Errors
 /// Folder, drawing and model-file errors.
@@ -40,13 +41,16 @@ pub fn write_outputs(
     pred: &[usize],
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let model_path = dir.join("model.safetensors");
+    model.save(&model_path)?;
+    let mut files = vec![model_path];
     let (train_loss, test_loss) = (history.train_loss(), history.test_loss());
     let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
     let panels = [
         Panel { title: "loss (softmax cross-entropy)", series: vec![("train", &train_loss), ("test", &test_loss)] },
         Panel { title: "accuracy", series: vec![("train", &train_acc), ("test", &test_acc)] },
     ];
-    let mut files = plot::curves(&dir.join("curves"), &panels)?;
+    files.extend(plot::curves(&dir.join("curves"), &panels)?);
 
     let (_, w) = model.params().into_iter().next().ok_or_else(|| Error::Check("the model has no parameters".into()))?;
     let w = w.value();
@@ -64,9 +68,5 @@ pub fn write_outputs(
         wrong.iter().map(|&i| x.data()[i * n..(i + 1) * n].iter().map(|&v| f64::from(v)).collect()).collect();
     let captions: Vec<String> = wrong.iter().map(|&i| format!("{} (true {})", pred[i], truth[i])).collect();
     files.push(plot::image_grid(&dir.join("misclassified.png"), &images, side, 8, &captions)?);
-
-    let model_path = dir.join("model.safetensors");
-    model.save(&model_path)?;
-    files.push(model_path);
     Ok(files)
 }

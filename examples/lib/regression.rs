@@ -120,6 +120,7 @@ fn score(pred: &Tensor<f64>, truth: &Tensor<f64>) -> Result<Scores> {
 /// # Errors
 /// Data, training, drawing and file errors.
 pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionReport> {
+    crate::error::prepare_out_dir(&opts.out_dir)?;
     let data = load()?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let (train, test) = data.train_test_split(0.2, &mut rng)?;
@@ -143,6 +144,8 @@ pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionRe
         ..Default::default()
     };
     let history = fit(&mut model, &mut opt, &train_s, Some(&test_s), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    writeln!(out, "training: {}", crate::error::stop_reason(&history)).map_err(io_err("stdout"))?;
+    crate::error::ensure_trained(&history, &model)?;
     let pred = ys.inverse_transform(&model.predict(test_s.features())?)?;
     let mlp = score(&pred, &y_test)?;
 
@@ -168,7 +171,6 @@ pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionRe
     for (name, s) in [("MLP", mlp), ("least squares", least_squares), ("mean of train targets", mean)] {
         say(out, format!("{name:<22} {:>10.1} {:>8.4}", s.mse, s.r2))?;
     }
-    std::fs::create_dir_all(&opts.out_dir).map_err(io_err(&opts.out_dir))?;
     let (tr, te) = (history.train_loss(), history.test_loss());
     let panel = Panel { title: "MSE (standardised target)", series: vec![("train", &tr), ("test", &te)] };
     let files = plot::curves(&opts.out_dir.join("loss"), &[panel])?;

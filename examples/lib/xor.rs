@@ -227,6 +227,7 @@ pub fn write_graph(net: &Mlp<f64>, dir: &Path, stem: &str) -> Result<Vec<PathBuf
 /// [`Error::Check`] when a result contradicts the lecture (a gate's truth table, a single neuron solving
 /// XOR); engine, `nn` and file errors.
 pub fn run(opts: &XorOptions, out: &mut dyn Write) -> Result<XorReport> {
+    crate::error::prepare_out_dir(&opts.out_dir)?;
     let log = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
     log(out, "Threshold neurons on the four points (0,0) (0,1) (1,0) (1,1):".into())?;
     let gates = gates()?;

@@ -117,6 +117,59 @@ pub(crate) fn metadata_of(bytes: &[u8], path: &str) -> Result<BTreeMap<String, S
     Ok(meta.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default())
 }
 
+/// `"f32"` or `"f64"`, for messages.
+pub(crate) fn float_name<T: Float>() -> &'static str {
+    match T::DTYPE {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+    }
+}
+
+/// Longest text from a file quoted whole in an error message.
+const SHOWN_CHARS: usize = 60;
+/// Most names listed in one error message.
+const SHOWN_NAMES: usize = 8;
+
+/// `text` quoted for an error message, cut after 60 characters with the full length appended, so that a
+/// hostile file cannot make a message as large as itself.
+pub(crate) fn short(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], thousands(text.len())),
+    }
+}
+
+/// `text` unquoted, cut after 60 characters as [`short`] cuts it.
+pub(crate) fn clipped(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], thousands(text.len())),
+    }
+}
+
+/// `n` with thousands separators: `199,990`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A bounded list of names: `["a", "b", ... and 199,990 more]`.
+pub(crate) fn listed<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<String> = names.iter().take(SHOWN_NAMES).map(|n| short(n.as_ref())).collect();
+    if names.len() > SHOWN_NAMES {
+        format!("[{}, ... and {} more]", shown.join(", "), thousands(names.len() - SHOWN_NAMES))
+    } else {
+        format!("[{}]", shown.join(", "))
+    }
+}
+
 pub(crate) fn model_file(path: &str, msg: String) -> Error {
     Error::ModelFile { path: path.to_string(), msg }
 }
@@ -177,7 +230,7 @@ fn to_tensor<T: Float>(name: &str, view: &TensorView<'_>, path: &str) -> Result<
     if view.dtype() != dtype_of::<T>() {
         return Err(model_file(
             path,
-            format!("{name}: dtype {} in the file, the model uses {}", view.dtype(), dtype_of::<T>()),
+            format!("{}: dtype {} in the file, the model uses {}", clipped(name), view.dtype(), dtype_of::<T>()),
         ));
     }
     let data: Vec<T> = match T::DTYPE {
@@ -192,7 +245,7 @@ fn to_tensor<T: Float>(name: &str, view: &TensorView<'_>, path: &str) -> Result<
             .map(|c| T::of(f64::from_le_bytes(c.try_into().expect("invariant: chunks of 8"))))
             .collect(),
     };
-    Tensor::from_vec(data, view.shape().to_vec()).map_err(|e| model_file(path, format!("{name}: {e}")))
+    Tensor::from_vec(data, view.shape().to_vec()).map_err(|e| model_file(path, format!("{}: {e}", clipped(name))))
 }
 
 pub(crate) fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes: &[u8], path: &str) -> Result<()> {
@@ -205,7 +258,7 @@ pub(crate) fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes
     if !missing.is_empty() || !extra.is_empty() {
         return Err(model_file(
             path,
-            format!("names differ from the model's: missing {missing:?}, unexpected {extra:?}"),
+            format!("names differ from the model's: missing {}, unexpected {}", listed(&missing), listed(&extra)),
         ));
     }
     // Check and convert everything before touching the module, so an error leaves it unchanged.
@@ -252,13 +305,28 @@ fn mlp_metadata(cfg: &MlpConfig) -> BTreeMap<String, String> {
     MLP_KEYS.iter().map(|k| k.to_string()).zip(values).collect()
 }
 
-fn mlp_config(meta: &BTreeMap<String, String>, path: &str) -> Result<MlpConfig> {
+/// The configuration recorded in the header; `max_sizes` is one more than the number of tensors in the file.
+fn mlp_config(meta: &BTreeMap<String, String>, path: &str, max_sizes: usize) -> Result<MlpConfig> {
     let get = |i: usize| {
         meta.get(MLP_KEYS[i])
             .ok_or_else(|| model_file(path, format!("metadata has no {}: not saved by Mlp::save", MLP_KEYS[i])))
     };
-    let bad = |i: usize, v: &str| model_file(path, format!("metadata {} = {v:?} cannot be read", MLP_KEYS[i]));
+    let bad = |i: usize, v: &str| model_file(path, format!("metadata {} = {} cannot be read", MLP_KEYS[i], short(v)));
     let sizes = get(0)?;
+    // A network of k sizes has k - 1 weights, each a tensor of the file: more sizes than that cannot be
+    // right, and counting them first keeps a header of millions of sizes from being parsed at all.
+    let count = sizes.split(',').count();
+    if count > max_sizes {
+        return Err(model_file(
+            path,
+            format!(
+                "metadata {} lists {} layer sizes, but the file holds {} tensors (each layer needs its weight)",
+                MLP_KEYS[0],
+                thousands(count),
+                thousands(max_sizes - 1)
+            ),
+        ));
+    }
     let sizes = sizes.split(',').map(|s| s.parse().map_err(|_| bad(0, sizes))).collect::<Result<Vec<usize>>>()?;
     let act = |i: usize| get(i).and_then(|v| v.parse::<Activation>().map_err(|_| bad(i, v)));
     let flag = |i: usize| get(i).and_then(|v| v.parse::<bool>().map_err(|_| bad(i, v)));
@@ -312,12 +380,61 @@ impl<T: Float> Mlp<T> {
         Self::from_safetensors(&bytes, &shown)
     }
 
+    /// Rebuilds an MLP from the bytes of a file written by [`Mlp::save`], as [`Mlp::load`] does (`<bytes>`
+    /// stands for the path in errors).
+    ///
+    /// # Errors
+    /// As [`Mlp::load`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_safetensors(bytes, BYTES)
+    }
+
+    /// The file is untrusted: the header's architecture is checked against the tensors the file holds
+    /// (names, shapes, dtypes; the byte length of every tensor was checked against its shape by the
+    /// parser) before anything is built, so every allocation below is bounded by the file's own size.
     fn from_safetensors(bytes: &[u8], path: &str) -> Result<Self> {
-        let cfg = mlp_config(&metadata_of(bytes, path)?, path)?;
+        let file = parse(bytes, path)?;
+        let cfg = mlp_config(&metadata_of(bytes, path)?, path, file.len().saturating_add(1))?;
+        cfg.validate().map_err(|e| model_file(path, format!("the recorded architecture is invalid: {e}")))?;
+        let expected = cfg.tensors();
+        let in_file: BTreeSet<&str> = file.names().into_iter().collect();
+        let in_model: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+        let missing: Vec<&str> = in_model.difference(&in_file).copied().collect();
+        let extra: Vec<&str> = in_file.difference(&in_model).copied().collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            return Err(model_file(
+                path,
+                format!(
+                    "the tensors do not match the recorded architecture {}: missing {}, unexpected {}",
+                    short(&meta_sizes(&cfg)),
+                    listed(&missing),
+                    listed(&extra)
+                ),
+            ));
+        }
+        for (name, shape) in &expected {
+            let view = file.tensor(name).map_err(|e| model_file(path, format!("{name}: {e}")))?;
+            if view.shape() != shape.as_slice() {
+                return Err(model_file(
+                    path,
+                    format!("{name}: shape {:?} in the file, the recorded architecture needs {shape:?}", view.shape()),
+                ));
+            }
+            if view.dtype() != dtype_of::<T>() {
+                return Err(model_file(
+                    path,
+                    format!("{name}: dtype {} in the file, the model uses {}", view.dtype(), dtype_of::<T>()),
+                ));
+            }
+        }
         // The initial values are overwritten; the seed only fixes dropout masks.
         let mut mlp = Mlp::from_config(cfg, &mut StdRng::seed_from_u64(0))
             .map_err(|e| model_file(path, format!("the recorded architecture is invalid: {e}")))?;
         decode_into(&mut mlp, bytes, path)?;
         Ok(mlp)
     }
+}
+
+fn meta_sizes(cfg: &MlpConfig) -> String {
+    cfg.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")
 }

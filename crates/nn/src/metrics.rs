@@ -103,6 +103,10 @@ pub struct ClassScores {
     pub support: usize,
 }
 
+/// Most classes a [`ConfusionMatrix`] takes: its counts are dense, `num_classes^2` of them (32 GiB at this
+/// bound), and a class count read from a file must not size an allocation unchecked.
+pub const MAX_CLASSES: usize = 1 << 16;
+
 /// Counts of (actual, predicted) class pairs, printable as a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfusionMatrix {
@@ -115,7 +119,9 @@ impl ConfusionMatrix {
     /// Counts the pairs of `truth` and `pred` over `num_classes` classes (labelled `0`, `1`, ...).
     ///
     /// # Errors
-    /// [`Error::Config`] when the lengths differ or are 0, or a class is not below `num_classes`.
+    /// [`Error::Config`] when the lengths differ or are 0, a class is not below `num_classes`, or
+    /// `num_classes` exceeds [`MAX_CLASSES`] (the matrix is dense: `num_classes^2` counts) or its counts
+    /// cannot be allocated.
     pub fn new(truth: &[usize], pred: &[usize], num_classes: usize) -> Result<Self> {
         let what = "confusion matrix";
         same_len(what, truth.len(), pred.len())?;
@@ -123,7 +129,16 @@ impl ConfusionMatrix {
             let (side, row) = if i < truth.len() { ("true label", i) } else { ("prediction", i - truth.len()) };
             return bad(what, format!("{side} {c} of row {row} is not below num_classes {num_classes}"));
         }
-        let mut counts = vec![0; num_classes * num_classes];
+        if num_classes > MAX_CLASSES {
+            let msg = format!("{num_classes} classes: a dense matrix holds at most {MAX_CLASSES} classes");
+            return bad(what, msg);
+        }
+        let cells = num_classes * num_classes; // at most 2^32: cannot overflow
+        let mut counts = Vec::new();
+        if counts.try_reserve_exact(cells).is_err() {
+            return bad(what, format!("{num_classes} classes: {cells} counts do not fit in memory"));
+        }
+        counts.resize(cells, 0);
         for (&a, &p) in truth.iter().zip(pred) {
             counts[a * num_classes + p] += 1;
         }

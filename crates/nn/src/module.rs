@@ -7,7 +7,11 @@ use tapegrad::{Float, Param, Tape, Tensor, Var};
 ///
 /// Parameter names are dotted paths in a stable order (`layers.0.weight`, `layers.0.bias`, ...), the names
 /// model files use.
-pub trait Module<T: Float> {
+///
+/// Every module is `Send + Sync`: a trained network can be shared (`&M` or `Arc<M>`) by threads that each
+/// predict on their own tape. Layers with state that `forward` changes (dropout's RNG, batch norm's running
+/// statistics) keep it behind a `Mutex`.
+pub trait Module<T: Float>: Send + Sync {
     /// Records the forward pass of `x` on `tape`.
     ///
     /// # Errors
@@ -74,8 +78,8 @@ pub trait Module<T: Float> {
     }
 }
 
-/// A boxed module is a module, so layers chosen at run time (`Box<dyn Module<T> + Send>`) fit anywhere a
-/// module does.
+/// A boxed module is a module, so layers chosen at run time (`Box<dyn Module<T>>`, `Send + Sync` like every
+/// module) fit anywhere a module does.
 impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn forward<'t>(&self, tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         (**self).forward(tape, x)

@@ -93,7 +93,11 @@ impl Default for FitConfig {
 /// After every epoch the model is evaluated on `test` (if given) in eval mode on a no-grad tape, then
 /// `on_epoch` sees the epoch's [`EpochStats`]; returning [`ControlFlow::Break`] stops training. Steps run in
 /// training mode; the model is left in eval mode. Training stops early on `cfg.patience`, and stops as
-/// [`StopReason::Diverged`] (without applying that step) when a batch loss is not finite. Train loss and
+/// [`StopReason::Diverged`] when a batch loss is not finite or a step leaves a parameter NaN or infinite:
+/// the parameters are then put back to their values at the start of that epoch (the last ones checked
+/// finite), so a diverged run never hands back a broken model; the evaluation of that epoch is of the
+/// restored parameters. The optimizer's state is not rolled back: build a new optimizer (or lower its
+/// rate) before training on from there. Train loss and
 /// accuracy are running averages over the epoch's batches, weighted by batch size (Keras's convention).
 ///
 /// # Errors
@@ -202,6 +206,8 @@ where
     let mut history = History::default();
     let mut best: Option<(f64, usize, Vec<Tensor<T>>)> = None;
     let mut tape_len = 0;
+    let mut start_params: Vec<Vec<T>> =
+        model.param_refs_mut().iter().map(|p| Vec::with_capacity(p.value().numel())).collect();
     let run_start = Instant::now();
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
@@ -209,6 +215,13 @@ where
             opt.set_lr(s.lr(epoch - 1));
         }
         model.set_train(true);
+        // The parameters at the start of the epoch, known finite (checked after every step): what a diverged
+        // run is put back to. Copied into buffers allocated once per run (one memcpy per epoch, no
+        // allocation, and the parameters' own storage stays unshared so updates stay in place).
+        for (buf, p) in start_params.iter_mut().zip(model.param_refs_mut()) {
+            buf.clear();
+            buf.extend_from_slice(p.value().data());
+        }
         let (mut loss_sum, mut seen, mut correct, mut counted) = (0.0, 0, 0, 0);
         let mut diverged = false;
         for idx in batcher.epoch(rng) {
@@ -235,6 +248,17 @@ where
             };
             let mut params = model.param_refs_mut();
             opt.step(&mut params, &grads)?;
+            // A finite loss and gradient can still give non-finite weights (a learning rate of 1e39 in f32).
+            if !params.iter().all(|p| p.value().data().iter().all(|v| v.is_finite())) {
+                diverged = true;
+                break;
+            }
+        }
+        if diverged {
+            for (p, v) in model.param_refs_mut().into_iter().zip(&start_params) {
+                let shape = p.value().shape().clone();
+                p.set(Tensor::from_vec(v.clone(), shape)?);
+            }
         }
         let train_time = start.elapsed();
         let eval = match test {
@@ -349,7 +373,14 @@ fn count_correct<T: Float>(loss: Loss, out: &Tensor<T>, targets: &Targets<T>) ->
 
 /// One-hot rows `[N, num_classes]`.
 fn one_hot<T: Float>(labels: &[usize], num_classes: usize) -> Result<Tensor<T>> {
-    let mut data = vec![T::zero(); labels.len() * num_classes];
+    let too_large = || Error::Config {
+        what: "fit",
+        msg: format!("one-hot targets [{}, {num_classes}] do not fit in memory", labels.len()),
+    };
+    let len = labels.len().checked_mul(num_classes).ok_or_else(too_large)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_large())?;
+    data.resize(len, T::zero());
     for (i, &l) in labels.iter().enumerate() {
         data[i * num_classes + l] = T::one();
     }

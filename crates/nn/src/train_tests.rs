@@ -7,7 +7,7 @@ use crate::data::StandardScaler;
 use crate::optim::GradSource;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::cell::RefCell;
+use std::sync::Mutex;
 use tapegrad::Param;
 
 /// `y = x W^T + b`; optionally records (train mode, grad enabled) at every forward, and optionally holds a
@@ -18,20 +18,20 @@ struct Linear {
     unused: Option<Param<f64>>,
     nan_in_eval: bool,
     train: bool,
-    log: RefCell<Vec<(bool, bool)>>,
+    log: Mutex<Vec<(bool, bool)>>,
 }
 
 impl Linear {
     fn new(inputs: usize, outputs: usize) -> Self {
         let w = Param::new(Tensor::zeros([outputs, inputs]));
         let b = Param::new(Tensor::zeros([outputs]));
-        Linear { w, b, unused: None, nan_in_eval: false, train: true, log: RefCell::default() }
+        Linear { w, b, unused: None, nan_in_eval: false, train: true, log: Mutex::default() }
     }
 }
 
 impl Module<f64> for Linear {
     fn forward<'t>(&self, tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
-        self.log.borrow_mut().push((self.train, tape.grad_enabled()));
+        self.log.lock().unwrap().push((self.train, tape.grad_enabled()));
         let y = x.linear(tape.param(&self.w), Some(tape.param(&self.b)))?;
         Ok(if self.nan_in_eval && !self.train { y.mul_scalar(f64::NAN) } else { y })
     }
@@ -131,7 +131,7 @@ fn steps_run_in_train_mode_and_evaluation_in_eval_mode_without_grad() {
     // 105 training rows: 3 steps, then one evaluation, per epoch
     let step = (true, true);
     let eval = (false, false);
-    assert_eq!(*model.log.borrow(), [step, step, step, eval, step, step, step, eval]);
+    assert_eq!(*model.log.lock().unwrap(), [step, step, step, eval, step, step, step, eval]);
     assert!(!model.train, "fit leaves the model in eval mode");
 }
 

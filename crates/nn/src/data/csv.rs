@@ -50,7 +50,8 @@ pub enum EmptyLines {
 ///
 /// Policies: fields are trimmed of surrounding spaces and tabs; every data row must have as many fields as
 /// the first one; numbers must be finite (`nan` and `inf` are rejected); a class label must be a non-negative
-/// integer (`3`, or an integral float such as `3.0e+00`); empty lines are an error unless
+/// integer (`3`, or an integral float such as `3.0e+00`) below the number of data rows (the class count,
+/// largest label + 1, sizes per-class structures, and a file cannot hold more classes than rows); empty lines are an error unless
 /// [`EmptyLines::Skip`] is chosen; the final line may or may not end with a newline; CRLF line ends and a
 /// UTF-8 byte-order mark are accepted. A file with no data rows is an error. Each of these is an
 /// [`Error::Parse`] with the file, the 1-based line (header lines counted) and the 1-based field.
@@ -185,6 +186,8 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
     let mut layout: Option<(usize, usize, Option<usize>)> = None;
     let mut bytes = Vec::new();
     let mut line_no = 0;
+    // (label, line, field) of the largest class label
+    let mut largest_label: Option<(usize, usize, usize)> = None;
     loop {
         bytes.clear();
         let n = reader.read_until(b'\n', &mut bytes).map_err(|source| Error::Io { path: name.to_string(), source })?;
@@ -242,7 +245,13 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
         for (k, f) in fields.iter().enumerate() {
             if Some(k) == label_at {
                 match label {
-                    Some(Label::Class(_)) => p.classes.push(parse_class(f).map_err(|m| err(line_no, k + 1, m))?),
+                    Some(Label::Class(_)) => {
+                        let class = parse_class(f).map_err(|m| err(line_no, k + 1, m))?;
+                        if largest_label.is_none_or(|(l, _, _)| class > l) {
+                            largest_label = Some((class, line_no, k + 1));
+                        }
+                        p.classes.push(class);
+                    }
                     _ => p.values.push(parse_number(f).map_err(|m| err(line_no, k + 1, m))?),
                 }
             } else {
@@ -254,6 +263,16 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
     }
     if p.rows == 0 {
         return Err(err(line_no + 1, 1, "no data rows".into()));
+    }
+    // The class count (largest label + 1) sizes per-class structures later; a file cannot have more classes
+    // than rows, so a larger label is an error here, at its line, before anything is sized by it.
+    if let Some((label, line, column)) = largest_label.filter(|&(l, _, _)| l >= p.rows) {
+        let msg = format!(
+            "class label {label} is not below the number of rows ({}): class labels must be indices 0, 1, ... \
+             of classes present in the file",
+            p.rows
+        );
+        return Err(err(line, column, msg));
     }
     Ok(p)
 }

@@ -27,7 +27,8 @@ impl StandardScaler {
     /// Learns each column's mean and standard deviation from `x` `[N, F]`.
     ///
     /// # Errors
-    /// [`Error::Config`] unless `x` is `[N, F]` with `N >= 1`.
+    /// [`Error::Config`] unless `x` is `[N, F]` with `N >= 1`, or naming the column when a value is NaN or
+    /// infinite.
     ///
     /// # Examples
     /// ```
@@ -73,7 +74,8 @@ impl StandardScaler {
     /// Standardises `x` `[M, F]` with the fitted statistics.
     ///
     /// # Errors
-    /// [`Error::Config`] naming both shapes when the column count differs from the fitted one.
+    /// [`Error::Config`] naming both shapes when the column count differs from the fitted one, or naming the
+    /// column when a value is NaN or infinite.
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
         check_width("StandardScaler::transform", x, self.mean.len())?;
         Ok(per_column(x, |j, v| (v - self.mean[j]) / self.scale[j]))
@@ -101,7 +103,8 @@ impl MinMaxScaler {
     /// Learns each column's minimum and maximum from `x` `[N, F]`, to map them onto `[0, 1]`.
     ///
     /// # Errors
-    /// [`Error::Config`] unless `x` is `[N, F]` with `N >= 1`.
+    /// [`Error::Config`] unless `x` is `[N, F]` with `N >= 1`, or naming the column when a value is NaN or
+    /// infinite.
     ///
     /// # Examples
     /// ```
@@ -145,7 +148,8 @@ impl MinMaxScaler {
     /// `[lo, hi]` (they are not clipped).
     ///
     /// # Errors
-    /// [`Error::Config`] naming both shapes when the column count differs from the fitted one.
+    /// [`Error::Config`] naming both shapes when the column count differs from the fitted one, or naming the
+    /// column when a value is NaN or infinite.
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
         check_width("MinMaxScaler::transform", x, self.min.len())?;
         Ok(per_column(x, |j, v| self.lo + (v - self.min[j]) * self.factor[j]))
@@ -162,17 +166,30 @@ impl MinMaxScaler {
 
 fn dims<T: Float>(what: &'static str, x: &Tensor<T>) -> Result<(usize, usize)> {
     match x.dims() {
-        &[n, f] if n > 0 => Ok((n, f)),
+        &[n, f] if n > 0 => finite(what, x).map(|()| (n, f)),
         _ => Err(Error::Config { what, msg: format!("needs data [N, F] with N >= 1, got {}", x.shape()) }),
     }
 }
 
 fn check_width<T: Float>(what: &'static str, x: &Tensor<T>, f: usize) -> Result<()> {
     match x.dims() {
-        &[_, w] if w == f => Ok(()),
+        &[_, w] if w == f => finite(what, x),
         _ => Err(Error::Config {
             what,
             msg: format!("fitted on {f} columns, got data {}; expected [M, {f}]", x.shape()),
+        }),
+    }
+}
+
+/// Refuses NaN and infinities, naming the first one's column and row (0-based): one NaN would turn a
+/// column's statistics, and with them every scaled value of the column, into NaN.
+fn finite<T: Float>(what: &'static str, x: &Tensor<T>) -> Result<()> {
+    let f = x.dims()[1].max(1);
+    match x.data().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(k) => Err(Error::Config {
+            what,
+            msg: format!("column {} holds {} (row {}); the data must be finite", k % f, x.data()[k].f64(), k / f),
         }),
     }
 }

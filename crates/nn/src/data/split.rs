@@ -58,12 +58,13 @@ impl<T: Float> Dataset<T> {
         let Targets::Classes { labels, num_classes } = self.targets() else {
             return Err(Error::Config { what, msg: "needs class targets, found real-valued ones".into() });
         };
-        let mut by_class = vec![Vec::new(); *num_classes];
-        for (i, &l) in labels.iter().enumerate() {
-            by_class[l].push(i);
-        }
+        let _ = num_classes; // nothing is sized by the class count: it may be far larger than the data
+        // The rows grouped by class, in class order, each class's rows in file order (a stable sort), which is
+        // the order a vector per class would give without allocating one per class up to the largest label.
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_by_key(|&i| labels[i]);
         let (mut train, mut test) = (Vec::with_capacity(self.len()), Vec::new());
-        for rows in &mut by_class {
+        for rows in order.chunk_by_mut(|&a, &b| labels[a] == labels[b]) {
             rows.shuffle(rng);
             let n_test = (rows.len() as f64 * test_fraction).round() as usize;
             test.extend_from_slice(&rows[..n_test]);

@@ -54,11 +54,46 @@ impl Activation {
         Activation::LeakyRelu { alpha: 1.0, beta }
     }
 
+    /// Checks the leaky relu's slopes: both must be finite (a NaN or infinite slope would turn every
+    /// negative input into NaN or infinity).
+    ///
+    /// ```
+    /// use tapegrad_nn::layers::Activation;
+    /// assert!(Activation::leaky(0.1).validate().is_ok());
+    /// let err = Activation::LeakyRelu { alpha: f64::NAN, beta: f64::INFINITY }.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "activation: leaky_relu slopes must be finite, got alpha NaN and beta inf");
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] naming both slopes.
+    pub fn validate(self) -> Result<()> {
+        match self {
+            Activation::LeakyRelu { alpha, beta } if !(alpha.is_finite() && beta.is_finite()) => {
+                Err(crate::Error::Config {
+                    what: "activation",
+                    msg: format!("leaky_relu slopes must be finite, got alpha {alpha} and beta {beta}"),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Applies the activation to `x`.
     ///
     /// # Errors
-    /// Engine errors (a rank-0 input to the softmaxes; non-finite values in anomaly mode).
+    /// Engine errors (a rank-0 input to the softmaxes; non-finite values in anomaly mode);
+    /// [`crate::Error::Config`] for a leaky relu with a non-finite slope (see [`Activation::validate`]), or a
+    /// slope that is not finite in `T` (`1e39` is infinite in `f32`).
     pub fn apply<'t, T: Float>(self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.validate()?;
+        if let Activation::LeakyRelu { alpha, beta } = self
+            && !(T::of(alpha).is_finite() && T::of(beta).is_finite())
+        {
+            return Err(crate::Error::Config {
+                what: "activation",
+                msg: format!("leaky_relu slopes {alpha} and {beta} are not finite in {}", crate::io::float_name::<T>()),
+            });
+        }
         Ok(match self {
             Activation::Identity => x,
             Activation::Step => x.step(),
@@ -113,10 +148,15 @@ impl std::str::FromStr for Activation {
         let bad = |msg: String| crate::Error::Config { what: "activation", msg };
         let (name, args) = match norm.split_once('(') {
             Some((name, rest)) => {
-                let inner = rest.strip_suffix(')').ok_or_else(|| bad(format!("{s:?}: missing ')'")))?;
+                let inner =
+                    rest.strip_suffix(')').ok_or_else(|| bad(format!("{}: missing ')'", crate::io::short(s))))?;
                 let nums = inner
                     .split(',')
-                    .map(|a| a.parse::<f64>().map_err(|_| bad(format!("{s:?}: {a:?} is not a number"))))
+                    .map(|a| {
+                        a.parse::<f64>().map_err(|_| {
+                            bad(format!("{}: {} is not a number", crate::io::short(s), crate::io::short(a)))
+                        })
+                    })
                     .collect::<Result<Vec<f64>>>()?;
                 (name.replace('-', "_"), Some(nums))
             }
@@ -135,6 +175,7 @@ impl std::str::FromStr for Activation {
             ("softplus", None) => Activation::Softplus,
             ("softmax", None) => Activation::Softmax,
             ("log_softmax" | "logsoftmax", None) => Activation::LogSoftmax,
+            _ if name.len() > 64 => return Err(bad(format!("unknown activation {}", crate::io::short(s)))),
             _ => {
                 return Err(bad(format!(
                     "unknown activation {s:?}; expected identity, step, sign, sigmoid, tanh, relu, \
@@ -142,6 +183,7 @@ impl std::str::FromStr for Activation {
                 )));
             }
         };
+        act.validate()?;
         Ok(act)
     }
 }
@@ -214,7 +256,17 @@ mod tests {
 
     #[test]
     fn unknown_or_malformed_activation_names_are_config_errors() {
-        for bad in ["gelu", "relu(2)", "leaky_relu(1, 2, 3)", "leaky_relu(x)", "leaky_relu(0.1"] {
+        for bad in [
+            "gelu",
+            "relu(2)",
+            "leaky_relu(1, 2, 3)",
+            "leaky_relu(x)",
+            "leaky_relu(0.1",
+            "leaky_relu(nan, inf)",
+            "leaky_relu(NaN)",
+            "leaky_relu(1, -inf)",
+            "leaky_relu(1e400)",
+        ] {
             let err = bad.parse::<Activation>().unwrap_err();
             assert!(matches!(err, crate::Error::Config { what: "activation", .. }), "{bad}: {err}");
         }

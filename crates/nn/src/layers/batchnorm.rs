@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::module::Module;
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
 use tapegrad::{Float, Param, Tape, Tensor, Var};
 
 /// Options of a [`BatchNorm1d`] layer (PyTorch's defaults).
@@ -27,7 +27,12 @@ impl Default for BatchNormConfig {
 /// and the running statistics move towards them (with the unbiased variance, as PyTorch does). In
 /// evaluation mode the running statistics are used as constants. Built from engine ops only. Parameters
 /// `weight` (gamma, ones) and `bias` (beta, zeros); buffers `running_mean` (zeros) and `running_var` (ones),
-/// held in `RefCell`s because `forward` takes `&self`. Starts in training mode.
+/// held in `Mutex`es because `forward` takes `&self` and a trained layer is shared between threads for
+/// inference (`Send + Sync`). Starts in training mode.
+///
+/// A batch whose mean or variance is not finite (a NaN or infinite input) is refused in training mode with
+/// an [`Error::Layer`] naming the layer, and the running statistics are left as they were: one such batch
+/// would otherwise poison them for every later evaluation.
 ///
 /// ```
 /// use tapegrad::Tensor;
@@ -41,10 +46,30 @@ impl Default for BatchNormConfig {
 pub struct BatchNorm1d<T: Float> {
     weight: Param<T>,
     bias: Param<T>,
-    running_mean: RefCell<Tensor<T>>,
-    running_var: RefCell<Tensor<T>>,
+    running_mean: Mutex<Tensor<T>>,
+    running_var: Mutex<Tensor<T>>,
     cfg: BatchNormConfig,
     train: bool,
+}
+
+/// A copy with the same parameters (same ids), running statistics, options and mode.
+impl<T: Float> Clone for BatchNorm1d<T> {
+    fn clone(&self) -> Self {
+        BatchNorm1d {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            running_mean: Mutex::new(self.running_mean()),
+            running_var: Mutex::new(self.running_var()),
+            cfg: self.cfg,
+            train: self.train,
+        }
+    }
+}
+
+/// The buffer behind `m`; a panic in another thread while it held the lock cannot leave a half-written
+/// tensor (updates replace whole values element by element under the lock), so a poisoned lock is used as is.
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<T: Float> BatchNorm1d<T> {
@@ -74,8 +99,8 @@ impl<T: Float> BatchNorm1d<T> {
         Ok(BatchNorm1d {
             weight: Param::new(Tensor::ones([features])),
             bias: Param::new(Tensor::zeros([features])),
-            running_mean: RefCell::new(Tensor::zeros([features])),
-            running_var: RefCell::new(Tensor::ones([features])),
+            running_mean: Mutex::new(Tensor::zeros([features])),
+            running_var: Mutex::new(Tensor::ones([features])),
             cfg,
             train: true,
         })
@@ -88,12 +113,12 @@ impl<T: Float> BatchNorm1d<T> {
 
     /// The running mean (a copy).
     pub fn running_mean(&self) -> Tensor<T> {
-        self.running_mean.borrow().clone()
+        locked(&self.running_mean).clone()
     }
 
     /// The running variance (a copy).
     pub fn running_var(&self) -> Tensor<T> {
-        self.running_var.borrow().clone()
+        locked(&self.running_var).clone()
     }
 
     fn describe(&self) -> String {
@@ -101,9 +126,9 @@ impl<T: Float> BatchNorm1d<T> {
     }
 
     /// `running = (1 - m) running + m batch`, elementwise.
-    fn update(&self, running: &RefCell<Tensor<T>>, batch: &Tensor<T>, scale: f64) {
+    fn update(&self, running: &Mutex<Tensor<T>>, batch: &Tensor<T>, scale: f64) {
         let m = T::of(self.cfg.momentum);
-        let mut r = running.borrow_mut();
+        let mut r = locked(running);
         for (r, &b) in r.data_mut().iter_mut().zip(batch.data()) {
             *r = (T::one() - m) * *r + m * b * T::of(scale);
         }
@@ -133,6 +158,18 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
             let mean = x.mean_axis(0, true)?;
             let centred = x.sub(mean)?;
             let var = centred.square().mean_axis(0, true)?;
+            let (mv, vv) = (mean.value(), var.value());
+            if let Some(j) = (0..f).find(|&j| !(mv.data()[j].is_finite() && vv.data()[j].is_finite())) {
+                return Err(Error::Layer {
+                    layer: self.describe(),
+                    msg: format!(
+                        "feature {j} of batch {shape} has mean {} and variance {}: a batch with NaN or infinite \
+                         values; running statistics left unchanged",
+                        mv.data()[j].f64(),
+                        vv.data()[j].f64()
+                    ),
+                });
+            }
             self.update(&self.running_mean, &mean.value(), 1.0);
             self.update(&self.running_var, &var.value(), n as f64 / (n as f64 - 1.0));
             centred.div(var.add_scalar(eps).sqrt())?
@@ -170,13 +207,14 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
             "running_var" => &mut self.running_var,
             _ => return Err(Error::Layer { layer: self.describe(), msg: format!("no buffer named {name:?}") }),
         };
-        if value.dims() != slot.get_mut().dims() {
+        let slot = slot.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if value.dims() != slot.dims() {
             return Err(Error::Layer {
                 layer: format!("BatchNorm1d {}", self.weight.value().numel()),
-                msg: format!("buffer {name} must have shape {}, got {}", slot.get_mut().shape(), value.shape()),
+                msg: format!("buffer {name} must have shape {}, got {}", slot.shape(), value.shape()),
             });
         }
-        *slot.get_mut() = value;
+        *slot = value;
         Ok(())
     }
 }
@@ -261,5 +299,19 @@ mod tests {
         bn.set_train(false);
         assert_eq!(bn.predict(&Tensor::zeros([1, 4])).unwrap().dims(), &[1, 4], "eval mode takes one row");
         assert!(BatchNorm1d::<f32>::with_config(2, BatchNormConfig { momentum: 1.5, ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn a_non_finite_batch_is_refused_and_leaves_the_running_statistics_alone() {
+        let bn = BatchNorm1d::<f64>::new(2).unwrap();
+        bn.predict(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 5.0], [2, 2]).unwrap()).unwrap();
+        let before = bn.buffers();
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX] {
+            let x = Tensor::from_vec(vec![1.0, bad, 3.0, 5.0], [2, 2]).unwrap();
+            let err = bn.predict(&x).unwrap_err();
+            assert!(matches!(err, Error::Layer { .. }), "{err}");
+            assert!(err.to_string().starts_with("BatchNorm1d 2: feature 1 of batch [2, 2] has mean"), "{err}");
+            assert_eq!(bn.buffers(), before, "{bad}: running statistics moved");
+        }
     }
 }

@@ -4,13 +4,14 @@ use crate::error::{Error, Result};
 use crate::module::Module;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::cell::RefCell;
+use std::sync::Mutex;
 use tapegrad::{Float, Param, Tape, Tensor, Var};
 
 /// Inverted dropout: in training mode each element is zeroed with probability `p` and the survivors are
 /// scaled by `1 / (1 - p)`, so the expected output equals the input and evaluation needs no rescaling. In
 /// evaluation mode it is the identity. The mask comes from an RNG seeded at construction and held inside
-/// (a `RefCell`, since `forward` takes `&self`), so runs are reproducible.
+/// (a `Mutex`, since `forward` takes `&self` and a layer may be shared between threads), so runs are
+/// reproducible.
 ///
 /// Starts in training mode, like PyTorch; switch with [`Module::set_train`].
 ///
@@ -28,7 +29,16 @@ use tapegrad::{Float, Param, Tape, Tensor, Var};
 pub struct Dropout {
     p: f64,
     train: bool,
-    rng: RefCell<StdRng>,
+    rng: Mutex<StdRng>,
+}
+
+/// A copy with the same probability and mode whose mask RNG is seeded by one draw from this layer's RNG:
+/// the two then give different, equally reproducible masks (the RNG state itself cannot be copied).
+impl Clone for Dropout {
+    fn clone(&self) -> Self {
+        let seed = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).random::<u64>();
+        Dropout { p: self.p, train: self.train, rng: Mutex::new(StdRng::seed_from_u64(seed)) }
+    }
 }
 
 impl Dropout {
@@ -40,7 +50,7 @@ impl Dropout {
         if !(0.0..1.0).contains(&p) {
             return Err(Error::Config { what: "Dropout", msg: format!("probability {p} is not in [0, 1)") });
         }
-        Ok(Dropout { p, train: true, rng: RefCell::new(StdRng::seed_from_u64(seed)) })
+        Ok(Dropout { p, train: true, rng: Mutex::new(StdRng::seed_from_u64(seed)) })
     }
 
     /// The probability of zeroing an element.
@@ -67,7 +77,7 @@ impl<T: Float> Module<T> for Dropout {
         }
         let shape = x.shape();
         let keep = T::of(1.0 / (1.0 - self.p));
-        let mut rng = self.rng.borrow_mut();
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mask: Vec<T> =
             (0..shape.numel()).map(|_| if rng.random::<f64>() < self.p { T::zero() } else { keep }).collect();
         let mask = tape.constant(Tensor::from_vec(mask, shape)?);

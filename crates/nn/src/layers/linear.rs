@@ -66,7 +66,8 @@ impl<T: Float> Linear<T> {
     /// A layer with explicit options.
     ///
     /// # Errors
-    /// [`Error::Config`] when a size is zero or the initialisation is invalid.
+    /// [`Error::Config`] when a size is zero, the weight's element count overflows the address space, or
+    /// the initialisation is invalid.
     pub fn with_config(
         in_features: usize,
         out_features: usize,
@@ -77,6 +78,15 @@ impl<T: Float> Linear<T> {
             return Err(Error::Config {
                 what: "Linear",
                 msg: format!("sizes must be positive (got {in_features} -> {out_features})"),
+            });
+        }
+        // Refuse a weight that cannot exist before asking the allocator (8 bytes per element at most).
+        if out_features.checked_mul(in_features).is_none_or(|n| n > isize::MAX as usize / 8) {
+            return Err(Error::Config {
+                what: "Linear",
+                msg: format!(
+                    "a weight [{out_features}, {in_features}] has more elements than fit in the address space"
+                ),
             });
         }
         let weight = Param::new(cfg.init.tensor([out_features, in_features], rng)?);
@@ -258,6 +268,15 @@ mod tests {
         let err = Linear::<f32>::from_tensors(Tensor::zeros([2, 3]), Some(Tensor::zeros([3]))).unwrap_err();
         assert_eq!(err.to_string(), "Linear: bias must be [2] for weight [2, 3], got [3]");
         assert!(Linear::<f32>::from_tensors(Tensor::zeros([6]), None).is_err());
+    }
+
+    #[test]
+    fn linear_refuses_a_weight_larger_than_the_address_space_without_allocating() {
+        let mut rng = StdRng::seed_from_u64(0);
+        for (i, o) in [(usize::MAX, 2), (1 << 32, 1 << 32), (1 << 31, 1 << 30)] {
+            let err = Linear::<f32>::new(i, o, &mut rng).unwrap_err().to_string();
+            assert!(err.contains("more elements than fit in the address space"), "{err}");
+        }
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Multilayer perceptrons built from a list of layer sizes.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::init::Init;
 use crate::layers::{Activation, BatchNorm1d, Dropout, Linear, LinearConfig, Sequential};
 use crate::module::Module;
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
 use tapegrad::{Float, Param, Tape, Tensor, Var};
+
+#[path = "mlp_plan.rs"]
+mod plan;
+
+use plan::Block;
 
 /// Options of an [`Mlp`]. `sizes` lists the widths from input to output (`[64, 128, 64, 10]` is two
 /// hidden layers).
@@ -62,13 +67,32 @@ impl Default for MlpConfig {
 pub struct Mlp<T: Float> {
     net: Sequential<T>,
     config: MlpConfig,
+    train: bool,
+}
+
+/// An independent copy: the same architecture, parameter values, running statistics and mode, with fresh
+/// parameter ids (an optimizer's state for the original does not apply to it) and dropout layers reseeded.
+impl<T: Float> Clone for Mlp<T> {
+    fn clone(&self) -> Self {
+        let mut copy = Mlp::from_config(self.config.clone(), &mut rand::rngs::StdRng::seed_from_u64(0))
+            .expect("invariant: the configuration built this network");
+        for ((_, dst), (_, src)) in copy.net.params_mut().into_iter().zip(self.net.params()) {
+            dst.set(src.value().clone());
+        }
+        for (name, value) in self.net.buffers() {
+            copy.net.set_buffer(&name, value).expect("invariant: the same architecture has the same buffers");
+        }
+        copy.set_train(self.train);
+        copy
+    }
 }
 
 impl<T: Float> Mlp<T> {
     /// An MLP with default options (biases, initialisation chosen per activation, no dropout).
     ///
     /// # Errors
-    /// [`Error::Config`] when fewer than two sizes are given or a size is zero.
+    /// [`crate::Error::Config`] when fewer than two sizes are given, a size is zero, or the parameter count
+    /// does not fit in memory (see [`MlpConfig::num_params`]).
     pub fn new(sizes: &[usize], hidden: Activation, output: Activation, rng: &mut (impl Rng + ?Sized)) -> Result<Self> {
         Self::from_config(MlpConfig { sizes: sizes.to_vec(), hidden, output, ..Default::default() }, rng)
     }
@@ -76,42 +100,28 @@ impl<T: Float> Mlp<T> {
     /// An MLP from a full configuration. Dropout layers are seeded from `rng`.
     ///
     /// # Errors
-    /// [`Error::Config`] for bad sizes or a dropout probability outside `[0, 1)`.
+    /// [`crate::Error::Config`] for bad sizes (as [`Mlp::new`]), a dropout probability outside `[0, 1)` or an
+    /// activation with a non-finite slope.
     pub fn from_config(config: MlpConfig, rng: &mut (impl Rng + ?Sized)) -> Result<Self> {
-        let sizes = &config.sizes;
-        if sizes.len() < 2 || sizes.contains(&0) {
-            return Err(Error::Config {
-                what: "Mlp",
-                msg: format!("sizes must list at least input and output widths, all positive (got {sizes:?})"),
-            });
-        }
-        if !(0.0..1.0).contains(&config.dropout) {
-            return Err(Error::Config { what: "Mlp", msg: format!("dropout {} is not in [0, 1)", config.dropout) });
-        }
+        config.validate()?;
         let mut net = Sequential::new();
-        let last = sizes.len() - 2;
-        for (i, pair) in sizes.windows(2).enumerate() {
-            let act = if i == last { config.output } else { config.hidden };
-            let init = config.init.unwrap_or(Init::for_activation(act));
-            let cfg = LinearConfig { bias: config.bias, init, ..Default::default() };
-            net.push(Linear::with_config(pair[0], pair[1], cfg, rng)?);
-            if i == last {
-                if act != Activation::Identity {
-                    net.push(act);
+        let mut linears = 0;
+        for block in config.blocks() {
+            match block {
+                Block::Linear { inp, out } => {
+                    // The weight initialisation suits the activation that follows the layer.
+                    linears += 1;
+                    let act = if linears == config.sizes.len() - 1 { config.output } else { config.hidden };
+                    let init = config.init.unwrap_or(Init::for_activation(act));
+                    let cfg = LinearConfig { bias: config.bias, init, ..Default::default() };
+                    net.push(Linear::with_config(inp, out, cfg, rng)?);
                 }
-                break;
-            }
-            if config.batch_norm {
-                net.push(BatchNorm1d::new(pair[1])?);
-            }
-            if act != Activation::Identity {
-                net.push(act);
-            }
-            if config.dropout > 0.0 {
-                net.push(Dropout::new(config.dropout, rng.random::<u64>())?);
+                Block::BatchNorm(f) => net.push(BatchNorm1d::new(f)?),
+                Block::Act(act) => net.push(act),
+                Block::Dropout => net.push(Dropout::new(config.dropout, rng.random::<u64>())?),
             }
         }
-        Ok(Mlp { net, config })
+        Ok(Mlp { net, config, train: true })
     }
 
     /// The configuration it was built from.
@@ -143,6 +153,7 @@ impl<T: Float> Module<T> for Mlp<T> {
     }
 
     fn set_train(&mut self, train: bool) {
+        self.train = train;
         self.net.set_train(train);
     }
 

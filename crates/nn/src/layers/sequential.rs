@@ -23,7 +23,7 @@ use tapegrad::{Float, Param, Tape, Tensor, Var};
 /// ```
 #[derive(Default)]
 pub struct Sequential<T: Float> {
-    layers: Vec<Box<dyn Module<T> + Send>>,
+    layers: Vec<Box<dyn Module<T>>>,
 }
 
 impl<T: Float> Sequential<T> {
@@ -33,13 +33,13 @@ impl<T: Float> Sequential<T> {
     }
 
     /// Appends a layer (builder style).
-    pub fn with(mut self, layer: impl Module<T> + Send + 'static) -> Self {
+    pub fn with(mut self, layer: impl Module<T> + 'static) -> Self {
         self.push(layer);
         self
     }
 
     /// Appends a layer.
-    pub fn push(&mut self, layer: impl Module<T> + Send + 'static) {
+    pub fn push(&mut self, layer: impl Module<T> + 'static) {
         self.layers.push(Box::new(layer));
     }
 
@@ -139,7 +139,7 @@ impl<T: Float> Sequential<T> {
     }
 
     /// The layer at position `i`.
-    pub fn layer(&self, i: usize) -> Option<&(dyn Module<T> + Send)> {
+    pub fn layer(&self, i: usize) -> Option<&dyn Module<T>> {
         self.layers.get(i).map(|l| l.as_ref())
     }
 }

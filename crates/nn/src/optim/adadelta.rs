@@ -14,7 +14,7 @@
 //! PyTorch's. With `D_0 = 0` the first steps are about `sqrt(eps) / sqrt(1 - gamma)` in size, so AdaDelta starts
 //! slowly; a larger `eps` (1e-4) starts faster.
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_range, for_each_param};
+use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -58,9 +58,9 @@ impl<T: Float> AdaDelta<T> {
     /// # Errors
     /// [`crate::Error::Config`] when a setting is out of range (decay outside `[0, 1)`, a negative value).
     pub fn new(config: AdaDeltaConfig) -> Result<Self> {
-        check_range("adadelta", "lr", config.lr, 0.0, f64::INFINITY, false)?;
+        check_positive("adadelta", "lr", config.lr)?;
         check_range("adadelta", "decay", config.decay, 0.0, 1.0, false)?;
-        check_range("adadelta", "eps", config.eps, 0.0, f64::INFINITY, false)?;
+        check_positive("adadelta", "eps", config.eps)?;
         check_range("adadelta", "weight_decay", config.weight_decay, 0.0, f64::INFINITY, false)?;
         Ok(AdaDelta { config, state: StateMap::default() })
     }
@@ -82,6 +82,7 @@ impl<T: Float> Optimizer<T> for AdaDelta<T> {
         let (eta, gamma, eps, rho) = (T::of(c.lr), T::of(c.decay), T::of(c.eps), T::of(c.weight_decay));
         let one_minus = T::one() - gamma;
         let state = &mut self.state;
+        check_eps_in::<T>("adadelta", c.eps)?;
         for_each_param("adadelta", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let st = state.get("adadelta", id, w.len())?;
             st.steps += 1;

@@ -9,7 +9,7 @@
 //! `eps` sits outside the square root, as in PyTorch's `Adagrad` (whose defaults, `eta = 0.01` and
 //! `eps = 1e-10`, are used here); it only guards against division by zero.
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_range, for_each_param};
+use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -53,12 +53,9 @@ impl<T: Float> AdaGrad<T> {
     /// # Errors
     /// [`crate::Error::Config`] when a setting is negative or not finite.
     pub fn new(config: AdaGradConfig) -> Result<Self> {
-        for (name, v) in [
-            ("lr", config.lr),
-            ("eps", config.eps),
-            ("weight_decay", config.weight_decay),
-            ("initial_accumulator", config.initial_accumulator),
-        ] {
+        check_positive("adagrad", "lr", config.lr)?;
+        check_positive("adagrad", "eps", config.eps)?;
+        for (name, v) in [("weight_decay", config.weight_decay), ("initial_accumulator", config.initial_accumulator)] {
             check_range("adagrad", name, v, 0.0, f64::INFINITY, false)?;
         }
         Ok(AdaGrad { config, state: StateMap::default() })
@@ -80,6 +77,7 @@ impl<T: Float> Optimizer<T> for AdaGrad<T> {
         let c = self.config;
         let (eta, eps, rho, g0) = (T::of(c.lr), T::of(c.eps), T::of(c.weight_decay), T::of(c.initial_accumulator));
         let state = &mut self.state;
+        check_eps_in::<T>("adagrad", c.eps)?;
         for_each_param("adagrad", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let s = state.get("adagrad", id, w.len())?;
             let [acc] = &mut s.bufs;
@@ -142,6 +140,6 @@ mod tests {
     #[test]
     fn adagrad_rejects_a_negative_eps() {
         let err = AdaGrad::<f32>::new(AdaGradConfig { eps: -1.0, ..Default::default() }).unwrap_err();
-        assert_eq!(err.to_string(), "adagrad: eps = -1 is outside [0, inf)");
+        assert_eq!(err.to_string(), "adagrad: eps = -1 must be finite and > 0");
     }
 }

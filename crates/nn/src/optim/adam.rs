@@ -12,7 +12,7 @@
 //! Defaults: `eta = 1e-3`, `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`. Checked against `torch.optim.Adam` by
 //! the fixture test in `crates/nn/tests/optim_pytorch.rs`.
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_range, for_each_param};
+use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -43,10 +43,10 @@ impl Default for AdamConfig {
 impl AdamConfig {
     /// Checks every setting, naming the optimizer `what` in the error.
     pub(crate) fn validate(&self, what: &'static str) -> Result<()> {
-        check_range(what, "lr", self.lr, 0.0, f64::INFINITY, false)?;
+        check_positive(what, "lr", self.lr)?;
         check_range(what, "beta1", self.beta1, 0.0, 1.0, false)?;
         check_range(what, "beta2", self.beta2, 0.0, 1.0, false)?;
-        check_range(what, "eps", self.eps, 0.0, f64::INFINITY, false)?;
+        check_positive(what, "eps", self.eps)?;
         check_range(what, "weight_decay", self.weight_decay, 0.0, f64::INFINITY, false)
     }
 }
@@ -111,6 +111,7 @@ pub(crate) fn adam_step<T: Float>(
 ) -> Result<()> {
     let (b1, b2, eps, rho) = (T::of(c.beta1), T::of(c.beta2), T::of(c.eps), T::of(c.weight_decay));
     let shrink = T::one() - T::of(c.lr * decoupled_decay);
+    check_eps_in::<T>(name, c.eps)?;
     for_each_param(name, c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
         let s = state.get(name, id, w.len())?;
         s.steps += 1;

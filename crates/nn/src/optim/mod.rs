@@ -81,7 +81,8 @@ pub trait Optimizer<T: Float> {
     ///
     /// # Errors
     /// [`crate::Error::Optimizer`] when a parameter has no gradient (unless configured to skip it), when a
-    /// gradient's shape differs from its parameter's, or when the learning rate is negative or not finite.
+    /// gradient's shape differs from its parameter's, or when the learning rate is negative or not finite in
+    /// the model's float type (or `eps` is not positive in it).
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &dyn GradSource<T>) -> Result<()>;
 
     /// The current learning rate.
@@ -115,6 +116,13 @@ pub(crate) fn for_each_param<T: Float>(
 ) -> Result<()> {
     if !(lr.is_finite() && lr >= 0.0) {
         return Err(Error::Optimizer { optimizer, msg: format!("learning rate {lr} must be finite and >= 0") });
+    }
+    // An f64 rate can overflow the model's type: 1e39 is finite in f64 and infinite in f32.
+    if !T::of(lr).is_finite() {
+        return Err(Error::Optimizer {
+            optimizer,
+            msg: format!("learning rate {lr:e} is not finite in {}", crate::io::float_name::<T>()),
+        });
     }
     let mut found = Vec::with_capacity(params.len());
     for p in params.iter() {
@@ -197,6 +205,29 @@ impl<S: ParamState> StateMap<S> {
     /// The state of parameter `id`, if it has taken a step.
     pub(crate) fn peek(&self, id: ParamId) -> Option<&S> {
         self.states.get(&id)
+    }
+}
+
+/// Checks that a configuration value is finite and strictly positive (learning rates, `eps`), for the
+/// optimizers' `new`: a zero `eps` divides a zero gradient by zero, a zero learning rate trains nothing.
+pub(crate) fn check_positive(what: &'static str, name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config { what, msg: format!("{name} = {v} must be finite and > 0") })
+    }
+}
+
+/// Checks at step time that `eps` is still positive in the model's float type (`1e-50` is 0 in `f32`).
+pub(crate) fn check_eps_in<T: Float>(optimizer: &'static str, eps: f64) -> Result<()> {
+    let e = T::of(eps);
+    if e.is_finite() && e > T::zero() {
+        Ok(())
+    } else {
+        Err(Error::Optimizer {
+            optimizer,
+            msg: format!("eps {eps:e} is {} in {}; it must be finite and > 0", e.f64(), crate::io::float_name::<T>()),
+        })
     }
 }
 

@@ -11,7 +11,7 @@
 //! (about 1000 steps, Adam's `beta2`) give a smoother estimate for noisy mini-batch gradients at the price of
 //! reacting slowly. `eps` sits outside the root, as in PyTorch.
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_range, for_each_param};
+use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -55,9 +55,9 @@ impl<T: Float> RmsProp<T> {
     /// # Errors
     /// [`crate::Error::Config`] when a setting is out of range (decay outside `[0, 1)`, a negative value).
     pub fn new(config: RmsPropConfig) -> Result<Self> {
-        check_range("rmsprop", "lr", config.lr, 0.0, f64::INFINITY, false)?;
+        check_positive("rmsprop", "lr", config.lr)?;
         check_range("rmsprop", "decay", config.decay, 0.0, 1.0, false)?;
-        check_range("rmsprop", "eps", config.eps, 0.0, f64::INFINITY, false)?;
+        check_positive("rmsprop", "eps", config.eps)?;
         check_range("rmsprop", "weight_decay", config.weight_decay, 0.0, f64::INFINITY, false)?;
         Ok(RmsProp { config, state: StateMap::default() })
     }
@@ -79,6 +79,7 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         let (eta, gamma, eps, rho) = (T::of(c.lr), T::of(c.decay), T::of(c.eps), T::of(c.weight_decay));
         let one_minus = T::one() - gamma;
         let state = &mut self.state;
+        check_eps_in::<T>("rmsprop", c.eps)?;
         for_each_param("rmsprop", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let s = state.get("rmsprop", id, w.len())?;
             s.steps += 1;

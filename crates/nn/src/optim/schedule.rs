@@ -21,7 +21,7 @@
 //! ```
 
 use super::Optimizer;
-use super::check_range;
+use super::{check_positive, check_range};
 use crate::error::{Error, Result};
 use tapegrad::Float;
 
@@ -55,7 +55,7 @@ impl StepLr {
     /// # Errors
     /// [`Error::Config`] when `step_size` is 0 or a rate or `gamma` is negative or not finite.
     pub fn new(base_lr: f64, step_size: usize, gamma: f64) -> Result<Self> {
-        check_range("step_lr", "base_lr", base_lr, 0.0, f64::INFINITY, false)?;
+        check_positive("step_lr", "base_lr", base_lr)?;
         check_range("step_lr", "gamma", gamma, 0.0, f64::INFINITY, false)?;
         if step_size == 0 {
             return Err(Error::Config { what: "step_lr", msg: "step_size must be at least 1".into() });
@@ -83,7 +83,7 @@ impl ExponentialLr {
     /// # Errors
     /// [`Error::Config`] when the rate or `gamma` is negative or not finite.
     pub fn new(base_lr: f64, gamma: f64) -> Result<Self> {
-        check_range("exponential_lr", "base_lr", base_lr, 0.0, f64::INFINITY, false)?;
+        check_positive("exponential_lr", "base_lr", base_lr)?;
         check_range("exponential_lr", "gamma", gamma, 0.0, f64::INFINITY, false)?;
         Ok(ExponentialLr { base_lr, gamma })
     }
@@ -109,7 +109,7 @@ impl CosineLr {
     /// # Errors
     /// [`Error::Config`] when `period` is 0, a rate is negative or not finite, or `min_lr > base_lr`.
     pub fn new(base_lr: f64, min_lr: f64, period: usize) -> Result<Self> {
-        check_range("cosine_lr", "base_lr", base_lr, 0.0, f64::INFINITY, false)?;
+        check_positive("cosine_lr", "base_lr", base_lr)?;
         check_range("cosine_lr", "min_lr", min_lr, 0.0, base_lr, true)?;
         if period == 0 {
             return Err(Error::Config { what: "cosine_lr", msg: "period must be at least 1".into() });

@@ -23,7 +23,7 @@
 //! V_t  = V_{t-1} - (eta (grad E(V_{t-1}) + rho V_{t-1}) + mu dW_t)
 //! ```
 
-use super::{Optimizer, ParamState, StateMap, check_range, for_each_param};
+use super::{Optimizer, ParamState, StateMap, check_positive, check_range, for_each_param};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -80,7 +80,7 @@ impl<T: Float> Sgd<T> {
     /// # Errors
     /// [`crate::Error::Config`] when a setting is out of range (negative rate or decay, momentum outside `[0, 1)`).
     pub fn new(config: SgdConfig) -> Result<Self> {
-        check_range("sgd", "lr", config.lr, 0.0, f64::INFINITY, false)?;
+        check_positive("sgd", "lr", config.lr)?;
         check_range("sgd", "momentum", config.momentum, 0.0, 1.0, false)?;
         check_range("sgd", "weight_decay", config.weight_decay, 0.0, f64::INFINITY, false)?;
         Ok(Sgd { config, state: StateMap::default() })

@@ -50,7 +50,8 @@ pub enum StopReason {
         /// The last epoch run.
         epoch: usize,
     },
-    /// A batch loss was not finite during this epoch; that step was not applied.
+    /// A batch loss, or a parameter after a step, was not finite during this epoch; the parameters were put
+    /// back to their values at the start of the epoch.
     Diverged {
         /// The epoch it happened in.
         epoch: usize,
