@@ -62,10 +62,13 @@ pub fn xor_init() -> Result<[Tensor<f32>; 4], Box<dyn Error>> {
     Ok([out[0].clone(), out[1].clone(), out[2].clone(), out[3].clone()])
 }
 
+/// The h1 parameters and directions, each in the order `W1 b1 W2 b2 W3 b3`.
+pub type H1Init = (Vec<Tensor<f32>>, Vec<Tensor<f32>>);
+
 /// The h1 inputs (`h1_init.txt`, a copy of the shared bench's file): the digits-MLP parameters
 /// `[W1, b1, W2, b2, W3, b3]` (W as `[in, out]`, b as `[out]`) and the direction `v` for each, in that order.
 /// The file holds, per tensor, a line `name d0 [d1]` then one line of values.
-pub fn h1_init() -> Result<(Vec<Tensor<f32>>, Vec<Tensor<f32>>), Box<dyn Error>> {
+pub fn h1_init() -> Result<H1Init, Box<dyn Error>> {
     let path = data_path("h1_init.txt");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<(usize, &str)> =
