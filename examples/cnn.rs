@@ -33,7 +33,11 @@ use tapegrad_nn::train::{EpochStats, FitConfig, History, fit, fit_with_schedule}
 
 /// The command line.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "cnn", about = "Train a CNN on the 8x8 digits and compare it with the MLP on the same test set")]
+#[command(
+    name = "cnn",
+    allow_negative_numbers = true,
+    about = "Train a CNN on the 8x8 digits and compare it with the MLP on the same test set"
+)]
 pub struct CnnArgs {
     /// Epochs of the CNN.
     #[arg(long, default_value_t = 40)]

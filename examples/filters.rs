@@ -26,7 +26,11 @@ use tapegrad_nn::data::{CsvOptions, Dataset};
 
 /// The command line.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "filters", about = "Convolution by hand, Gaussian blur, noise suppression, edges, pooling, padding")]
+#[command(
+    name = "filters",
+    allow_negative_numbers = true,
+    about = "Convolution by hand, Gaussian blur, noise suppression, edges, pooling, padding"
+)]
 pub struct FiltersArgs {
     /// Standard deviation of the noise added to the digit (pixels are in [0, 1]).
     #[arg(long, default_value_t = 0.3)]
