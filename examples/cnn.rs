@@ -6,7 +6,10 @@
 //! misclassified test digits (`misclassified.png`). `--help` lists the flags.
 //!
 //! The network is the lectures' CNN: blocks of convolution (3x3, "same" padding) + ReLU + 2x2 max pooling,
-//! then fully connected layers. With the default channels 16, 32 it is the `c1` benchmark network:
+//! then fully connected layers. With the default channels 16, 32 it is the `c1` benchmark network, trained
+//! with dropout 0.25 before its two linear layers and Adam at 2e-3 decaying to 2e-5 (cosine) over 60 epochs;
+//! on seeds 0-4 that reaches 98.9, 98.6, 98.6, 98.1, 98.6% test accuracy (mean 98.55%), the MLP 97.8, 97.5,
+//! 98.3, 97.2, 98.3%:
 //!
 //! ```text
 //! [N, 64] -> [N, 1, 8, 8] -> conv 16 -> [N, 16, 8, 8] -> pool -> [N, 16, 4, 4]
@@ -40,7 +43,7 @@ use tapegrad_nn::train::{EpochStats, FitConfig, History, fit, fit_with_schedule}
 )]
 pub struct CnnArgs {
     /// Epochs of the CNN.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 60)]
     pub epochs: usize,
     /// Adam's learning rate at the start; it decays to 1/100 of it by the last epoch (cosine).
     #[arg(long, default_value_t = 2e-3)]
