@@ -17,6 +17,8 @@ pub mod digits_classical;
 pub mod digits_report;
 #[path = "lib/error.rs"]
 pub mod error;
+#[path = "lib/heatmap.rs"]
+pub mod heatmap;
 #[path = "lib/optim_choice.rs"]
 pub mod optim_choice;
 #[path = "lib/plot.rs"]

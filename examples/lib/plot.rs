@@ -9,10 +9,10 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers the bundled font under `sans-serif` (once per process).
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -22,7 +22,7 @@ fn ensure_font() {
 }
 
 /// Turns any drawing error into [`Error::Plot`] for `path`.
-fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+pub(crate) fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::Plot { path: path.display().to_string(), msg: e.to_string() }
 }
 

@@ -62,6 +62,42 @@ pub fn xor_init() -> Result<[Tensor<f32>; 4], Box<dyn Error>> {
     Ok([out[0].clone(), out[1].clone(), out[2].clone(), out[3].clone()])
 }
 
+/// The h1 parameters and directions, each in the order `W1 b1 W2 b2 W3 b3`.
+pub type H1Init = (Vec<Tensor<f32>>, Vec<Tensor<f32>>);
+
+/// The h1 inputs (`h1_init.txt`, a copy of the shared bench's file): the digits-MLP parameters
+/// `[W1, b1, W2, b2, W3, b3]` (W as `[in, out]`, b as `[out]`) and the direction `v` for each, in that order.
+/// The file holds, per tensor, a line `name d0 [d1]` then one line of values.
+pub fn h1_init() -> Result<H1Init, Box<dyn Error>> {
+    let path = data_path("h1_init.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    let mut tensors = std::collections::HashMap::new();
+    for pair in lines.chunks(2) {
+        let [(hl, head), (vl, values)] = pair else {
+            return Err(format!("{}: a header without a line of values at the end", path.display()).into());
+        };
+        let mut fields = head.split_whitespace();
+        let name = fields.next().unwrap_or_default().to_string();
+        let dims = fields
+            .map(|d| d.parse::<usize>().map_err(|e| format!("{}:{}: dimension {d:?}: {e}", path.display(), hl + 1)))
+            .collect::<Result<Vec<usize>, String>>()?;
+        let data = values
+            .split_whitespace()
+            .map(|v| v.parse::<f32>().map_err(|e| format!("{}:{}: value {v:?}: {e}", path.display(), vl + 1)))
+            .collect::<Result<Vec<f32>, String>>()?;
+        let t = Tensor::from_vec(data, dims.as_slice())
+            .map_err(|e| format!("{}:{}: {name}: {e}", path.display(), vl + 1))?;
+        tensors.insert(name, t);
+    }
+    let mut take = |name: String| tensors.remove(&name).ok_or_else(|| format!("{}: no tensor {name}", path.display()));
+    let names = ["W1", "b1", "W2", "b2", "W3", "b3"];
+    let params = names.iter().map(|n| take(n.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let dirs = names.iter().map(|n| take(format!("v_{n}"))).collect::<Result<Vec<_>, _>>()?;
+    Ok((params, dirs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +121,16 @@ mod tests {
         assert_eq!((w1.dims(), b1.dims(), w2.dims(), b2.dims()), (&[4, 2][..], &[4][..], &[1, 4][..], &[1][..]));
         assert_eq!(w1.data()[0], "0.27392337".parse::<f32>().unwrap());
         assert_eq!(b2.data()[0], "0.72635784".parse::<f32>().unwrap());
+    }
+
+    #[test]
+    fn h1_init_reads_the_six_parameters_and_their_directions() {
+        let (params, dirs) = h1_init().unwrap();
+        let dims: Vec<&[usize]> = params.iter().map(|t| t.dims()).collect();
+        assert_eq!(dims, [&[64, 128][..], &[128], &[128, 64], &[64], &[64, 10], &[10]]);
+        for (p, v) in params.iter().zip(&dirs) {
+            assert_eq!(p.dims(), v.dims());
+        }
+        assert_eq!(params[0].data()[0], "0.03424042".parse::<f32>().unwrap());
     }
 }

@@ -1,17 +1,20 @@
-//! `tapegrad-bench WORKLOAD THREADS`: runs one side-by-side workload (w1 w2 w3 w4 m1) with at most THREADS
-//! threads and prints one JSON line with the keys `../shared/bench/compare.py` reads.
+//! `tapegrad-bench WORKLOAD THREADS`: runs one side-by-side workload (w1 w2 w3 w4 m1 c1 c2 c3 h1) with at
+//! most THREADS threads and prints one JSON line with the keys `../shared/bench/compare.py` reads.
 //!
 //! The workloads, the data and the warm-up/repeat scheme follow the reference scripts (`torch_ref.py`,
 //! `numpy_ref.py`) exactly; see `docs/performance.md` for the results.
 
+mod cnn;
 mod data;
 mod engine;
+mod hvp;
 mod report;
 mod training;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: tapegrad-bench WORKLOAD THREADS   (WORKLOAD one of w1 w2 w3 w4 m1, THREADS >= 1)";
+const USAGE: &str =
+    "usage: tapegrad-bench WORKLOAD THREADS   (WORKLOAD one of w1 w2 w3 w4 m1 c1 c2 c3 h1, THREADS >= 1)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +39,10 @@ fn main() -> ExitCode {
         "w3" => training::w3(threads).map_err(|e| e.to_string()),
         "w4" => training::w4(threads).map_err(|e| e.to_string()),
         "m1" => engine::m1(threads).map_err(|e| e.to_string()),
+        "c1" => cnn::c1(threads).map_err(|e| e.to_string()),
+        "c2" => cnn::c2(threads).map_err(|e| e.to_string()),
+        "c3" => cnn::c3(threads).map_err(|e| e.to_string()),
+        "h1" => hvp::h1(threads).map_err(|e| e.to_string()),
         other => Err(format!("unknown workload {other:?}\n{USAGE}")),
     };
     match result {
