@@ -1,5 +1,5 @@
-//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout), built from `unfold` (im2col) and one batched
-//! matrix product, and the `unfold`/`fold` pair itself.
+//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout) as im2col and one matrix product per image,
+//! and the `unfold`/`fold` pair itself (im2col and its adjoint as ops).
 //!
 //! - `unfold(x)`: `[N, C, H, W]` to patches `[N, C kh kw, L]`, `L = oh ow` (PyTorch's `nn.Unfold` layout):
 //!   column `oy ow + ox` of image `n` holds the window under output position `(oy, ox)`. Linear; its
