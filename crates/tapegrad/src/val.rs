@@ -313,6 +313,48 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         self.unary(a, |a| ops::conv::fold_t(&a, win, output), |a| a.fold(output, *win))
     }
 
+    /// `conv2d(x, w)` without bias under `win` (a derivative of `conv_input_grad` and `conv_weight_grad`).
+    pub fn conv2d(&self, x: Val<T>, w: Val<T>, win: &ops::conv::Window2d) -> Result<Val<T>> {
+        self.binary_with(x, w, |x, w| ops::conv::conv2d_t(x, w, None, win), |x, w| x.conv2d_win(w, None, *win))
+    }
+
+    /// The input gradient of `conv2d` under `win` for an input of `input_hw = (H, W)` (the derivative of
+    /// `conv2d` with respect to its input, and of `conv_weight_grad` with respect to `x`).
+    pub fn conv_input_grad(
+        &self,
+        g: Val<T>,
+        w: Val<T>,
+        win: &ops::conv::Window2d,
+        input_hw: (usize, usize),
+    ) -> Result<Val<T>> {
+        self.binary_with(
+            g,
+            w,
+            |g, w| ops::conv_grad::conv_input_grad_t(g, w, win, input_hw),
+            |g, w| g.conv_input_grad(w, *win, input_hw),
+        )
+    }
+
+    /// The weight gradient of `conv2d` under `win` (the derivative of `conv2d` with respect to its weight,
+    /// and of `conv_input_grad` with respect to `w`).
+    pub fn conv_weight_grad(&self, x: Val<T>, g: Val<T>, win: &ops::conv::Window2d) -> Result<Val<T>> {
+        self.binary_with(x, g, |x, g| ops::conv_grad::conv_weight_grad_t(x, g, win), |x, g| x.conv_weight_grad(g, *win))
+    }
+
+    /// A two-input formula whose forward needs more than a function pointer carries.
+    fn binary_with(
+        &self,
+        a: Val<T>,
+        b: Val<T>,
+        eager: impl FnOnce(&Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>,
+        graph: impl FnOnce(Var<'a, T>, Var<'a, T>) -> Result<Var<'a, T>>,
+    ) -> Result<Val<T>> {
+        match (a, b) {
+            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(eager(&a, &b)?)),
+            (a, b) => Ok(Val::Node(graph(self.var(a), self.var(b))?.id)),
+        }
+    }
+
     /// Elements at flat positions `index`, shaped `shape` (the derivative of `scatter_add`).
     pub fn gather(&self, a: Val<T>, index: &Arc<[usize]>, shape: &Shape) -> Result<Val<T>> {
         self.unary(a, |a| ops::pool::gather_t(&a, index, shape), |a| a.gather(index.clone(), shape.clone()))

@@ -38,12 +38,19 @@ fn conv_oracle(x: &Tensor<f64>, w: &Tensor<f64>, b: Option<&Tensor<f64>>, win: &
 
 /// A random convolution problem: N, C, O, H, W, kernel, stride and padding, the kernel fitting the padded
 /// input.
-struct Problem {
-    x: Tensor<f64>,
-    w: Tensor<f64>,
-    b: Tensor<f64>,
-    stride: (usize, usize),
-    padding: Padding,
+pub(crate) struct Problem {
+    pub(crate) x: Tensor<f64>,
+    pub(crate) w: Tensor<f64>,
+    pub(crate) b: Tensor<f64>,
+    pub(crate) stride: (usize, usize),
+    pub(crate) padding: Padding,
+}
+
+impl Problem {
+    /// The window of this problem's convolution.
+    pub(crate) fn window(&self) -> Window2d {
+        Window2d::new((self.w.dims()[2], self.w.dims()[3]), self.stride, self.padding)
+    }
 }
 
 fn random_padding(rng: &mut StdRng) -> Padding {
@@ -61,7 +68,7 @@ fn random_padding(rng: &mut StdRng) -> Padding {
     }
 }
 
-fn problem(rng: &mut StdRng) -> Problem {
+pub(crate) fn problem(rng: &mut StdRng) -> Problem {
     loop {
         let (n, c, o) = (rng.random_range(1..=2), rng.random_range(1..=3), rng.random_range(1..=3));
         let (h, w) = (rng.random_range(1..=6), rng.random_range(1..=6));
