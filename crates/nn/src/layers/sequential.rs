@@ -64,7 +64,7 @@ impl<T: Float> Sequential<T> {
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     /// let net = Sequential::<f64>::new().with(Linear::new(2, 3, &mut rng).unwrap()).with(Activation::Relu);
     /// let tape = Tape::new();
-    /// let outs = net.forward_layers(&tape, tape.input(Tensor::ones([4, 2]))).unwrap();
+    /// let outs = net.forward_layers(&tape, tape.input(Tensor::ones([4, 2]).unwrap())).unwrap();
     /// assert_eq!(outs.len(), 2);
     /// assert!(outs[1].value().data().iter().all(|&v| v >= 0.0));
     /// ```
@@ -188,7 +188,7 @@ mod tests {
             .with(Activation::Relu)
             .with(Linear::new(5, 2, &mut rng).unwrap());
         let tape = Tape::new();
-        let err = net.forward(&tape, tape.input(Tensor::zeros([2, 4]))).unwrap_err();
+        let err = net.forward(&tape, tape.input(Tensor::zeros([2, 4]).unwrap())).unwrap_err();
         assert!(matches!(err, Error::Layer { .. }));
         assert_eq!(
             err.to_string(),
