@@ -36,7 +36,7 @@ fn conv(c: &mut Criterion) {
             let y = x.conv2d(w, None, (1, 1), Padding::Same).unwrap();
             let loss = y.mul(tape.input(g0.clone())).unwrap().sum();
             let grads = loss.backward().unwrap();
-            black_box(grads.get(x).unwrap().data()[0] + grads.get(w).unwrap().data()[0])
+            black_box(grads.get(x).unwrap().unwrap().data()[0] + grads.get(w).unwrap().unwrap().data()[0])
         })
     });
     g.throughput(Throughput::Elements((32 * 64 * 9 * 1024) as u64));

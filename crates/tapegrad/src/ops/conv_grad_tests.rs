@@ -40,12 +40,12 @@ fn conv_input_grad_and_conv_weight_grad_by_hand() {
 fn conv_grad_errors_name_the_op_and_the_shapes() {
     let tape = Tape::<f64>::new();
     let win = Window2d::new((3, 3), (1, 1), Padding::Valid);
-    let x = tape.input(Tensor::zeros([2, 3, 5, 5]));
-    let w = tape.input(Tensor::zeros([4, 3, 3, 3]));
-    let g = tape.input(Tensor::zeros([2, 4, 3, 3]));
+    let x = tape.input(Tensor::zeros([2, 3, 5, 5]).unwrap());
+    let w = tape.input(Tensor::zeros([4, 3, 3, 3]).unwrap());
+    let g = tape.input(Tensor::zeros([2, 4, 3, 3]).unwrap());
     assert!(g.conv_input_grad(w, win, (5, 5)).is_ok());
     assert!(x.conv_weight_grad(g, win).is_ok());
-    let flat = tape.input(Tensor::zeros([4, 3, 3]));
+    let flat = tape.input(Tensor::zeros([4, 3, 3]).unwrap());
     assert_eq!(
         flat.conv_input_grad(w, win, (5, 5)).unwrap_err().to_string(),
         "conv_input_grad: expected a 4-D output gradient [N, O, oh, ow] (got [4, 3, 3])"
@@ -54,7 +54,7 @@ fn conv_grad_errors_name_the_op_and_the_shapes() {
         g.conv_input_grad(flat, win, (5, 5)).unwrap_err().to_string(),
         "conv_input_grad: expected a 4-D weight [O, C, kh, kw] (got [4, 3, 3])"
     );
-    let w2 = tape.input(Tensor::zeros([4, 3, 2, 3]));
+    let w2 = tape.input(Tensor::zeros([4, 3, 2, 3]).unwrap());
     assert_eq!(
         g.conv_input_grad(w2, win, (5, 5)).unwrap_err().to_string(),
         "conv_input_grad: expected a weight [O, C, 3, 3] for a 3x3 window (got [4, 3, 2, 3])"
@@ -64,7 +64,7 @@ fn conv_grad_errors_name_the_op_and_the_shapes() {
         "conv_input_grad: the output gradient must be [2, O, 4, 3] for this input and a 3x3 window at stride \
          (1, 1) ([2, 3, 6, 5] and [2, 4, 3, 3])"
     );
-    let w5 = tape.input(Tensor::zeros([5, 3, 3, 3]));
+    let w5 = tape.input(Tensor::zeros([5, 3, 3, 3]).unwrap());
     assert_eq!(
         g.conv_input_grad(w5, win, (5, 5)).unwrap_err().to_string(),
         "conv_input_grad: output channels differ: the gradient has 4, the weight [O, C, kh, kw] has 5 \
@@ -76,9 +76,9 @@ fn conv_grad_errors_name_the_op_and_the_shapes() {
     let zero = Window2d::new((3, 3), (0, 1), Padding::Valid);
     assert!(matches!(g.conv_input_grad(w, zero, (5, 5)), Err(Error::InvalidArgument { op: "conv_input_grad", .. })));
     // conv_weight_grad: a gradient of the wrong batch or size.
-    let g1 = tape.input(Tensor::zeros([1, 4, 3, 3]));
+    let g1 = tape.input(Tensor::zeros([1, 4, 3, 3]).unwrap());
     assert!(matches!(x.conv_weight_grad(g1, win), Err(Error::ShapeMismatch { op: "conv_weight_grad", .. })));
-    let g4 = tape.input(Tensor::zeros([2, 4, 4, 4]));
+    let g4 = tape.input(Tensor::zeros([2, 4, 4, 4]).unwrap());
     assert!(matches!(x.conv_weight_grad(g4, win), Err(Error::ShapeMismatch { op: "conv_weight_grad", .. })));
     assert_eq!(
         flat.conv_weight_grad(g, win).unwrap_err().to_string(),
@@ -88,9 +88,9 @@ fn conv_grad_errors_name_the_op_and_the_shapes() {
     let big = Window2d::new((6, 6), (1, 1), Padding::Valid);
     assert!(matches!(x.conv_weight_grad(g, big), Err(Error::BadShape { op: "conv_weight_grad", .. })));
     let other = Tape::<f64>::new();
-    let foreign = other.input(Tensor::zeros([4, 3, 3, 3]));
+    let foreign = other.input(Tensor::zeros([4, 3, 3, 3]).unwrap());
     assert!(matches!(g.conv_input_grad(foreign, win, (5, 5)), Err(Error::ForeignVar { op: "conv_input_grad" })));
-    let foreign = other.input(Tensor::zeros([2, 4, 3, 3]));
+    let foreign = other.input(Tensor::zeros([2, 4, 3, 3]).unwrap());
     assert!(matches!(x.conv_weight_grad(foreign, win), Err(Error::ForeignVar { op: "conv_weight_grad" })));
 }
 
@@ -109,10 +109,10 @@ proptest! {
         prop_assert!(y.value().max_abs_diff(&want.value()).unwrap() < 1e-12);
         // The derivatives agree with the composite's too.
         let gy = tape.constant(random_tensor(&mut rng, &y.shape(), (-1.0, 1.0)));
-        let ours = y.mul(gy).unwrap().sum().unwrap().backward().unwrap();
-        let theirs = want.mul(gy).unwrap().sum().unwrap().backward().unwrap();
+        let ours = y.mul(gy).unwrap().sum().backward().unwrap();
+        let theirs = want.mul(gy).unwrap().sum().backward().unwrap();
         for v in [x, w, b] {
-            prop_assert!(ours.get(v).unwrap().max_abs_diff(theirs.get(v).unwrap()).unwrap() < 1e-12);
+            prop_assert!(ours.get(v).unwrap().unwrap().max_abs_diff(theirs.get(v).unwrap().unwrap()).unwrap() < 1e-12);
         }
         // <u, conv_input_grad(g, w)> = <conv2d(u, w), g> = <conv_weight_grad(u, g), w>.
         let xd = p.x.dims();
@@ -139,17 +139,17 @@ proptest! {
         let g = random_tensor(&mut rng, &yshape, (-1.0, 1.0));
         // Each alone (bilinear), and through tanh so every second derivative is exercised.
         check_both(|_t, v| v[0].conv_input_grad(v[1], win, hw), &[g.clone(), p.w.clone()])?;
-        check_both(|_t, v| v[0].conv_input_grad(v[1], win, hw)?.tanh(), &[g.clone(), p.w.clone()])?;
+        check_both(|_t, v| Ok(v[0].conv_input_grad(v[1], win, hw)?.tanh()), &[g.clone(), p.w.clone()])?;
         check_both(|_t, v| v[0].conv_weight_grad(v[1], win), &[p.x.clone(), g.clone()])?;
-        check_both(|_t, v| v[0].conv_weight_grad(v[1], win)?.tanh(), &[p.x.clone(), g.clone()])?;
+        check_both(|_t, v| Ok(v[0].conv_weight_grad(v[1], win)?.tanh()), &[p.x.clone(), g.clone()])?;
         // A reused node: the weight gradient of a convolution's own output, and a two-layer network.
         let (s, pad) = (p.stride, p.padding);
-        check_both(|_t, v| v[0].conv_weight_grad(v[0].conv2d(v[1], None, s, pad)?.tanh()?, win), &[p.x.clone(), p.w.clone()])?;
+        check_both(|_t, v| v[0].conv_weight_grad(v[0].conv2d(v[1], None, s, pad)?.tanh(), win), &[p.x.clone(), p.w.clone()])?;
         check_both(
             |_t, v| {
-                let h = v[0].conv2d(v[1], Some(v[2]), s, pad)?.tanh()?;
+                let h = v[0].conv2d(v[1], Some(v[2]), s, pad)?.tanh();
                 let w2 = v[1].permute(&[1, 0, 2, 3])?; // O -> C back again: [C, O, kh, kw]
-                h.conv2d(w2, None, (1, 1), Padding::Same)?.sin()
+                Ok(h.conv2d(w2, None, (1, 1), Padding::Same)?.sin())
             },
             &[p.x.clone(), p.w.clone(), p.b.clone()],
         )?;
