@@ -107,10 +107,10 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Report> {
 
     let rows = vec![
         Row { name: "C".into(), by_hand: vec![cost], by_tape: vec![loss.item()?] },
-        Row { name: "delta2 = dC/dz2".into(), by_hand: delta2.clone(), by_tape: got(grads.get(tz2), "z2")? },
+        Row { name: "delta2 = dC/dz2".into(), by_hand: delta2.clone(), by_tape: got(grads.get(tz2)?, "z2")? },
         Row { name: "dC/db2".into(), by_hand: delta2.clone(), by_tape: got(grads.param(&pb2), "b2")? },
         Row { name: "dC/dW2".into(), by_hand: outer(&delta2, &a1), by_tape: got(grads.param(&pw2), "W2")? },
-        Row { name: "delta1 = dC/dz1".into(), by_hand: delta1.clone(), by_tape: got(grads.get(tz1), "z1")? },
+        Row { name: "delta1 = dC/dz1".into(), by_hand: delta1.clone(), by_tape: got(grads.get(tz1)?, "z1")? },
         Row { name: "dC/db1".into(), by_hand: delta1.clone(), by_tape: got(grads.param(&pb1), "b1")? },
         Row { name: "dC/dW1".into(), by_hand: outer(&delta1, &x), by_tape: got(grads.param(&pw1), "W1")? },
     ];

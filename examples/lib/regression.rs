@@ -155,7 +155,7 @@ pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionRe
         test.features().data().chunks(f).map(|r| r.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + w[f]).collect();
     let least_squares = score(&Tensor::from_vec(ls_pred, [test.len(), 1])?, &y_test)?;
     let train_mean = y_train.data().iter().sum::<f64>() / train.len() as f64;
-    let mean = score(&Tensor::full([test.len(), 1], train_mean), &y_test)?;
+    let mean = score(&Tensor::full([test.len(), 1], train_mean)?, &y_test)?;
 
     let say = |out: &mut dyn Write, msg: String| writeln!(out, "{msg}").map_err(io_err("stdout"));
     say(

@@ -205,7 +205,7 @@ pub fn write_graph(net: &Mlp<f64>, dir: &Path, stem: &str) -> Result<Vec<PathBuf
     let (_, loss) = xor_loss(&tape, net)?;
     let grads = loss.backward()?;
     let dot_path = dir.join(format!("{stem}.dot"));
-    std::fs::write(&dot_path, tape.to_dot(DotOptions { values: true }, Some(&grads))).map_err(io_err(&dot_path))?;
+    std::fs::write(&dot_path, tape.to_dot(DotOptions { values: true }, Some(&grads))?).map_err(io_err(&dot_path))?;
     let mut files = vec![dot_path.clone()];
     let svg_path = dir.join(format!("{stem}.svg"));
     let rendered = std::process::Command::new("dot")

@@ -107,7 +107,7 @@ pub fn w4(threads: usize) -> R<Vec<(&'static str, J)>> {
             p.set(t.clone());
         }
         let mut opt = Sgd::new(SgdConfig { lr: 0.5, ..Default::default() })?;
-        let mut pred = Tensor::zeros([4, 1]);
+        let mut pred = Tensor::zeros([4, 1])?;
         let t0 = Instant::now();
         for _ in 0..2000 {
             let grads = {

@@ -80,7 +80,7 @@ impl Init {
         let (fan_in, fan_out) = fans(&shape);
         let (fi, fo) = (fan_in as f64, fan_out as f64);
         match *self {
-            Init::Zeros => Ok(Tensor::zeros(shape)),
+            Init::Zeros => Ok(Tensor::zeros(shape)?),
             Init::Constant(v) => constant(shape, v),
             Init::SmallUniform { scale } => {
                 positive("scale", scale)?;
@@ -131,8 +131,11 @@ pub fn fans(shape: &Shape) -> (usize, usize) {
 }
 
 /// A tensor of zeros (for biases; see the module docs for why not for weights).
-pub fn zeros<T: Float>(shape: impl Into<Shape>) -> Tensor<T> {
-    Tensor::zeros(shape)
+///
+/// # Errors
+/// The engine's [`tapegrad::Error::TooLarge`] or [`tapegrad::Error::Allocation`] when it does not fit in memory.
+pub fn zeros<T: Float>(shape: impl Into<Shape>) -> Result<Tensor<T>> {
+    Ok(Tensor::zeros(shape)?)
 }
 
 /// A tensor filled with `v`. For weights this is what **not** to do: every unit gets the same gradient and
@@ -144,7 +147,7 @@ pub fn constant<T: Float>(shape: impl Into<Shape>, v: f64) -> Result<Tensor<T>> 
     if !v.is_finite() {
         return Err(config(format!("constant {v} is not finite")));
     }
-    Ok(Tensor::full(shape, T::of(v)))
+    Ok(Tensor::full(shape, T::of(v))?)
 }
 
 /// `U(-scale, scale)`.
@@ -249,8 +252,8 @@ mod tests {
     #[test]
     fn zeros_and_constant_fill_and_ignore_the_rng() {
         let mut rng = StdRng::seed_from_u64(0);
-        assert_eq!(Init::Zeros.tensor::<f32>([2, 3], &mut rng).unwrap(), Tensor::zeros([2, 3]));
-        assert_eq!(super::constant::<f64>([4], 0.5).unwrap(), Tensor::full([4], 0.5));
+        assert_eq!(Init::Zeros.tensor::<f32>([2, 3], &mut rng).unwrap(), Tensor::zeros([2, 3]).unwrap());
+        assert_eq!(super::constant::<f64>([4], 0.5).unwrap(), Tensor::full([4], 0.5).unwrap());
     }
 
     #[test]

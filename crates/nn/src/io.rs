@@ -357,7 +357,7 @@ impl<T: Float> Mlp<T> {
     /// let back = Mlp::<f32>::load(&path).unwrap();
     /// std::fs::remove_file(&path).unwrap();
     /// assert_eq!(back.config().sizes, [4, 8, 3]);
-    /// let x = Tensor::ones([2, 4]);
+    /// let x = Tensor::ones([2, 4]).unwrap();
     /// assert_eq!(back.predict(&x).unwrap(), mlp.predict(&x).unwrap());
     /// ```
     ///

@@ -116,7 +116,7 @@ fn log_loss_matches_hand_values_clips_and_handles_binary_columns() {
     assert!(log_loss(&binary, &[2, 0]).is_err());
     let e = log_loss(&Tensor::<f64>::from_vec(vec![1.5, -0.5], [1, 2]).unwrap(), &[0]).unwrap_err().to_string();
     assert_eq!(e, "log_loss: probability 1.5 outside [0, 1]");
-    assert!(log_loss(&Tensor::<f64>::zeros([3]), &[0, 0, 0]).is_err());
+    assert!(log_loss(&Tensor::<f64>::zeros([3]).unwrap(), &[0, 0, 0]).is_err());
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn regression_metrics_match_hand_values() {
     close(mae(&p, &y).unwrap(), 0.25);
     close(r2(&p, &y).unwrap(), 0.8); // SS_res 1, SS_tot 5
     close(r2(&y, &y).unwrap(), 1.0);
-    let mean = Tensor::<f64>::full([4, 1], 2.5);
+    let mean = Tensor::<f64>::full([4, 1], 2.5).unwrap();
     close(r2(&mean, &y).unwrap(), 0.0);
     let p2 = Tensor::<f64>::from_vec(vec![2.0, 2.0, 2.0, 2.0], [4, 1]).unwrap();
     close(mae(&p2, &y).unwrap(), 1.0);
@@ -140,7 +140,7 @@ fn r2_averages_columns_and_handles_constant_targets() {
     let y = Tensor::<f64>::from_vec(vec![1.0, 7.0, 2.0, 7.0, 3.0, 7.0, 4.0, 7.0], [4, 2]).unwrap();
     let p = Tensor::<f64>::from_vec(vec![1.0, 7.0, 2.0, 7.0, 3.0, 7.0, 5.0, 6.0], [4, 2]).unwrap();
     close(r2(&p, &y).unwrap(), 0.4);
-    let e = r2(&p, &Tensor::zeros([4, 1])).unwrap_err().to_string();
+    let e = r2(&p, &Tensor::zeros([4, 1]).unwrap()).unwrap_err().to_string();
     assert_eq!(e, "r2: predictions [4, 2] and targets [4, 1] differ in shape");
 }
 

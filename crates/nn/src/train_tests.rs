@@ -23,8 +23,8 @@ struct Linear {
 
 impl Linear {
     fn new(inputs: usize, outputs: usize) -> Self {
-        let w = Param::new(Tensor::zeros([outputs, inputs]));
-        let b = Param::new(Tensor::zeros([outputs]));
+        let w = Param::new(Tensor::zeros([outputs, inputs]).unwrap());
+        let b = Param::new(Tensor::zeros([outputs]).unwrap());
         Linear { w, b, unused: None, nan_in_eval: false, train: true, log: Mutex::default() }
     }
 }
@@ -234,7 +234,7 @@ fn a_diverging_run_stops_before_applying_a_non_finite_step() {
 fn a_parameter_without_gradient_is_an_optimizer_error() {
     let (train, _) = iris();
     let mut model = Linear::new(4, 3);
-    model.unused = Some(Param::new(Tensor::zeros([2])));
+    model.unused = Some(Param::new(Tensor::zeros([2]).unwrap()));
     let cfg = FitConfig { epochs: 1, batching: Batching::Full, ..Default::default() };
     let r = fit(&mut model, &mut Gd(0.1), &train, None, &cfg, &mut StdRng::seed_from_u64(0), keep_going);
     assert!(matches!(r, Err(Error::Optimizer { optimizer: "gd", .. })), "{r:?}");

@@ -257,8 +257,8 @@ fn a_module_trains_through_the_flat_view_and_keeps_the_result_in_place() {
 
 #[test]
 fn a_module_parameter_the_loss_never_uses_is_an_error_naming_it() {
-    let unused = Some(Param::new(Tensor::zeros([3, 1])));
-    let mut m = Scale { w: Param::new(Tensor::ones([2])), unused };
+    let unused = Some(Param::new(Tensor::zeros([3, 1]).unwrap()));
+    let mut m = Scale { w: Param::new(Tensor::ones([2]).unwrap()), unused };
     let mut p = ModuleProblem::new(&mut m, scale_loss);
     let err = p.loss_grad(&[1.0; 5]).unwrap_err().to_string();
     assert!(err.contains("unused") && err.contains("[3, 1]") && err.contains("cut graph"), "{err}");

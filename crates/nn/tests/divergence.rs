@@ -123,7 +123,7 @@ fn every_first_order_optimizer_refuses_zero_negative_and_non_finite_lr_and_eps()
 fn adam_with_an_eps_that_is_zero_in_f32_is_refused_at_the_step() {
     // eps = 0 gave NaN weights on a zero gradient; 1e-50 passes the f64 check but is 0 in f32.
     let mut opt = Adam::<f32>::new(AdamConfig { eps: 1e-50, ..Default::default() }).unwrap();
-    let mut w = Param::new(Tensor::<f32>::zeros([2]));
+    let mut w = Param::new(Tensor::<f32>::zeros([2]).unwrap());
     let grads = {
         let tape = tapegrad::Tape::new();
         tape.param(&w).mul_scalar(0.0).sum().backward().unwrap()

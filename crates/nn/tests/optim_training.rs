@@ -20,7 +20,7 @@ const C: [f64; 5] = [1.0, -2.0, 0.5, 3.0, -1.0];
 /// Minimises the quadratic from `w = 0` for `steps` steps, multiplying the rate by `decay` each step, and
 /// returns the largest distance `|w_i - c_i|` at the end.
 fn minimise(opt: &mut dyn Optimizer<f64>, steps: usize, decay: f64) -> f64 {
-    let mut w = Param::new(Tensor::<f64>::zeros([5]));
+    let mut w = Param::new(Tensor::<f64>::zeros([5]).unwrap());
     let schedule = ExponentialLr::new(opt.lr(), decay).unwrap();
     for step in 0..steps {
         schedule.apply(opt, step);

@@ -27,7 +27,7 @@ fn matmul(c: &mut Criterion) {
                 let gv = tape.input(g0.clone());
                 let loss = (a.matmul(b).unwrap() * gv).sum();
                 let grads = loss.backward().unwrap();
-                black_box(grads.get(a).unwrap().data()[0] + grads.get(b).unwrap().data()[0])
+                black_box(grads.get(a).unwrap().unwrap().data()[0] + grads.get(b).unwrap().unwrap().data()[0])
             })
         });
     }

@@ -29,7 +29,7 @@ fn overhead(c: &mut Criterion) {
             let tape = Tape::new();
             let x = tape.leaf(x0.clone());
             let grads = chain(x).backward().unwrap();
-            black_box(grads.get(x).unwrap().data()[0])
+            black_box(grads.get(x).unwrap().unwrap().data()[0])
         })
     });
     g.bench_function("forward_no_grad", |b| {

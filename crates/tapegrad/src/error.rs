@@ -78,6 +78,45 @@ pub enum Error {
         /// The operation.
         op: &'static str,
     },
+    /// A shape whose element count, or whose size in bytes, does not fit in memory's address space
+    /// (`numel * size_of::<T>()` must fit in `isize::MAX`): refused before anything is allocated.
+    #[error("{op}: {msg} (shape {shape})")]
+    TooLarge {
+        /// The operation.
+        op: &'static str,
+        /// What overflowed.
+        msg: String,
+        /// The shape asked for (or, when even its dimensions cannot be formed, the input's).
+        shape: Shape,
+    },
+    /// The allocator refused a buffer whose size a caller chose (PyTorch raises on a failed CPU
+    /// allocation too).
+    #[error("{op}: could not allocate {bytes} bytes")]
+    Allocation {
+        /// The operation.
+        op: &'static str,
+        /// The bytes requested.
+        bytes: usize,
+    },
+    /// A custom op's backward returned a gradient whose shape differs from its input's.
+    #[error("{op}: backward returned a gradient of shape {got} for input {input} of shape {expected}")]
+    GradientShape {
+        /// The operation.
+        op: &'static str,
+        /// Which input (position in the op's input list).
+        input: usize,
+        /// The input's shape.
+        expected: Shape,
+        /// The gradient's shape.
+        got: Shape,
+    },
+    /// A node was recorded on a tape while its first-order backward walk holds the arena (an op's
+    /// backward reaching the tape by another way than its [`crate::BackwardCx`]).
+    #[error("{op}: cannot record on a tape during its first-order backward walk; use the BackwardCx operations")]
+    TapeBusy {
+        /// The operation.
+        op: &'static str,
+    },
     /// `backward` of something that is not a single element.
     #[error("backward: the loss must have exactly one element (got shape {shape})")]
     NonScalarLoss {

@@ -56,6 +56,23 @@ fn projected_value(f: &impl TapeFn<f64>, xs: &[Tensor<f64>], seed: u64) -> Resul
     s.item()
 }
 
+/// Refuses a configuration the checks cannot use: a step that is not a finite positive number, tolerances
+/// that are negative or not finite.
+fn validate(op: &'static str, cfg: &GradCheckConfig) -> Result<()> {
+    let ok = cfg.eps > 0.0 && cfg.eps.is_finite() && [cfg.atol, cfg.rtol].iter().all(|t| *t >= 0.0 && t.is_finite());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op,
+            msg: format!(
+                "eps {} must be finite and > 0, atol {} and rtol {} finite and >= 0",
+                cfg.eps, cfg.atol, cfg.rtol
+            ),
+        })
+    }
+}
+
 fn compare(input: usize, element: usize, analytic: f64, numeric: f64, cfg: &GradCheckConfig) -> Result<()> {
     let ok = (analytic - numeric).abs() <= cfg.atol + cfg.rtol * numeric.abs();
     if ok && analytic.is_finite() {
@@ -70,11 +87,7 @@ fn analytic_grads(f: &impl TapeFn<f64>, xs: &[Tensor<f64>], seed: u64) -> Result
     let tape = Tape::new();
     let (s, leaves) = projected(f, &tape, xs, seed)?;
     let g = s.backward()?;
-    Ok(leaves
-        .iter()
-        .zip(xs)
-        .map(|(l, x)| g.get(*l).cloned().unwrap_or_else(|| Tensor::zeros(x.shape().clone())))
-        .collect())
+    leaves.iter().zip(xs).map(|(l, x)| Ok(g.get(*l)?.cloned().unwrap_or_else(|| x.zeros_like()))).collect()
 }
 
 /// Compares backward against central finite differences for every element of every input.
@@ -87,8 +100,9 @@ fn analytic_grads(f: &impl TapeFn<f64>, xs: &[Tensor<f64>], seed: u64) -> Result
 ///
 /// # Errors
 /// [`Error::GradientMismatch`] naming the input, the element, both values and the tolerance; any error `f`
-/// returns.
+/// returns; [`Error::InvalidArgument`] for a step or tolerance that is not finite and positive.
 pub fn check_gradients(f: impl TapeFn<f64>, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+    validate("check_gradients", &cfg)?;
     let analytic = analytic_grads(&f, xs, cfg.seed)?;
     let mut work: Vec<Tensor<f64>> = xs.to_vec();
     for (i, x) in xs.iter().enumerate() {
@@ -111,6 +125,7 @@ pub fn check_gradients(f: impl TapeFn<f64>, xs: &[Tensor<f64>], cfg: GradCheckCo
 /// # Errors
 /// As [`check_gradients`].
 pub fn check_second_order(f: impl TapeFn<f64>, xs: &[Tensor<f64>], cfg: GradCheckConfig) -> Result<()> {
+    validate("check_second_order", &cfg)?;
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xd1ec);
     let dir: Vec<Tensor<f64>> =
         xs.iter().map(|x| Tensor::rand_uniform(x.shape().clone(), -1.0, 1.0, &mut rng)).collect::<Result<_>>()?;

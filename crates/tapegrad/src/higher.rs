@@ -5,8 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::shape::Shape;
 use crate::tape::{Tape, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_buffer};
 use crate::val::Val;
 
 impl<T: Float> Tape<T> {
@@ -14,16 +15,19 @@ impl<T: Float> Tape<T> {
     /// zeros where `loss` does not depend on one.
     ///
     /// # Errors
-    /// [`Error::NonScalarLoss`] unless `loss` has one element; [`Error::ForeignVar`].
+    /// [`Error::NonScalarLoss`] unless `loss` has one element; [`Error::ForeignVar`] when `loss` or any of
+    /// `wrt` belongs to another tape.
     pub fn grad<'t>(&'t self, loss: Var<'t, T>, wrt: &[Var<'t, T>]) -> Result<Vec<Tensor<T>>> {
         self.owns("grad", loss)?;
-        let kept = self.with_retained(wrt, || self.run_backward(loss.id, false));
-        let kept = kept?;
+        for &w in wrt {
+            self.owns("grad", w)?;
+        }
+        let kept = self.with_retained("grad", wrt, || self.run_backward(loss.id, false))??;
         Ok(wrt
             .iter()
             .map(|w| match kept.get(w.id) {
                 Some(Some(Val::Tensor(t))) => t.clone(),
-                _ => Tensor::zeros(w.shape()),
+                _ => w.value().zeros_like(),
             })
             .collect())
     }
@@ -130,8 +134,19 @@ pub fn value_and_grad<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<(
     Ok((y.item()?, g))
 }
 
-fn flat_len<T: Float>(xs: &[Tensor<T>]) -> usize {
-    xs.iter().map(Tensor::numel).sum()
+/// The number of elements of all `xs` together.
+fn flat_len<T: Float>(op: &'static str, xs: &[Tensor<T>]) -> Result<usize> {
+    xs.iter().try_fold(0usize, |a, x| a.checked_add(x.numel())).ok_or_else(|| Error::TooLarge {
+        op,
+        msg: "the inputs have more elements together than usize::MAX".into(),
+        shape: Shape::scalar(),
+    })
+}
+
+/// An empty buffer for the `[rows, cols]` result of `op`, its size checked and allocated fallibly.
+fn result_buffer<T: Float>(op: &'static str, rows: usize, cols: usize) -> Result<Vec<T>> {
+    let shape = Shape::new(&[rows, cols]);
+    try_buffer(op, checked_numel::<T>(op, &shape)?)
 }
 
 fn concat_flat<T: Float>(gs: &[Tensor<T>]) -> Vec<T> {
@@ -143,14 +158,15 @@ fn concat_flat<T: Float>(gs: &[Tensor<T>]) -> Vec<T> {
 /// (Levenberg-Marquardt's residuals, Newton's method).
 ///
 /// # Errors
-/// Any error of `f` or of the backward passes.
+/// Any error of `f` or of the backward passes; [`Error::TooLarge`] or [`Error::Allocation`] when the
+/// Jacobian does not fit in memory.
 pub fn jacobian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
     let tape = Tape::new();
     let (y, leaves) = eval(&f, &tape, xs)?;
     let m = y.shape().numel();
-    let n = flat_len(xs);
+    let n = flat_len("jacobian", xs)?;
     let flat = y.reshape([m])?;
-    let mut out = Vec::with_capacity(m * n);
+    let mut out = result_buffer("jacobian", m, n)?;
     for i in 0..m {
         let yi = flat.narrow(0, i, 1)?.sum();
         out.extend(concat_flat(&tape.grad(yi, &leaves)?));
@@ -163,13 +179,14 @@ pub fn jacobian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<
 /// differ only by rounding, as the order of the sums differs).
 ///
 /// # Errors
-/// [`Error::NonScalarLoss`] unless `f` returns one element; any error of `f`.
+/// [`Error::NonScalarLoss`] unless `f` returns one element; any error of `f`; [`Error::TooLarge`] or
+/// [`Error::Allocation`] when the Hessian does not fit in memory.
 pub fn hessian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<T>> {
+    let n = flat_len("hessian", xs)?;
+    let mut out = result_buffer("hessian", n, n)?;
     let tape = Tape::new();
     let (y, leaves) = eval(&f, &tape, xs)?;
     let gs = tape.grad_graph(y, &leaves)?;
-    let n = flat_len(xs);
-    let mut out = Vec::with_capacity(n * n);
     for g in &gs {
         let len = g.shape().numel();
         let flat = g.reshape([len])?;

@@ -49,17 +49,68 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Saturates at `usize::MAX` instead of wrapping, so it is exact
+    /// for every shape that passes [`Shape::checked_numel`] (the shape of every [`crate::Tensor`]) and
+    /// never small for one that does not.
     #[inline]
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.0.iter().fold(1usize, |a, &d| a.saturating_mul(d))
     }
 
-    /// Row-major strides in elements.
+    /// Number of elements, checked: the product of the dimensions, a zero dimension counted as 1 (so that
+    /// every stride and every partial product of a tensor of this shape is representable too), must fit in
+    /// `isize::MAX`. This is the bound of a tensor of one-byte elements; [`Shape::checked_bytes`] is the
+    /// bound for a given element size.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] naming `op` and the shape.
+    #[inline]
+    pub fn checked_numel(&self, op: &'static str) -> Result<usize> {
+        self.checked_bytes(op, 1)
+    }
+
+    /// Number of elements of a tensor of this shape whose elements take `elem_bytes` bytes each, checked:
+    /// the product of the dimensions (zeros counted as 1, see [`Shape::checked_numel`]) times `elem_bytes`
+    /// must fit in `isize::MAX`, Rust's limit for the size of any allocation. Every tensor's shape passes
+    /// this check for its element type, so code holding a tensor may use [`Shape::numel`], strides and
+    /// offsets inside it without overflow checks.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] naming `op` and the shape.
+    pub fn checked_bytes(&self, op: &'static str, elem_bytes: usize) -> Result<usize> {
+        let span = self.0.iter().try_fold(elem_bytes.max(1), |a, &d| a.checked_mul(d.max(1)));
+        match span {
+            Some(b) if b <= isize::MAX as usize => Ok(self.numel()),
+            _ => Err(Error::TooLarge {
+                op,
+                msg: format!(
+                    "{} elements of {} bytes do not fit in memory (the limit is isize::MAX = {} bytes)",
+                    self.numel_text(),
+                    elem_bytes,
+                    isize::MAX
+                ),
+                shape: self.clone(),
+            }),
+        }
+    }
+
+    /// The element count for a message: exact, or the product written out when it overflows.
+    fn numel_text(&self) -> String {
+        match self.0.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+            Some(n) => n.to_string(),
+            None => {
+                let d: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+                format!("{} (more than usize::MAX)", d.join(" x "))
+            }
+        }
+    }
+
+    /// Row-major strides in elements. Exact for every shape that passes [`Shape::checked_numel`]; saturates
+    /// instead of wrapping for one that does not.
     pub fn strides(&self) -> SmallVec<[usize; 4]> {
         let mut s: SmallVec<[usize; 4]> = SmallVec::from_elem(1, self.rank());
         for i in (0..self.rank().saturating_sub(1)).rev() {
-            s[i] = s[i + 1] * self.0[i + 1];
+            s[i] = s[i + 1].saturating_mul(self.0[i + 1]);
         }
         s
     }
@@ -78,6 +129,9 @@ impl Shape {
     }
 
     /// The shape with dimension `axis` set to 1 (`keepdim`) or removed.
+    ///
+    /// # Panics
+    /// When `axis >= rank` (resolve it with [`Shape::axis`] first).
     pub fn reduced(&self, axis: usize, keepdim: bool) -> Shape {
         let mut d = self.0.clone();
         if keepdim {
@@ -91,7 +145,9 @@ impl Shape {
     /// The NumPy broadcast of two shapes: align on the right, each pair of dimensions equal or one of them 1.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] naming `op` when a pair is neither equal nor 1.
+    /// [`Error::ShapeMismatch`] naming `op` when a pair is neither equal nor 1; [`Error::TooLarge`] when the
+    /// result has too many elements (two shapes that each fit, `[2^33, 1]` and `[1, 2^33]`, can broadcast to
+    /// one that does not).
     pub fn broadcast(op: &'static str, a: &Shape, b: &Shape) -> Result<Shape> {
         if a == b {
             return Ok(a.clone());
@@ -114,7 +170,9 @@ impl Shape {
                 });
             };
         }
-        Ok(Shape(out))
+        let out = Shape(out);
+        out.checked_numel(op)?;
+        Ok(out)
     }
 
     /// Whether `self` broadcasts to `target` (used by `broadcast_to` and its derivative `sum_to`).

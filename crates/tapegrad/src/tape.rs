@@ -15,6 +15,7 @@ use smallvec::SmallVec;
 use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The gradients an op returns, one per input, `None` where an input gets nothing.
 pub type Grads<T> = SmallVec<[Option<Val<T>>; 2]>;
@@ -102,9 +103,12 @@ impl<T: Float> Node<T> {
 /// let x = tape.leaf(Tensor::scalar(3.0));
 /// let y = x * x + x; // y = x^2 + x
 /// let g = y.backward().unwrap();
-/// assert_eq!(g.get(x).unwrap().item().unwrap(), 7.0); // dy/dx = 2x + 1
+/// assert_eq!(g.get(x).unwrap().unwrap().item().unwrap(), 7.0); // dy/dx = 2x + 1
 /// ```
 pub struct Tape<T: Float> {
+    /// Unique in the process (and renewed by [`Tape::clear`]): a [`Gradients`] store remembers the tape it
+    /// came from by this id, which stays meaningful after the tape is dropped (an address would not).
+    id: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     /// Parameter id to node, sorted by id (binary search; no hashing on the per-step path).
     params: RefCell<Vec<(ParamId, usize)>>,
@@ -114,6 +118,31 @@ pub struct Tape<T: Float> {
     /// `relu`, ...): reported by the next fallible call on this tape (`backward`, `grad`, any op returning
     /// `Result` while anomaly mode is on) and by [`Tape::check`].
     pending: RefCell<Option<Box<Error>>>,
+}
+
+/// The next tape id; 0 is never handed out (a default [`Gradients`] store belongs to no tape).
+static NEXT_TAPE: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_tape_id() -> u64 {
+    NEXT_TAPE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Puts a `Cell<bool>` back to its previous value when dropped, also while unwinding from a panic.
+struct RestoreFlag<'a> {
+    cell: &'a Cell<bool>,
+    prev: bool,
+}
+
+impl<'a> RestoreFlag<'a> {
+    fn set(cell: &'a Cell<bool>, v: bool) -> Self {
+        RestoreFlag { cell, prev: cell.replace(v) }
+    }
+}
+
+impl Drop for RestoreFlag<'_> {
+    fn drop(&mut self) {
+        self.cell.set(self.prev);
+    }
 }
 
 thread_local! {
@@ -173,6 +202,7 @@ impl<T: Float> Tape<T> {
     /// An empty tape with gradients enabled and anomaly mode off.
     pub fn new() -> Self {
         Tape {
+            id: fresh_tape_id(),
             nodes: RefCell::new(spare_nodes()),
             params: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
@@ -203,10 +233,13 @@ impl<T: Float> Tape<T> {
         self.nodes.borrow().iter().filter(|n| n.recorded()).count()
     }
 
-    /// Frees every node; the tape can be reused. Needs `&mut`, so no variable of it is alive.
+    /// Frees every node; the tape can be reused. Needs `&mut`, so no variable of it is alive. The tape
+    /// gets a new identity: gradients computed before are foreign to it afterwards (node positions are
+    /// reused).
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
         self.params.get_mut().clear();
+        self.id = fresh_tape_id();
     }
 
     /// Whether operations are recorded for backward (see [`Tape::no_grad`]).
@@ -215,12 +248,11 @@ impl<T: Float> Tape<T> {
     }
 
     /// Runs `f` with recording off: nodes keep their values only (no derivative, no inputs), and nothing
-    /// computed inside requires a gradient. For evaluation and inference.
+    /// computed inside requires a gradient. For evaluation and inference. The previous state comes back
+    /// when `f` returns or panics (a drop guard).
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
-        let prev = self.grad_enabled.replace(false);
-        let r = f();
-        self.grad_enabled.set(prev);
-        r
+        let _restore = RestoreFlag::set(&self.grad_enabled, false);
+        f()
     }
 
     /// Turns anomaly mode on or off. When on, the first op whose forward or backward produces a NaN or an
@@ -270,38 +302,65 @@ impl<T: Float> Tape<T> {
         self.anomaly.get()
     }
 
-    fn push(&self, node: Node<T>) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
+    /// Appends a node. The arena is borrowed for the whole of a first-order backward walk, so an op's
+    /// backward that reaches its tape by another way than its [`BackwardCx`] gets [`Error::TapeBusy`].
+    fn push(&self, op: &'static str, node: Node<T>) -> Result<Var<'_, T>> {
+        let mut nodes = self.nodes.try_borrow_mut().map_err(|_| Error::TapeBusy { op })?;
         nodes.push(node);
-        Var { tape: self, id: nodes.len() - 1 }
+        Ok(Var { tape: self, id: nodes.len() - 1 })
     }
 
+    #[track_caller]
     fn leafish(&self, value: Tensor<T>, kind: NodeKind, requires_grad: bool) -> Var<'_, T> {
-        self.push(Node { value, kind, op: None, inputs: SmallVec::new(), requires_grad, retain: false })
+        let node = Node { value, kind, op: None, inputs: SmallVec::new(), requires_grad, retain: false };
+        let name = node.name();
+        self.push(name, node).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Data: a node that never gets a gradient.
+    ///
+    /// # Panics
+    /// When called from inside an op's first-order backward on the tape being differentiated (the walk
+    /// holds the arena; a derivative formula makes constants with [`BackwardCx::constant`]), with
+    /// [`Error::TapeBusy`]'s message. Every fallible way to record returns that error instead.
+    #[track_caller]
     pub fn input(&self, value: Tensor<T>) -> Var<'_, T> {
         self.leafish(value, NodeKind::Input, false)
     }
 
     /// A constant: a node that never gets a gradient.
+    ///
+    /// # Panics
+    /// As [`Tape::input`].
+    #[track_caller]
     pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
         self.leafish(value, NodeKind::Constant, false)
     }
 
     /// A scalar constant.
+    ///
+    /// # Panics
+    /// As [`Tape::input`].
+    #[track_caller]
     pub fn scalar(&self, v: T) -> Var<'_, T> {
         self.constant(Tensor::scalar(v))
     }
 
     /// A leaf that wants its gradient (`requires_grad=True` in PyTorch); read it with [`Gradients::get`].
+    ///
+    /// # Panics
+    /// As [`Tape::input`].
+    #[track_caller]
     pub fn leaf(&self, value: Tensor<T>) -> Var<'_, T> {
         let rg = self.grad_enabled.get();
         self.leafish(value, NodeKind::Leaf, rg)
     }
 
     /// A parameter's current value on this tape. Asking twice for the same parameter gives the same node.
+    ///
+    /// # Panics
+    /// As [`Tape::input`].
+    #[track_caller]
     pub fn param(&self, p: &Param<T>) -> Var<'_, T> {
         let rg = self.grad_enabled.get();
         let pid = p.id();
@@ -326,7 +385,8 @@ impl<T: Float> Tape<T> {
     ///
     /// # Errors
     /// [`Error::ForeignVar`] when an input belongs to another tape; [`Error::NonFinite`] in anomaly mode when
-    /// `value` holds a NaN or an infinity.
+    /// `value` holds a NaN or an infinity; [`Error::TapeBusy`] when called from inside an op's first-order
+    /// backward on the tape being differentiated (formulas use [`BackwardCx`]'s operations).
     pub fn record<'t>(&'t self, op: impl Op<T>, inputs: &[Var<'t, T>], value: Tensor<T>) -> Result<Var<'t, T>> {
         for v in inputs {
             if !std::ptr::eq(v.tape, self) {
@@ -351,12 +411,15 @@ impl<T: Float> Tape<T> {
         }
         let op: OpBox<T> = smallbox!(op);
         let inputs = if requires_grad { ids(op.name(), inputs)? } else { SmallVec::new() };
-        Ok(self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false }))
+        let name = op.name();
+        self.push(name, Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false })
     }
 
     /// Records the result of an op of one variable of this tape that cannot fail (elementwise maths,
     /// activations): a failure (a non-finite value in anomaly mode) is noted on the tape instead of returned,
-    /// and reported by the next fallible call (see [`Tape::set_anomaly`]).
+    /// and reported by the next fallible call (see [`Tape::set_anomaly`]). Panics with [`Error::TapeBusy`]'s
+    /// message when called from inside an op's first-order backward on this tape, as [`Tape::input`] does.
+    #[track_caller]
     pub(crate) fn record_infallible<'t>(&'t self, op: impl Op<T>, x: Var<'t, T>, value: Tensor<T>) -> Var<'t, T> {
         let requires_grad = self.grad_enabled.get() && self.nodes.borrow()[x.id].requires_grad;
         if self.anomaly.get() && !value.all_finite() {
@@ -379,7 +442,9 @@ impl<T: Float> Tape<T> {
         } else {
             SmallVec::new()
         };
-        self.push(Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false })
+        let name = op.name();
+        let node = Node { value, kind: NodeKind::Op, op: Some(op), inputs, requires_grad, retain: false };
+        self.push(name, node).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Checks that `v` lives on this tape.
@@ -398,6 +463,10 @@ impl<T: Float> Tape<T> {
             let nodes = self.nodes.borrow();
             (nodes[loss].value.shape().clone(), nodes[loss].requires_grad)
         };
+        if create_graph && self.nodes.try_borrow_mut().is_err() {
+            // A gradient graph records on this tape, which a running first-order walk holds.
+            return Err(Error::TapeBusy { op: "grad_graph" });
+        }
         if shape.numel() != 1 {
             return Err(Error::NonScalarLoss { shape });
         }
@@ -408,7 +477,7 @@ impl<T: Float> Tape<T> {
         if !rg {
             return Ok(grads);
         }
-        let seed = Tensor::ones(shape);
+        let seed = Tensor::filled(shape, T::one());
         grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
         if create_graph {
             for i in (0..=loss).rev() {
@@ -471,7 +540,10 @@ impl<T: Float> Tape<T> {
             if !cx.needs(k) {
                 continue;
             }
-            if self.anomaly.get() && !cx.is_finite(&gi) {
+            // A wrong shape would be broadcast into the input's slot or passed on silently: a user-defined
+            // op's bug becomes an error naming it (one shape comparison per input).
+            cx.check_grad_shape(name, k, &gi)?;
+            if self.anomaly.get() && !cx.is_finite(&gi)? {
                 return Err(Error::NonFinite {
                     phase: "backward",
                     op: name,
@@ -499,30 +571,44 @@ impl<T: Float> Tape<T> {
         for &w in wrt {
             self.owns("grad_graph", w)?;
         }
-        let prev = self.grad_enabled.replace(true);
-        let kept = self.with_retained(wrt, || self.run_backward(loss.id, true));
-        self.grad_enabled.set(prev);
-        let mut kept = kept?;
+        let mut kept = {
+            let _restore = RestoreFlag::set(&self.grad_enabled, true);
+            self.with_retained("grad_graph", wrt, || self.run_backward(loss.id, true))??
+        };
         wrt.iter()
             .map(|w| match kept.get_mut(w.id).and_then(Option::take) {
                 Some(Val::Node(id)) => Ok(Var { tape: self, id }),
                 Some(Val::Tensor(t)) => Ok(self.constant(t)),
-                None => Ok(self.constant(Tensor::zeros(w.shape()))),
+                None => Ok(self.constant(w.value().zeros_like())),
             })
             .collect()
     }
 
-    pub(crate) fn with_retained<R>(&self, vars: &[Var<'_, T>], f: impl FnOnce() -> R) -> R {
-        let prev: Vec<bool> = {
-            let mut nodes = self.nodes.borrow_mut();
-            vars.iter().map(|v| std::mem::replace(&mut nodes[v.id].retain, true)).collect()
-        };
-        let r = f();
-        let mut nodes = self.nodes.borrow_mut();
-        for (v, p) in vars.iter().zip(prev) {
-            nodes[v.id].retain = p;
+    /// Runs `f` with the nodes of `vars` (variables of this tape) marked as retained, and restores their
+    /// flags afterwards, also when `f` panics.
+    ///
+    /// # Errors
+    /// [`Error::TapeBusy`] naming `op` during a first-order backward walk of this tape.
+    pub(crate) fn with_retained<R>(&self, op: &'static str, vars: &[Var<'_, T>], f: impl FnOnce() -> R) -> Result<R> {
+        struct Unretain<'a, T: Float> {
+            tape: &'a Tape<T>,
+            saved: Vec<(usize, bool)>,
         }
-        r
+        impl<T: Float> Drop for Unretain<'_, T> {
+            fn drop(&mut self) {
+                if let Ok(mut nodes) = self.tape.nodes.try_borrow_mut() {
+                    for &(id, p) in &self.saved {
+                        nodes[id].retain = p;
+                    }
+                }
+            }
+        }
+        let saved: Vec<(usize, bool)> = {
+            let mut nodes = self.nodes.try_borrow_mut().map_err(|_| Error::TapeBusy { op })?;
+            vars.iter().map(|v| (v.id, std::mem::replace(&mut nodes[v.id].retain, true))).collect()
+        };
+        let _unretain = Unretain { tape: self, saved };
+        Ok(f())
     }
 
     pub(crate) fn node_ref(&self, id: usize) -> Ref<'_, Node<T>> {
@@ -595,8 +681,15 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Asks backward to keep this node's gradient (for intermediate results), like PyTorch's `retain_grad`.
+    ///
+    /// # Panics
+    /// As [`Tape::input`]: when called from inside an op's first-order backward on this variable's tape.
+    #[track_caller]
     pub fn retain_grad(self) -> Self {
-        self.tape.nodes.borrow_mut()[self.id].retain = true;
+        let mut nodes =
+            self.tape.nodes.try_borrow_mut().unwrap_or_else(|_| panic!("{}", Error::TapeBusy { op: "retain_grad" }));
+        nodes[self.id].retain = true;
+        drop(nodes);
         self
     }
 
@@ -617,7 +710,7 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn backward(&self) -> Result<Gradients<T>> {
         let mut kept = self.tape.run_backward(self.id, false)?;
         let nodes = self.tape.nodes.borrow();
-        let mut out = Gradients { params: Vec::new(), nodes: Vec::new() };
+        let mut out = Gradients { tape: self.tape.id, params: Vec::new(), nodes: Vec::new() };
         for (i, g) in kept.iter_mut().enumerate() {
             // Most slots are empty: test in place, move out only what is kept.
             if g.is_none() {
@@ -645,9 +738,13 @@ impl<T: Float> fmt::Debug for Var<'_, T> {
 /// The gradients one backward pass produced, keyed by parameter and by node.
 ///
 /// Stored as two vectors sorted by key (a step of a small model has a handful of parameters: a binary
-/// search over a few entries beats hashing them).
+/// search over a few entries beats hashing them). The store remembers the identity of its tape, so a
+/// variable of another tape (or of the same tape after [`Tape::clear`]) is refused rather than answered
+/// with the gradient of whatever node has its position. A default store belongs to no tape.
 #[derive(Debug, Clone, Default)]
 pub struct Gradients<T: Float> {
+    /// The id of the tape these came from (0: none).
+    tape: u64,
     params: Vec<(ParamId, Tensor<T>)>,
     nodes: Vec<(usize, Tensor<T>)>,
 }
@@ -663,9 +760,26 @@ impl<T: Float> Gradients<T> {
         self.params.binary_search_by_key(&id, |e| e.0).ok().map(|i| &self.params[i].1)
     }
 
-    /// The gradient of a leaf, parameter or retained node of the tape the loss was on.
-    pub fn get(&self, v: Var<'_, T>) -> Option<&Tensor<T>> {
-        self.nodes.binary_search_by_key(&v.id, |e| e.0).ok().map(|i| &self.nodes[i].1)
+    /// The gradient of a leaf, parameter or retained node of the tape the loss was on; `None` when the loss
+    /// does not depend on it (or it is an intermediate node that was not retained).
+    ///
+    /// # Errors
+    /// [`Error::ForeignVar`] when `v` belongs to another tape than the one these gradients came from.
+    pub fn get(&self, v: Var<'_, T>) -> Result<Option<&Tensor<T>>> {
+        if v.tape.id != self.tape {
+            return Err(Error::ForeignVar { op: "get" });
+        }
+        Ok(self.node(v.id))
+    }
+
+    /// The gradient of the node at position `id` (no tape check: callers have checked it).
+    pub(crate) fn node(&self, id: usize) -> Option<&Tensor<T>> {
+        self.nodes.binary_search_by_key(&id, |e| e.0).ok().map(|i| &self.nodes[i].1)
+    }
+
+    /// Whether these gradients came from `tape` (as it is now: [`Tape::clear`] gives it a new identity).
+    pub fn is_from(&self, tape: &Tape<T>) -> bool {
+        self.tape == tape.id
     }
 
     /// Takes a parameter's gradient out (no copy).
@@ -712,7 +826,7 @@ mod tests {
     #[test]
     fn ops_with_at_most_one_word_of_state_are_stored_inline() {
         let t = Tape::<f64>::new();
-        let x = t.leaf(Tensor::ones([2, 3]));
+        let x = t.leaf(Tensor::ones([2, 3]).unwrap());
         let s = x.mul_scalar(2.0);
         let p = x.permute(&[1, 0]).unwrap();
         let q = t.no_grad(|| x.tanh());
@@ -757,7 +871,7 @@ mod tests {
             assert_eq!(g.param(p).unwrap().item().unwrap(), want);
             assert_eq!(g.by_id(p.id()).unwrap().item().unwrap(), want);
         }
-        assert_eq!(g.get(x).unwrap().item().unwrap(), 120.0);
+        assert_eq!(g.get(x).unwrap().unwrap().item().unwrap(), 120.0);
         let ids: Vec<ParamId> = g.param_ids().collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "param ids ascend");
         assert_eq!(g.len(), 5);

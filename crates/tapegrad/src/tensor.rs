@@ -14,6 +14,20 @@ fn inline_cap<T: Float>() -> usize {
     std::mem::size_of::<T::Inline>() / std::mem::size_of::<T>()
 }
 
+/// An empty buffer with room for exactly `n` elements of a tensor whose size a caller chose: the allocator's
+/// refusal is [`Error::Allocation`] naming `op`, not an abort. `n` must have passed
+/// [`Shape::checked_bytes`], so the byte count cannot overflow.
+pub(crate) fn try_buffer<T>(op: &'static str, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::Allocation { op, bytes: n.saturating_mul(std::mem::size_of::<T>()) })?;
+    Ok(v)
+}
+
+/// The element count of a tensor of `shape` with elements of type `T`, checked ([`Shape::checked_bytes`]).
+pub(crate) fn checked_numel<T>(op: &'static str, shape: &Shape) -> Result<usize> {
+    shape.checked_bytes(op, std::mem::size_of::<T>())
+}
+
 /// The elements: inline for tiny tensors, otherwise a shared heap buffer (copy-on-write).
 #[derive(Clone)]
 enum Storage<T: Float> {
@@ -89,6 +103,12 @@ impl<T: Float> Storage<T> {
 
 /// A dense row-major tensor of `f32` or `f64`.
 ///
+/// Invariant: a tensor's shape always passes [`Shape::checked_bytes`] for its element type, that is its
+/// element count times the element size (and every partial product of its dimensions, zeros counted as 1)
+/// fits in `isize::MAX` bytes, and its storage holds exactly that many elements. Every constructor checks
+/// it ([`Error::TooLarge`]) and allocates caller-sized storage fallibly ([`Error::Allocation`]), so code
+/// holding a tensor may use [`Tensor::numel`], strides and offsets inside it without overflow checks.
+///
 /// Cloning is cheap: the storage is shared (`Arc`), or copied when the tensor has at most 16 bytes of elements
 /// (those live inline, without a heap allocation). Writing through [`Tensor::data_mut`] copies the storage
 /// only when it is shared, so an optimizer updates an unshared parameter in place.
@@ -108,9 +128,11 @@ impl<T: Float> Tensor<T> {
     /// A tensor from a buffer and a shape.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] when `data.len()` is not the number of elements of `shape`.
+    /// [`Error::TooLarge`] when the shape's size overflows; [`Error::LengthMismatch`] when `data.len()` is
+    /// not the number of elements of `shape`.
     pub fn from_vec(data: Vec<T>, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
+        checked_numel::<T>("from_vec", &shape)?;
         if data.len() != shape.numel() {
             return Err(Error::LengthMismatch { op: "from_vec", len: data.len(), expected: shape.numel(), shape });
         }
@@ -120,18 +142,21 @@ impl<T: Float> Tensor<T> {
     /// A tensor from a slice and a shape (copies).
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] as for [`Tensor::from_vec`].
+    /// As [`Tensor::from_vec`].
     pub fn from_slice(data: &[T], shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
+        checked_numel::<T>("from_slice", &shape)?;
         if data.len() != shape.numel() {
             return Self::from_vec(data.to_vec(), shape);
         }
         Ok(Tensor { data: Storage::from_iter(data.len(), data.iter().copied()), shape })
     }
 
-    /// Builds a tensor whose length is right by construction (engine-internal).
+    /// Builds a tensor whose length is right by construction (engine-internal): the buffer exists, so its
+    /// size fits; the shape must also pass [`Shape::checked_bytes`] (zero dimensions).
     pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
         debug_assert_eq!(data.len(), shape.numel(), "invariant: buffer length matches shape");
+        debug_assert!(checked_numel::<T>("from_parts", &shape).is_ok(), "invariant: shape size fits");
         Tensor { data: Storage::from_vec(data), shape }
     }
 
@@ -147,43 +172,78 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor filled with `v`.
-    pub fn full(shape: impl Into<Shape>, v: T) -> Self {
-        let shape = shape.into();
-        let n = shape.numel();
-        let data = if n <= inline_cap::<T>() {
-            Storage::from_iter(n, std::iter::repeat_n(v, n))
-        } else {
-            Storage::Heap(Arc::new(vec![v; n]))
-        };
-        Tensor { data, shape }
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the shape's size overflows; [`Error::Allocation`] when the allocator refuses
+    /// the buffer (`Tensor::<f32>::full([1 << 40], 0.0)` asks for 4 TiB).
+    pub fn full(shape: impl Into<Shape>, v: T) -> Result<Self> {
+        Self::try_full("full", shape.into(), v)
     }
 
     /// A tensor of zeros.
-    pub fn zeros(shape: impl Into<Shape>) -> Self {
-        Self::full(shape, T::zero())
+    ///
+    /// # Errors
+    /// As [`Tensor::full`].
+    pub fn zeros(shape: impl Into<Shape>) -> Result<Self> {
+        Self::try_full("zeros", shape.into(), T::zero())
     }
 
     /// A tensor of ones.
-    pub fn ones(shape: impl Into<Shape>) -> Self {
-        Self::full(shape, T::one())
+    ///
+    /// # Errors
+    /// As [`Tensor::full`].
+    pub fn ones(shape: impl Into<Shape>) -> Result<Self> {
+        Self::try_full("ones", shape.into(), T::one())
+    }
+
+    /// A tensor of zeros with this tensor's shape. Cannot fail for size: the shape is one that exists.
+    pub fn zeros_like(&self) -> Self {
+        Self::filled(self.shape.clone(), T::zero())
+    }
+
+    /// A tensor of `v` with this tensor's shape. Cannot fail for size: the shape is one that exists.
+    pub fn full_like(&self, v: T) -> Self {
+        Self::filled(self.shape.clone(), v)
+    }
+
+    /// `full` for a caller-chosen shape, errors naming `op`.
+    pub(crate) fn try_full(op: &'static str, shape: Shape, v: T) -> Result<Self> {
+        let n = checked_numel::<T>(op, &shape)?;
+        if n <= inline_cap::<T>() {
+            return Ok(Tensor { data: Storage::from_iter(n, std::iter::repeat_n(v, n)), shape });
+        }
+        let mut buf = try_buffer(op, n)?;
+        buf.resize(n, v);
+        Ok(Tensor { data: Storage::Heap(Arc::new(buf)), shape })
+    }
+
+    /// `full` for a shape known to be valid (that of an existing tensor, or one element): infallible.
+    pub(crate) fn filled(shape: Shape, v: T) -> Self {
+        debug_assert!(checked_numel::<T>("filled", &shape).is_ok(), "invariant: shape of an existing tensor");
+        let n = shape.numel();
+        Tensor { data: Storage::from_iter(n, std::iter::repeat_n(v, n)), shape }
     }
 
     /// Independent draws from U(lo, hi) with an explicit, seedable RNG.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `lo < hi` and both are finite.
+    /// [`Error::InvalidArgument`] unless `lo < hi` and both are finite; [`Error::TooLarge`] and
+    /// [`Error::Allocation`] as for [`Tensor::full`].
     pub fn rand_uniform<R: Rng + ?Sized>(shape: impl Into<Shape>, lo: f64, hi: f64, rng: &mut R) -> Result<Self> {
         let shape = shape.into();
         let d = Uniform::new(lo, hi)
             .map_err(|e| Error::InvalidArgument { op: "rand_uniform", msg: format!("bounds [{lo}, {hi}): {e}") })?;
-        let data = (0..shape.numel()).map(|_| T::of(d.sample(rng))).collect();
+        let n = checked_numel::<T>("rand_uniform", &shape)?;
+        let mut data = try_buffer("rand_uniform", n)?;
+        data.extend((0..n).map(|_| T::of(d.sample(rng))));
         Ok(Tensor::from_parts(data, shape))
     }
 
     /// Independent draws from N(mean, std^2) with an explicit, seedable RNG.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `std` is negative or not finite.
+    /// [`Error::InvalidArgument`] when `std` is negative or not finite; [`Error::TooLarge`] and
+    /// [`Error::Allocation`] as for [`Tensor::full`].
     pub fn randn<R: Rng + ?Sized>(shape: impl Into<Shape>, mean: f64, std: f64, rng: &mut R) -> Result<Self> {
         let shape = shape.into();
         if !(std >= 0.0 && std.is_finite() && mean.is_finite()) {
@@ -194,7 +254,9 @@ impl<T: Float> Tensor<T> {
         }
         let d = Normal::new(mean, std)
             .map_err(|e| Error::InvalidArgument { op: "randn", msg: format!("mean {mean}, std {std}: {e}") })?;
-        let data = (0..shape.numel()).map(|_| T::of(d.sample(rng))).collect();
+        let n = checked_numel::<T>("randn", &shape)?;
+        let mut data = try_buffer("randn", n)?;
+        data.extend((0..n).map(|_| T::of(d.sample(rng))));
         Ok(Tensor::from_parts(data, shape))
     }
 
@@ -280,9 +342,11 @@ impl<T: Float> Tensor<T> {
     /// The same data under another shape with as many elements (shares storage).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when the element counts differ.
+    /// [`Error::TooLarge`] when the new shape's size overflows (`[2, 2^63 + 3]` "has" 6 elements only by
+    /// wrapping); [`Error::ShapeMismatch`] when the element counts differ.
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
+        checked_numel::<T>("reshape", &shape)?;
         if shape.numel() != self.numel() {
             return Err(Error::ShapeMismatch {
                 op: "reshape",
@@ -357,6 +421,10 @@ impl<T: Float> fmt::Display for Tensor<T> {
         if self.rank() == 0 {
             return write!(f, "{:.4}", self.data()[0]);
         }
+        if self.numel() == 0 && self.rank() > 1 {
+            // No nested brackets: an empty tensor's outer dimensions may be huge ([2^62, 0]).
+            return write!(f, "tensor(shape {}, [])", self.shape);
+        }
         if self.numel() > 1000 {
             let head: Vec<String> = self.data().iter().take(6).map(|x| format!("{x:.4}")).collect();
             return write!(f, "tensor(shape {}, [{}, ...])", self.shape, head.join(", "));
@@ -422,7 +490,7 @@ mod tests {
 
     #[test]
     fn data_mut_copies_only_when_shared() {
-        let mut a = Tensor::<f32>::zeros([3]);
+        let mut a = Tensor::<f32>::zeros([3]).unwrap();
         let p = a.data().as_ptr();
         a.data_mut()[0] = 1.0;
         assert_eq!(a.data().as_ptr(), p);
@@ -458,7 +526,7 @@ mod tests {
             assert_eq!(Tensor::from_slice(&v, [n]).unwrap(), t);
             assert_eq!(t.map(|x| x * 2.0).to_vec(), v.iter().map(|x| x * 2.0).collect::<Vec<_>>());
             assert_eq!(t.cast::<f64>().cast::<f32>(), t);
-            assert_eq!(Tensor::<f32>::full([n], 1.5).to_vec(), vec![1.5; n]);
+            assert_eq!(Tensor::<f32>::full([n], 1.5).unwrap().to_vec(), vec![1.5; n]);
             assert_eq!(t.clone().map_inplace(|x| x + 1.0).to_vec(), v.iter().map(|x| x + 1.0).collect::<Vec<_>>());
         }
         assert!(Tensor::<f32>::from_slice(&[1.0, 2.0], [3]).is_err());
@@ -466,7 +534,7 @@ mod tests {
 
     #[test]
     fn get_checks_rank_and_bounds() {
-        let t = Tensor::<f32>::zeros([2, 3]);
+        let t = Tensor::<f32>::zeros([2, 3]).unwrap();
         assert!(matches!(t.get(&[1]), Err(Error::BadShape { .. })));
         assert!(matches!(t.get(&[2, 0]), Err(Error::IndexOutOfRange { .. })));
     }

@@ -5,7 +5,7 @@
 //! that op, so the derivative of a derivative uses the op's own formula again. First-order backward takes the
 //! tensor branch only and records nothing.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels;
 use crate::ops;
@@ -90,6 +90,10 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     }
 
     /// The `i`-th input as a value of this formula.
+    ///
+    /// # Panics
+    /// When `i >= num_inputs()`, like indexing a slice past its end (a bug in the op, found by its first
+    /// test). The same holds for the other per-input accessors below.
     pub fn input(&self, i: usize) -> Val<T> {
         let id = self.input_id(i);
         if self.graph { Val::Node(id) } else { Val::Tensor(self.with_node(id, |n| n.value.clone())) }
@@ -126,28 +130,83 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     }
 
     /// The plain tensor behind a value.
-    pub fn value(&self, v: &Val<T>) -> Tensor<T> {
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a [`Val::Node`] that is not on the tape.
+    pub fn value(&self, v: &Val<T>) -> Result<Tensor<T>> {
         match v {
-            Val::Tensor(t) => t.clone(),
-            Val::Node(id) => self.with_node(*id, |n| n.value.clone()),
+            Val::Tensor(t) => Ok(t.clone()),
+            Val::Node(id) => self.checked_node(*id, |n| n.value.clone()),
         }
     }
 
-    pub(crate) fn is_finite(&self, v: &Val<T>) -> bool {
-        self.value(v).all_finite()
-    }
-
-    fn var(&self, v: Val<T>) -> Var<'a, T> {
-        match v {
-            Val::Node(id) => Var { tape: self.tape, id },
-            Val::Tensor(t) => self.tape.constant(t),
+    /// Reads node `id`, which a formula (possibly a user's) handed in: checked against the tape's length.
+    fn checked_node<R>(&self, id: usize, f: impl FnOnce(&Node<T>) -> R) -> Result<R> {
+        let outside = || Error::InvalidArgument {
+            op: "backward",
+            msg: format!("a formula used node {id}, which is not on the tape"),
+        };
+        match self.nodes {
+            Some(nodes) => nodes.get(id).map(f).ok_or_else(outside),
+            None => {
+                let nodes = self.tape.nodes.borrow();
+                nodes.get(id).map(f).ok_or_else(outside)
+            }
         }
     }
 
+    pub(crate) fn is_finite(&self, v: &Val<T>) -> Result<bool> {
+        match v {
+            Val::Tensor(t) => Ok(t.all_finite()),
+            Val::Node(id) => self.checked_node(*id, |n| n.value.all_finite()),
+        }
+    }
+
+    /// Checks that `g`, the gradient `op`'s backward returned for input `k`, has that input's shape.
+    ///
+    /// # Errors
+    /// [`Error::GradientShape`] naming the op, the input and both shapes.
+    pub(crate) fn check_grad_shape(&self, op: &'static str, k: usize, g: &Val<T>) -> Result<()> {
+        let differs = |got: &crate::shape::Shape| {
+            self.with_node(self.input_id(k), |n| {
+                (n.value.shape() != got).then(|| Error::GradientShape {
+                    op,
+                    input: k,
+                    expected: n.value.shape().clone(),
+                    got: got.clone(),
+                })
+            })
+        };
+        let bad = match g {
+            Val::Tensor(t) => differs(t.shape()),
+            Val::Node(id) => differs(&self.checked_node(*id, |n| n.value.shape().clone())?),
+        };
+        bad.map_or(Ok(()), Err)
+    }
+
+    /// A value as a plain tensor, for first-order formulas (which record nothing).
+    fn tensor(&self, v: Val<T>) -> Result<Tensor<T>> {
+        match v {
+            Val::Tensor(t) => Ok(t),
+            Val::Node(id) => self.checked_node(id, |n| n.value.clone()),
+        }
+    }
+
+    /// A value as a node, for recorded formulas: tensors become constants.
+    fn var(&self, v: Val<T>) -> Result<Var<'a, T>> {
+        match v {
+            Val::Node(id) => self.checked_node(id, |_| Var { tape: self.tape, id }),
+            Val::Tensor(t) => Ok(self.tape.constant(t)),
+        }
+    }
+
+    // First order evaluates on tensors whatever the values are (a user's formula may hand in a node): it
+    // never records, so it never needs the arena the walk is holding.
     fn binary(&self, a: Val<T>, b: Val<T>, eager: Binary<T>, graph: BinaryVar<'a, T>) -> Result<Val<T>> {
-        match (a, b) {
-            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(eager(a, &b)?)),
-            (a, b) => Ok(Val::Node(graph(self.var(a), self.var(b))?.id)),
+        if self.graph {
+            Ok(Val::Node(graph(self.var(a)?, self.var(b)?)?.id))
+        } else {
+            Ok(Val::Tensor(eager(self.tensor(a)?, &self.tensor(b)?)?))
         }
     }
 
@@ -157,10 +216,7 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         eager: impl FnOnce(Tensor<T>) -> Result<Tensor<T>>,
         graph: impl FnOnce(Var<'a, T>) -> Result<Var<'a, T>>,
     ) -> Result<Val<T>> {
-        match a {
-            Val::Tensor(a) if !self.graph => Ok(Val::Tensor(eager(a)?)),
-            a => Ok(Val::Node(graph(self.var(a))?.id)),
-        }
+        if self.graph { Ok(Val::Node(graph(self.var(a)?)?.id)) } else { Ok(Val::Tensor(eager(self.tensor(a)?)?)) }
     }
 
     /// `a + b` with broadcasting.
@@ -242,9 +298,10 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set.
     pub fn matmul(&self, a: Val<T>, b: Val<T>, ta: bool, tb: bool) -> Result<Val<T>> {
-        match (a, b) {
-            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(kernels::matmul(&a, &b, ta, tb)?)),
-            (a, b) => Ok(Val::Node(self.var(a).matmul_t(self.var(b), ta, tb)?.id)),
+        if self.graph {
+            Ok(Val::Node(self.var(a)?.matmul_t(self.var(b)?, ta, tb)?.id))
+        } else {
+            Ok(Val::Tensor(kernels::matmul(&self.tensor(a)?, &self.tensor(b)?, ta, tb)?))
         }
     }
 
@@ -311,6 +368,48 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     /// col2im under `win` into an `output = (H, W)` image (the derivative of `unfold`).
     pub fn fold(&self, a: Val<T>, win: &ops::conv::Window2d, output: (usize, usize)) -> Result<Val<T>> {
         self.unary(a, |a| ops::conv::fold_t(&a, win, output), |a| a.fold(output, *win))
+    }
+
+    /// `conv2d(x, w)` without bias under `win` (a derivative of `conv_input_grad` and `conv_weight_grad`).
+    pub fn conv2d(&self, x: Val<T>, w: Val<T>, win: &ops::conv::Window2d) -> Result<Val<T>> {
+        self.binary_with(x, w, |x, w| ops::conv::conv2d_t(x, w, None, win), |x, w| x.conv2d_win(w, None, *win))
+    }
+
+    /// The input gradient of `conv2d` under `win` for an input of `input_hw = (H, W)` (the derivative of
+    /// `conv2d` with respect to its input, and of `conv_weight_grad` with respect to `x`).
+    pub fn conv_input_grad(
+        &self,
+        g: Val<T>,
+        w: Val<T>,
+        win: &ops::conv::Window2d,
+        input_hw: (usize, usize),
+    ) -> Result<Val<T>> {
+        self.binary_with(
+            g,
+            w,
+            |g, w| ops::conv_grad::conv_input_grad_t(g, w, win, input_hw),
+            |g, w| g.conv_input_grad(w, *win, input_hw),
+        )
+    }
+
+    /// The weight gradient of `conv2d` under `win` (the derivative of `conv2d` with respect to its weight,
+    /// and of `conv_input_grad` with respect to `w`).
+    pub fn conv_weight_grad(&self, x: Val<T>, g: Val<T>, win: &ops::conv::Window2d) -> Result<Val<T>> {
+        self.binary_with(x, g, |x, g| ops::conv_grad::conv_weight_grad_t(x, g, win), |x, g| x.conv_weight_grad(g, *win))
+    }
+
+    /// A two-input formula whose forward needs more than a function pointer carries.
+    fn binary_with(
+        &self,
+        a: Val<T>,
+        b: Val<T>,
+        eager: impl FnOnce(&Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>,
+        graph: impl FnOnce(Var<'a, T>, Var<'a, T>) -> Result<Var<'a, T>>,
+    ) -> Result<Val<T>> {
+        match (a, b) {
+            (Val::Tensor(a), Val::Tensor(b)) if !self.graph => Ok(Val::Tensor(eager(&a, &b)?)),
+            (a, b) => Ok(Val::Node(graph(self.var(a)?, self.var(b)?)?.id)),
+        }
     }
 
     /// Elements at flat positions `index`, shaped `shape` (the derivative of `scatter_add`).

@@ -77,12 +77,12 @@ fn convolution_and_pooling_match_pytorch_in_float64() {
         close(case, "y", &y.value());
         let loss = y.mul(tape.constant(t["g"].clone())).unwrap().sum();
         let grads = loss.backward().unwrap();
-        close(case, "dx", grads.get(x).unwrap());
+        close(case, "dx", grads.get(x).unwrap().unwrap());
         if let Some(w) = w {
-            close(case, "dw", grads.get(w).unwrap());
+            close(case, "dw", grads.get(w).unwrap().unwrap());
         }
         if let Some(b) = b {
-            close(case, "db", grads.get(b).unwrap());
+            close(case, "db", grads.get(b).unwrap().unwrap());
         }
     }
 }

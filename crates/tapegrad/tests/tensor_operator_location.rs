@@ -24,8 +24,8 @@ fn operator_panics_name_the_callers_file_and_line() {
         let msg = info.payload().downcast_ref::<String>().cloned().unwrap_or_default();
         *hook_seen.lock().unwrap() = Some((at.0, at.1, msg));
     }));
-    let a = Tensor::<f32>::zeros([2, 3]);
-    let b = Tensor::<f32>::zeros([4]);
+    let a = Tensor::<f32>::zeros([2, 3]).unwrap();
+    let b = Tensor::<f32>::zeros([4]).unwrap();
     let here = |line: u32| (file!().to_string(), line);
     let sites = [
         (panic_site(&seen, || &a + &b), line!(), "add"),

@@ -244,15 +244,15 @@ mod tests {
 
     #[test]
     fn new_rejects_mismatched_row_counts_and_bad_labels() {
-        let x = Tensor::<f64>::zeros([3, 2]);
+        let x = Tensor::<f64>::zeros([3, 2]).unwrap();
         let e = Dataset::new(x.clone(), Targets::classes(vec![0, 1])).unwrap_err().to_string();
         assert!(e.contains("2 target rows for features [3, 2]"), "{e}");
         let t = Targets::Classes { labels: vec![0, 1, 5], num_classes: 3 };
         let e = Dataset::new(x.clone(), t).unwrap_err().to_string();
         assert!(e.contains("label 5 of row 2"), "{e}");
-        assert!(Dataset::new(x.clone(), Targets::Values(Tensor::zeros([3]))).is_err());
-        assert!(Dataset::new(Tensor::<f64>::zeros([3]), Targets::classes(vec![0, 0, 0])).is_err());
-        assert!(Dataset::new(x, Targets::Values(Tensor::zeros([3, 1]))).is_ok());
+        assert!(Dataset::new(x.clone(), Targets::Values(Tensor::zeros([3]).unwrap())).is_err());
+        assert!(Dataset::new(Tensor::<f64>::zeros([3]).unwrap(), Targets::classes(vec![0, 0, 0])).is_err());
+        assert!(Dataset::new(x, Targets::Values(Tensor::zeros([3, 1]).unwrap())).is_ok());
     }
 
     #[test]

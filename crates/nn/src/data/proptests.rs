@@ -88,7 +88,7 @@ proptest! {
     ) {
         let labels: Vec<usize> = counts.iter().enumerate().flat_map(|(c, &n)| std::iter::repeat_n(c, n)).collect();
         let n = labels.len();
-        let ds = Dataset::new(Tensor::<f64>::zeros([n, 1]), Targets::classes(labels)).unwrap();
+        let ds = Dataset::new(Tensor::<f64>::zeros([n, 1]).unwrap(), Targets::classes(labels)).unwrap();
         let share: Vec<usize> = counts.iter().map(|&c| (c as f64 * frac).round() as usize).collect();
         let n_test: usize = share.iter().sum();
         match ds.stratified_split(frac, &mut StdRng::seed_from_u64(seed)) {

@@ -252,8 +252,8 @@ mod tests {
         let s = StandardScaler::fit(&t(&[1.0, 2.0], 1)).unwrap();
         let e = s.transform(&t(&[1.0, 2.0, 3.0], 1)).unwrap_err().to_string();
         assert_eq!(e, "StandardScaler::transform: fitted on 2 columns, got data [1, 3]; expected [M, 2]");
-        assert!(StandardScaler::fit(&Tensor::<f64>::zeros([0, 3])).is_err());
-        assert!(MinMaxScaler::fit(&Tensor::<f64>::zeros([4])).is_err());
+        assert!(StandardScaler::fit(&Tensor::<f64>::zeros([0, 3]).unwrap()).is_err());
+        assert!(MinMaxScaler::fit(&Tensor::<f64>::zeros([4]).unwrap()).is_err());
     }
 
     #[test]

@@ -18,7 +18,7 @@ impl<T: Float> Dataset<T> {
     /// use rand::SeedableRng;
     /// use tapegrad::Tensor;
     /// use tapegrad_nn::data::{Dataset, Targets};
-    /// let x = Tensor::<f64>::zeros([10, 3]);
+    /// let x = Tensor::<f64>::zeros([10, 3]).unwrap();
     /// let ds = Dataset::new(x, Targets::classes(vec![0; 10])).unwrap();
     /// let (train, test) = ds.train_test_split(0.3, &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
     /// assert_eq!((train.len(), test.len()), (7, 3));
@@ -47,7 +47,7 @@ impl<T: Float> Dataset<T> {
     /// use tapegrad::Tensor;
     /// use tapegrad_nn::data::{Dataset, Targets};
     /// let labels: Vec<usize> = (0..20).map(|i| usize::from(i >= 15)).collect(); // 15 of class 0, 5 of class 1
-    /// let ds = Dataset::new(Tensor::<f32>::zeros([20, 2]), Targets::classes(labels)).unwrap();
+    /// let ds = Dataset::new(Tensor::<f32>::zeros([20, 2]).unwrap(), Targets::classes(labels)).unwrap();
     /// let (_, test) = ds.stratified_split(0.2, &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap();
     /// let ones = test.labels().unwrap().iter().filter(|&&l| l == 1).count();
     /// assert_eq!((test.len(), ones), (4, 1));
@@ -167,7 +167,8 @@ mod tests {
 
     #[test]
     fn stratified_split_rejects_real_targets() {
-        let ds = Dataset::new(Tensor::<f64>::zeros([4, 1]), Targets::Values(Tensor::zeros([4, 1]))).unwrap();
+        let ds = Dataset::new(Tensor::<f64>::zeros([4, 1]).unwrap(), Targets::Values(Tensor::zeros([4, 1]).unwrap()))
+            .unwrap();
         let e = ds.stratified_split(0.5, &mut StdRng::seed_from_u64(0)).unwrap_err().to_string();
         assert!(e.starts_with("stratified_split: needs class targets"), "{e}");
     }

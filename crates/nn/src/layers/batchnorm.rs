@@ -97,10 +97,10 @@ impl<T: Float> BatchNorm1d<T> {
             return bad(format!("momentum {} is not in [0, 1]", cfg.momentum));
         }
         Ok(BatchNorm1d {
-            weight: Param::new(Tensor::ones([features])),
-            bias: Param::new(Tensor::zeros([features])),
-            running_mean: Mutex::new(Tensor::zeros([features])),
-            running_var: Mutex::new(Tensor::ones([features])),
+            weight: Param::new(Tensor::ones([features])?),
+            bias: Param::new(Tensor::zeros([features])?),
+            running_mean: Mutex::new(Tensor::zeros([features])?),
+            running_var: Mutex::new(Tensor::ones([features])?),
             cfg,
             train: true,
         })
@@ -289,15 +289,15 @@ mod tests {
     #[test]
     fn batchnorm_rejects_wrong_widths_single_rows_and_bad_buffers() {
         let mut bn = BatchNorm1d::<f32>::new(4).unwrap();
-        let err = bn.predict(&Tensor::zeros([8, 3])).unwrap_err();
+        let err = bn.predict(&Tensor::zeros([8, 3]).unwrap()).unwrap_err();
         assert_eq!(err.to_string(), "BatchNorm1d 4: input [8, 3] does not fit weight [4]; expected [n, 4]");
-        let err = bn.predict(&Tensor::zeros([1, 4])).unwrap_err();
+        let err = bn.predict(&Tensor::zeros([1, 4]).unwrap()).unwrap_err();
         assert!(err.to_string().contains("at least 2 rows"), "{err}");
-        let err = bn.set_buffer("running_var", Tensor::ones([3])).unwrap_err();
+        let err = bn.set_buffer("running_var", Tensor::ones([3]).unwrap()).unwrap_err();
         assert_eq!(err.to_string(), "BatchNorm1d 4: buffer running_var must have shape [4], got [3]");
-        assert!(matches!(bn.set_buffer("num_batches", Tensor::ones([4])), Err(Error::Layer { .. })));
+        assert!(matches!(bn.set_buffer("num_batches", Tensor::ones([4]).unwrap()), Err(Error::Layer { .. })));
         bn.set_train(false);
-        assert_eq!(bn.predict(&Tensor::zeros([1, 4])).unwrap().dims(), &[1, 4], "eval mode takes one row");
+        assert_eq!(bn.predict(&Tensor::zeros([1, 4]).unwrap()).unwrap().dims(), &[1, 4], "eval mode takes one row");
         assert!(BatchNorm1d::<f32>::with_config(2, BatchNormConfig { momentum: 1.5, ..Default::default() }).is_err());
     }
 

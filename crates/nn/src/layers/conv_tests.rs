@@ -23,21 +23,23 @@ fn conv2d_starts_he_normal_with_fan_in_c_kh_kw_and_zero_bias() {
 fn conv_layers_name_themselves_in_errors() {
     let mut rng = StdRng::seed_from_u64(0);
     let conv = Conv2d::<f32>::new(3, 4, (3, 3), &mut rng).unwrap();
-    let err = conv.predict(&Tensor::zeros([1, 2, 5, 5])).unwrap_err();
+    let err = conv.predict(&Tensor::zeros([1, 2, 5, 5]).unwrap()).unwrap_err();
     assert!(matches!(err, Error::Layer { .. }));
     assert_eq!(
         err.to_string(),
         "Conv2d 3 -> 4, 3x3, stride (1, 1), Valid: input [1, 2, 5, 5] does not fit; expected [N, 3, H, W]"
     );
-    let err = conv.predict(&Tensor::zeros([1, 3, 2, 5])).unwrap_err().to_string();
+    let err = conv.predict(&Tensor::zeros([1, 3, 2, 5]).unwrap()).unwrap_err().to_string();
     assert!(err.starts_with("Conv2d 3 -> 4, 3x3, stride (1, 1), Valid: conv2d: kernel 3x3 is larger"), "{err}");
     let lc = LocallyConnected2d::<f32>::new(1, 2, (5, 5), (3, 3), Conv2dConfig::default(), &mut rng).unwrap();
-    assert!(lc.predict(&Tensor::zeros([1, 1, 6, 5])).unwrap_err().to_string().contains("expected [N, 1, 5, 5]"));
+    assert!(
+        lc.predict(&Tensor::zeros([1, 1, 6, 5]).unwrap()).unwrap_err().to_string().contains("expected [N, 1, 5, 5]")
+    );
     assert!(LocallyConnected2d::<f32>::new(1, 2, (2, 2), (3, 3), Conv2dConfig::default(), &mut rng).is_err());
     assert!(Conv2d::<f32>::new(0, 2, (3, 3), &mut rng).is_err());
     let pool = MaxPool2d::new((2, 2)).padding(Padding::symmetric(2, 2));
     assert!(
-        Module::<f32>::predict(&pool, &Tensor::zeros([1, 1, 4, 4]))
+        Module::<f32>::predict(&pool, &Tensor::zeros([1, 1, 4, 4]).unwrap())
             .unwrap_err()
             .to_string()
             .starts_with("MaxPool2d 2x2")

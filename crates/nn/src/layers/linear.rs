@@ -40,12 +40,12 @@ impl LinearConfig {
 /// use tapegrad_nn::{layers::Linear, Module};
 /// let layer = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
 /// let tape = Tape::new();
-/// let y = layer.forward(&tape, tape.input(Tensor::zeros([4, 3]))).unwrap();
+/// let y = layer.forward(&tape, tape.input(Tensor::zeros([4, 3]).unwrap())).unwrap();
 /// assert_eq!(y.value().dims(), &[4, 2]);
 /// // Biases start at zero, so a zero input gives a zero output.
 /// assert!(y.value().data().iter().all(|&v| v == 0.0));
 /// // A wrong width names the layer and both shapes.
-/// let err = layer.forward(&tape, tape.input(Tensor::zeros([4, 5]))).unwrap_err();
+/// let err = layer.forward(&tape, tape.input(Tensor::zeros([4, 5]).unwrap())).unwrap_err();
 /// assert_eq!(err.to_string(), "Linear 3 -> 2: input [4, 5] does not fit weight [2, 3]; expected [n, 3]");
 /// ```
 #[derive(Debug, Clone)]
@@ -254,10 +254,10 @@ mod tests {
     fn linear_rejects_a_wrong_width_naming_layer_and_shapes() {
         let layer = Linear::<f32>::new(64, 128, &mut StdRng::seed_from_u64(0)).unwrap();
         let tape = Tape::new();
-        let err = layer.forward(&tape, tape.input(Tensor::zeros([32, 63]))).unwrap_err();
+        let err = layer.forward(&tape, tape.input(Tensor::zeros([32, 63]).unwrap())).unwrap_err();
         assert!(matches!(err, Error::Layer { .. }));
         assert_eq!(err.to_string(), "Linear 64 -> 128: input [32, 63] does not fit weight [128, 64]; expected [n, 64]");
-        let err = layer.forward(&tape, tape.input(Tensor::zeros([64]))).unwrap_err();
+        let err = layer.forward(&tape, tape.input(Tensor::zeros([64]).unwrap())).unwrap_err();
         assert_eq!(err.to_string(), "Linear 64 -> 128: input [64] does not fit weight [128, 64]; expected [n, 64]");
     }
 
@@ -265,9 +265,10 @@ mod tests {
     fn linear_rejects_zero_sizes_and_mismatched_tensors() {
         let mut rng = StdRng::seed_from_u64(0);
         assert!(matches!(Linear::<f32>::new(0, 3, &mut rng), Err(Error::Config { .. })));
-        let err = Linear::<f32>::from_tensors(Tensor::zeros([2, 3]), Some(Tensor::zeros([3]))).unwrap_err();
+        let err =
+            Linear::<f32>::from_tensors(Tensor::zeros([2, 3]).unwrap(), Some(Tensor::zeros([3]).unwrap())).unwrap_err();
         assert_eq!(err.to_string(), "Linear: bias must be [2] for weight [2, 3], got [3]");
-        assert!(Linear::<f32>::from_tensors(Tensor::zeros([6]), None).is_err());
+        assert!(Linear::<f32>::from_tensors(Tensor::zeros([6]).unwrap(), None).is_err());
     }
 
     #[test]

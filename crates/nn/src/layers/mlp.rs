@@ -60,7 +60,7 @@ impl Default for MlpConfig {
 /// let mlp = Mlp::<f32>::new(&[64, 128, 64, 10], Activation::Relu, Activation::Identity, &mut rng).unwrap();
 /// assert_eq!(mlp.num_params(), 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10);
 /// assert_eq!(mlp.params()[2].0, "layers.2.weight");
-/// let logits = mlp.predict(&Tensor::zeros([32, 64])).unwrap();
+/// let logits = mlp.predict(&Tensor::zeros([32, 64]).unwrap()).unwrap();
 /// assert_eq!(logits.dims(), &[32, 10]);
 /// ```
 #[derive(Debug)]
@@ -300,7 +300,7 @@ mod tests {
     fn mlp_wrong_width_error_names_the_first_layer_and_both_shapes() {
         let mut rng = StdRng::seed_from_u64(0);
         let mlp = Mlp::<f32>::new(&[64, 128, 64, 10], Activation::Relu, Activation::Identity, &mut rng).unwrap();
-        let err = mlp.predict(&Tensor::zeros([32, 60])).unwrap_err();
+        let err = mlp.predict(&Tensor::zeros([32, 60]).unwrap()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "layers.0 (Linear 64 -> 128): input [32, 60] does not fit weight [128, 64]; expected [n, 64]"

@@ -64,7 +64,7 @@ impl<T: Float> Sequential<T> {
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     /// let net = Sequential::<f64>::new().with(Linear::new(2, 3, &mut rng).unwrap()).with(Activation::Relu);
     /// let tape = Tape::new();
-    /// let outs = net.forward_layers(&tape, tape.input(Tensor::ones([4, 2]))).unwrap();
+    /// let outs = net.forward_layers(&tape, tape.input(Tensor::ones([4, 2]).unwrap())).unwrap();
     /// assert_eq!(outs.len(), 2);
     /// assert!(outs[1].value().data().iter().all(|&v| v >= 0.0));
     /// ```
@@ -113,7 +113,8 @@ impl<T: Float> Sequential<T> {
         let tape = Tape::new();
         let mut dims = vec![1];
         dims.extend_from_slice(input);
-        let outs = tape.no_grad(|| self.forward_layers(&tape, tape.input(Tensor::zeros(dims.as_slice()))))?;
+        let x = tape.input(Tensor::zeros(dims.as_slice())?);
+        let outs = tape.no_grad(|| self.forward_layers(&tape, x))?;
         let batched = |d: &[usize]| {
             let rest: Vec<String> = d.iter().skip(1).map(|v| v.to_string()).collect();
             format!("[{}]", std::iter::once("N".to_string()).chain(rest).collect::<Vec<_>>().join(", "))
@@ -250,7 +251,7 @@ mod tests {
             .with(Activation::Relu)
             .with(Linear::new(5, 2, &mut rng).unwrap());
         let tape = Tape::new();
-        let err = net.forward(&tape, tape.input(Tensor::zeros([2, 4]))).unwrap_err();
+        let err = net.forward(&tape, tape.input(Tensor::zeros([2, 4]).unwrap())).unwrap_err();
         assert!(matches!(err, Error::Layer { .. }));
         assert_eq!(
             err.to_string(),

@@ -141,7 +141,7 @@ mod tests {
         // rho W through the normalisation and moves each weight by about eta.
         let mut w: Param<f64> = Param::new(tapegrad::Tensor::from_slice(&[2.0, -4.0], [2]).unwrap());
         let mut grads = crate::optim::GradStore::default();
-        grads.insert(w.id(), tapegrad::Tensor::zeros([2]));
+        grads.insert(w.id(), tapegrad::Tensor::zeros([2]).unwrap());
         let mut opt = AdamW::new(AdamWConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() }).unwrap();
         for _ in 0..3 {
             opt.step(&mut [&mut w], &grads).unwrap();
@@ -149,7 +149,7 @@ mod tests {
         assert_close(&w.value().to_vec(), &[2.0 * 0.95f64.powi(3), -4.0 * 0.95f64.powi(3)]);
         let mut w: Param<f64> = Param::new(tapegrad::Tensor::from_slice(&[2.0, -4.0], [2]).unwrap());
         let mut grads = crate::optim::GradStore::default();
-        grads.insert(w.id(), tapegrad::Tensor::zeros([2]));
+        grads.insert(w.id(), tapegrad::Tensor::zeros([2]).unwrap());
         let mut adam =
             crate::optim::Adam::new(AdamConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() }).unwrap();
         adam.step(&mut [&mut w], &grads).unwrap();

@@ -22,7 +22,7 @@
 //! use tapegrad_nn::optim::{Adam, AdamConfig, Optimizer};
 //!
 //! // Minimise (w - 3)^2 from w = 0.
-//! let mut w = Param::new(Tensor::<f64>::zeros([1]));
+//! let mut w = Param::new(Tensor::<f64>::zeros([1]).unwrap());
 //! let mut opt = Adam::new(AdamConfig { lr: 0.1, ..Default::default() })?;
 //! for _ in 0..300 {
 //!     let grads = {

@@ -180,7 +180,7 @@ mod tests {
         let mut opt = Sgd::new(SgdConfig { lr: ETA, ..Default::default() }).unwrap();
         let [w1, _] = two_steps(&mut opt);
         assert_close(&w1, &[1.0 + 0.2, -2.0 + 1.2]);
-        let w = Param::new(Tensor::<f64>::zeros([2]));
+        let w = Param::new(Tensor::<f64>::zeros([2]).unwrap());
         assert!(opt.velocity(&w).is_none());
     }
 
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn sgd_fails_on_a_parameter_without_gradient_and_updates_nothing() {
         let mut used = Param::new(Tensor::from_slice(&W0, [2]).unwrap());
-        let mut unused = Param::new(Tensor::<f64>::ones([3]));
+        let mut unused = Param::new(Tensor::<f64>::ones([3]).unwrap());
         let g = quadratic_grads(&used, &[1.0, 1.0], &[0.0, 0.0]);
         let mut opt = sgd(false);
         let err = opt.step(&mut [&mut used, &mut unused], &g).unwrap_err().to_string();
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn sgd_skips_a_parameter_without_gradient_when_allowed() {
         let mut used = Param::new(Tensor::from_slice(&W0, [2]).unwrap());
-        let mut unused = Param::new(Tensor::<f64>::ones([3]));
+        let mut unused = Param::new(Tensor::<f64>::ones([3]).unwrap());
         let g = quadratic_grads(&used, &[1.0, 1.0], &[0.0, 0.0]);
         let mut opt = Sgd::new(SgdConfig { lr: 0.5, allow_missing_grad: true, ..Default::default() }).unwrap();
         opt.step(&mut [&mut used, &mut unused], &g).unwrap();

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::Shape;
 
+pub mod lowered;
+
 /// How a 2-D window op pads its input (per spatial axis; `p` below is the total of both sides).
 ///
 /// Output size per axis: `o = floor((i + p - k) / s) + 1` ([`conv_output_size`]).
@@ -217,8 +219,9 @@ pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
     out
 }
 
-/// [`unfold`] into a caller's buffer of `n c kh kw oh ow` zeros (a reused buffer skips the page faults of
-/// a fresh allocation, most of `unfold`'s time at large sizes: see `benches/conv.rs`).
+/// [`unfold`] into a caller's buffer of `n c kh kw oh ow` elements, every one of which is overwritten
+/// (zeros where the window reads padding), so a reused buffer needs no clearing: a reused buffer skips the
+/// page faults of a fresh allocation, most of `unfold`'s time at large sizes (see `benches/conv.rs`).
 ///
 /// # Panics
 /// When `out` has the wrong length (a broken caller invariant).
@@ -226,19 +229,25 @@ pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut 
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let (k, l) = (win.kh * win.kw, oh * ow);
     assert_eq!(out.len(), n * c * k * l, "invariant: unfold_into's buffer fits the patches");
+    let zero = T::zero();
     for plane in 0..n * c {
         let src = &x[plane * h * w..(plane + 1) * h * w];
         for ki in 0..win.kh {
             let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
             for kj in 0..win.kw {
                 let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
-                if xlo == xhi {
-                    continue; // this kernel column reads only padding
-                }
                 let row = &mut out[(plane * k + ki * win.kw + kj) * l..][..l];
+                if xlo == xhi || ylo == yhi {
+                    row.fill(zero); // this kernel offset reads only padding
+                    continue;
+                }
+                row[..ylo * ow].fill(zero);
+                row[yhi * ow..].fill(zero);
                 for oy in ylo..yhi {
                     let srow = &src[(oy * win.sh + ki - win.top) * w..][..w];
                     let drow = &mut row[oy * ow..(oy + 1) * ow];
+                    drow[..xlo].fill(zero);
+                    drow[xhi..].fill(zero);
                     if win.sw == 1 {
                         let s0 = xlo + kj - win.left;
                         drow[xlo..xhi].copy_from_slice(&srow[s0..s0 + xhi - xlo]);
@@ -256,9 +265,20 @@ pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut 
 /// col2im, the adjoint of [`unfold`]: patches `[n, c kh kw, oh ow]` summed back into `[n, c, h, w]`
 /// (contributions that fall in the padding are dropped).
 pub fn fold<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
+    let mut out = vec![T::zero(); d.n * d.c * d.h * d.w];
+    fold_into(cols, d, win, &mut out);
+    out
+}
+
+/// [`fold`] added into a caller's `[n, c, h, w]` buffer (`out += fold(cols)`).
+///
+/// # Panics
+/// When `cols` or `out` has the wrong length (a broken caller invariant).
+pub fn fold_into<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d, out: &mut [T]) {
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let (k, l) = (win.kh * win.kw, oh * ow);
-    let mut out = vec![T::zero(); n * c * h * w];
+    assert_eq!(cols.len(), n * c * k * l, "invariant: fold_into reads whole patches");
+    assert_eq!(out.len(), n * c * h * w, "invariant: fold_into's buffer fits the image");
     for plane in 0..n * c {
         let dst = &mut out[plane * h * w..(plane + 1) * h * w];
         for ki in 0..win.kh {
@@ -286,7 +306,6 @@ pub fn fold<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
             }
         }
     }
-    out
 }
 
 /// For max pooling: the flat index into `x` of the maximum of every window, `[n, c, oh, ow]` of them.
@@ -359,11 +378,21 @@ mod tests {
                         let x: Vec<f64> = (0..2 * 2 * h * w).map(|i| (i as f64 * 0.37).sin()).collect();
                         let cols = unfold(&x, &d, &win);
                         assert_eq!(cols, unfold_oracle(&x, &d, &win), "{win:?} on {h}x{w}");
+                        // A reused buffer holding anything (here NaN) is overwritten everywhere.
+                        let mut reused = vec![f64::NAN; cols.len()];
+                        unfold_into(&x, &d, &win, &mut reused);
+                        assert_eq!(reused, cols, "{win:?} on {h}x{w}");
                         // <unfold(x), y> = <x, fold(y)>
                         let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.71).cos()).collect();
                         let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
                         let rhs: f64 = x.iter().zip(fold(&y, &d, &win)).map(|(a, b)| a * b).sum();
                         assert!((lhs - rhs).abs() < 1e-12, "{win:?}");
+                        // fold_into adds to what its buffer holds.
+                        let mut acc = x.clone();
+                        fold_into(&y, &d, &win, &mut acc);
+                        for ((a, xv), f) in acc.iter().zip(&x).zip(fold(&y, &d, &win)) {
+                            assert!((a - xv - f).abs() < 1e-12, "{win:?}");
+                        }
                         checked += 1;
                     }
                 }

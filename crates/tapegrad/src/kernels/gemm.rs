@@ -81,13 +81,27 @@ impl MatRef {
         }
     }
 
-    /// Index one past the last element this view touches (0 for an empty view).
-    fn end(&self) -> usize {
+    /// Index one past the last element this view touches (`offset` for an empty view), computed with
+    /// checked arithmetic: `None` when it overflows.
+    fn end(&self) -> Option<usize> {
         if self.rows == 0 || self.cols == 0 {
-            return self.offset;
+            return Some(self.offset);
         }
-        self.offset + (self.rows - 1) * self.rs + (self.cols - 1) * self.cs + 1
+        let last_row = (self.rows - 1).checked_mul(self.rs)?;
+        let last_col = (self.cols - 1).checked_mul(self.cs)?;
+        self.offset.checked_add(last_row)?.checked_add(last_col)?.checked_add(1)
     }
+
+    /// Whether every element of the view lies inside a slice of `len` elements and both strides can be
+    /// passed to the kernel as `isize` (the bounds the one `unsafe` call relies on).
+    fn fits(&self, len: usize) -> bool {
+        self.end().is_some_and(|e| e <= len) && self.rs <= isize::MAX as usize && self.cs <= isize::MAX as usize
+    }
+}
+
+/// Whether the `m x n` row-major output at `c_off` lies inside a slice of `len` elements (checked).
+fn output_fits(c_off: usize, m: usize, n: usize, len: usize) -> bool {
+    m.checked_mul(n).and_then(|mn| c_off.checked_add(mn)).is_some_and(|e| e <= len) && n <= isize::MAX as usize
 }
 
 /// Element types with a GEMM kernel: `c = alpha * a b + beta * c`.
@@ -157,6 +171,7 @@ const PAD_BYTES: usize = 64;
 fn needs_padded_copy<T>(bv: &MatRef, work: usize) -> bool {
     bv.rs == 1
         && bv.cols > 1
+        && bv.rows <= bv.cs
         && (bv.cs * std::mem::size_of::<T>()).is_multiple_of(ALIASING_STRIDE)
         && work >= THREADED_MIN
 }
@@ -167,6 +182,8 @@ fn padded_copy<T: Copy + Default>(b: &[T], bv: &MatRef, buf: &mut Vec<T>) -> Mat
     let (k, n) = (bv.rows, bv.cols);
     let stride = k + PAD_BYTES / std::mem::size_of::<T>();
     buf.clear();
+    // No overflow: the stored rows do not overlap (`k <= cs`, checked by `needs_padded_copy`), so `n k`
+    // elements of `b` exist, and the padding adds 64 bytes per row.
     buf.resize(n * stride, T::default());
     for j in 0..n {
         let src = bv.offset + j * bv.cs;
@@ -181,12 +198,15 @@ macro_rules! impl_gemm {
             fn gemm(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
                 let (m, k, n) = (av.rows, av.cols, bv.cols);
                 assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-                assert!(av.end() <= a.len() && bv.end() <= b.len(), "invariant: gemm views inside their slices");
-                assert!(c_off + m * n <= c.len(), "invariant: gemm output inside its slice");
+                assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+                assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
                 if m == 0 || n == 0 {
                     return;
                 }
-                if m * k * n <= SMALL {
+                // The views fit in their slices, so `m k` and `k n` are element counts; their product with
+                // the third dimension may still exceed usize (it only chooses a code path): saturate.
+                let work = m.saturating_mul(k).saturating_mul(n);
+                if work <= SMALL {
                     small_gemm(alpha, a, av, b, bv, beta, c, c_off);
                     return;
                 }
@@ -197,7 +217,7 @@ macro_rules! impl_gemm {
                     }
                     return;
                 }
-                if needs_padded_copy::<$t>(&bv, m * k * n) {
+                if needs_padded_copy::<$t>(&bv, work) {
                     thread_local! {
                         /// The padded copy's buffer, kept for the next product on this thread.
                         static PADDED: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -214,12 +234,17 @@ macro_rules! impl_gemm {
                 #[allow(clippy::too_many_arguments)]
                 fn kernel(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
                     let (m, k, n) = (av.rows, av.cols, bv.cols);
-                    assert!(av.end() <= a.len() && bv.end() <= b.len(), "invariant: gemm views inside their slices");
-                    assert!(c_off + m * n <= c.len(), "invariant: gemm output inside its slice");
-                    // SAFETY: the asserts above keep every element the kernel reads (a, b) or writes (c)
-                    // inside the slices; strides are non-negative and fit in isize for any slice that fits in
-                    // memory; `c` is borrowed mutably, so nothing else aliases it. The crate computes
-                    // `dst = alpha_dst * dst + beta_prod * lhs rhs`, reading `dst` only when told to.
+                    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+                    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+                    // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise
+                    // for l < k, j < n, and writes `c` at `c_off + i n + j`. The asserts just above bound the
+                    // largest of these offsets by the slices' lengths, computed with checked arithmetic
+                    // (`MatRef::end`, `output_fits`), so no bound can wrap to a small number; they also check
+                    // that every stride fits in `isize`, so the casts below keep their values, and the three
+                    // `add`s stay inside (or one past) their allocations. `c` is borrowed mutably, so nothing
+                    // else reads or writes it meanwhile, and `a`, `b` are shared borrows that cannot alias it.
+                    // The crate computes `dst = alpha_dst * dst + beta_prod * lhs rhs`, reading `dst` only when
+                    // its flag (`beta != 0`) says so.
                     unsafe {
                         gemm::gemm(
                             m,
@@ -240,7 +265,7 @@ macro_rules! impl_gemm {
                             false,
                             false,
                             false,
-                            parallelism(m * k * n),
+                            parallelism(m.saturating_mul(k).saturating_mul(n)),
                         );
                     }
                 }

@@ -8,7 +8,7 @@ pub mod reduce;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::Shape;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_buffer};
 use gemm::MatRef;
 use smallvec::SmallVec;
 
@@ -16,7 +16,8 @@ use smallvec::SmallVec;
 /// the output's shape.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] naming `op` when the shapes do not broadcast.
+/// [`Error::ShapeMismatch`] naming `op` when the shapes do not broadcast; [`Error::TooLarge`] or
+/// [`Error::Allocation`] when their broadcast does not fit in memory.
 pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>> {
     // Dimension by dimension: `Shape`'s `==` calls `memcmp`, a cost on one-element tensors.
     if a.rank() == b.rank() && a.dims().iter().zip(b.dims()).all(|(x, y)| x == y) {
@@ -42,7 +43,7 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
     let sa = a.shape().broadcast_strides(&out);
     let sb = b.shape().broadcast_strides(&out);
     let (ad, bd) = (a.data(), b.data());
-    let mut data = Vec::with_capacity(out.numel());
+    let mut data = try_buffer(op, checked_numel::<T>(op, &out)?)?;
     let dims = out.dims();
     let r = dims.len();
     // Iterate the output in row-major order; the innermost axis runs as a tight loop.
@@ -70,7 +71,8 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
 /// Repeats `x` along its size-1 (or missing leading) axes to `shape`.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when `x` does not broadcast to `shape`.
+/// [`Error::ShapeMismatch`] when `x` does not broadcast to `shape`; [`Error::TooLarge`] or
+/// [`Error::Allocation`] when `shape` does not fit in memory.
 pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     if x.shape() == shape {
         return Ok(x.clone());
@@ -83,7 +85,7 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>>
             rhs: shape.clone(),
         });
     }
-    zip("broadcast_to", Tensor::zeros(shape.clone()), x, |_, v| v)
+    zip("broadcast_to", Tensor::try_full("broadcast_to", shape.clone(), T::zero())?, x, |_, v| v)
 }
 
 /// Sums `x` over the axes along which `shape` was broadcast to `x`'s shape: the derivative of broadcasting.
@@ -105,9 +107,13 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     // Fast paths: a total sum, and sums over leading axes only (the bias gradient of a batch: [n, m] to [m]
     // or [1, m]), which are contiguous row additions.
     let n = shape.numel();
+    if n == 0 {
+        // Nothing to sum into (and `chunks_exact(0)` below would panic): `[2, 0]` to `[0]`.
+        return Ok(Tensor::from_parts(Vec::new(), shape.clone()));
+    }
     if n == 1 {
         let total: T = x.data().iter().copied().sum();
-        return Ok(Tensor::full(shape.clone(), total));
+        return Ok(Tensor::filled(shape.clone(), total));
     }
     let lead = shape.dims().iter().take_while(|&&d| d == 1).count();
     let tail = &shape.dims()[lead..];
@@ -161,7 +167,8 @@ pub fn reduce_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool, init: T,
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
     let xd = x.data();
     let mut out = vec![init; outer * inner];
-    for o in 0..outer {
+    // An empty axis or empty rows leave `out` as it is; `outer` alone may be huge ([2^62, 0]).
+    for o in 0..if len * inner > 0 { outer } else { 0 } {
         let dst = &mut out[o * inner..(o + 1) * inner];
         for l in 0..len {
             let src = &xd[(o * len + l) * inner..(o * len + l + 1) * inner];
@@ -259,16 +266,21 @@ pub fn matmul_dims(a: &Shape, b: &Shape, ta: bool, tb: bool) -> Result<(usize, u
 /// `op(a) @ op(b)` (see [`matmul_dims`]), through the GEMM kernel; transposes are strides, not copies.
 ///
 /// # Errors
-/// As [`matmul_dims`].
+/// As [`matmul_dims`]; [`Error::TooLarge`] or [`Error::Allocation`] when the product does not fit in memory
+/// (`[2^20, 1] · [1, 2^20]` has 2^40 elements).
 pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
     let (batch, m, k, n) = matmul_dims(a.shape(), b.shape(), ta, tb)?;
-    let mut out = vec![T::zero(); batch * m * n];
-    for i in 0..batch {
+    let shape = if a.rank() == 3 { Shape::new(&[batch, m, n]) } else { Shape::new(&[m, n]) };
+    // The operands are tensors, so `batch m k` and `batch k n` fit; the output's size is checked here.
+    let len = checked_numel::<T>("matmul", &shape)?;
+    let mut out = try_buffer("matmul", len)?;
+    out.resize(len, T::zero());
+    // An empty product has nothing to compute, but `batch` alone may be huge ([2^62, 0, 3]).
+    for i in 0..if len > 0 { batch } else { 0 } {
         let av = if ta { MatRef::row_major(k, m, i * m * k, true) } else { MatRef::row_major(m, k, i * m * k, false) };
         let bv = if tb { MatRef::row_major(n, k, i * k * n, true) } else { MatRef::row_major(k, n, i * k * n, false) };
         T::gemm(T::one(), a.data(), av, b.data(), bv, T::zero(), &mut out, i * m * n);
     }
-    let shape = if a.rank() == 3 { Shape::new(&[batch, m, n]) } else { Shape::new(&[m, n]) };
     Ok(Tensor::from_parts(out, shape))
 }
 

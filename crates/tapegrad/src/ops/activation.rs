@@ -63,9 +63,11 @@ elementwise!(
 );
 
 elementwise!(
-    /// Rectified linear unit `max(x, 0)`; derivative `g [x > 0]` (taken as 0 at the kink).
-    relu, ReluOp, "relu", fwd: |x| if x > T::zero() { x } else { T::zero() },
-    bwd: |cx, g| cx.mul(g, cx.constant(cx.output_value().map(|y| if y > T::zero() { T::one() } else { T::zero() })))
+    /// Rectified linear unit `max(x, 0)`; derivative `g [x > 0]` (taken as 0 at the kink). NaN propagates
+    /// as in PyTorch: `relu(NaN) = NaN`, and its gradient passes `g` through (a comparison with NaN is false,
+    /// so only `y <= 0` is masked).
+    relu, ReluOp, "relu", fwd: |x| if x <= T::zero() { T::zero() } else { x },
+    bwd: |cx, g| cx.mul(g, cx.constant(cx.output_value().map(|y| if y <= T::zero() { T::zero() } else { T::one() })))
 );
 
 elementwise!(
@@ -133,11 +135,18 @@ impl<T: Float> Op<T> for LogSoftmaxOp {
 
 impl<'t, T: Float> Var<'t, T> {
     /// Leaky relu with the lecture's two slopes: `alpha x` for `x >= 0`, `beta x` for `x < 0`
-    /// (`leaky_relu(1.0, 0.01)` is the usual one).
+    /// (`leaky_relu(1.0, 0.01)` is the usual one). NaN propagates (`beta * NaN`).
     ///
     /// # Errors
-    /// Only in anomaly mode.
+    /// [`crate::Error::InvalidArgument`] when a slope is not finite; [`crate::Error::NonFinite`] in anomaly
+    /// mode.
     pub fn leaky_relu(self, alpha: T, beta: T) -> Result<Self> {
+        if !(alpha.is_finite() && beta.is_finite()) {
+            return Err(crate::Error::InvalidArgument {
+                op: "leaky_relu",
+                msg: format!("slopes {alpha} and {beta} must be finite"),
+            });
+        }
         let v = self.map_value(|x| if x >= T::zero() { alpha * x } else { beta * x });
         self.tape.record(LeakyReluOp { alpha, beta }, &[self], v)
     }
@@ -182,7 +191,7 @@ mod tests {
         assert_eq!(x.sigmoid().value().data()[1], 0.5);
         assert!((x.softplus().value().data()[1] - 2f64.ln()).abs() < 1e-15);
         let g = x.step().sum().backward().unwrap();
-        assert_eq!(g.get(x).unwrap().to_vec(), vec![0.0; 3]);
+        assert_eq!(g.get(x).unwrap().unwrap().to_vec(), vec![0.0; 3]);
     }
 
     #[test]
@@ -198,7 +207,7 @@ mod tests {
     #[test]
     fn softmax_rejects_a_bad_axis() {
         let tape = Tape::<f32>::new();
-        let x = tape.input(Tensor::zeros([2, 3]));
+        let x = tape.input(Tensor::zeros([2, 3]).unwrap());
         assert!(matches!(x.softmax(2), Err(Error::AxisOutOfRange { op: "softmax", .. })));
         assert!(matches!(x.log_softmax(-3), Err(Error::AxisOutOfRange { op: "log_softmax", .. })));
     }

@@ -1,21 +1,24 @@
-//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout), built from `unfold` (im2col) and one batched
-//! matrix product, and the `unfold`/`fold` pair itself.
+//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout) as im2col and one matrix product per image,
+//! and the `unfold`/`fold` pair itself (im2col and its adjoint as ops).
 //!
 //! - `unfold(x)`: `[N, C, H, W]` to patches `[N, C kh kw, L]`, `L = oh ow` (PyTorch's `nn.Unfold` layout):
 //!   column `oy ow + ox` of image `n` holds the window under output position `(oy, ox)`. Linear; its
 //!   derivative is `fold(g)`.
 //! - `fold(p)`: the adjoint, patches summed back into `[N, C, H, W]` (PyTorch's `nn.Fold`). Its derivative
 //!   is `unfold(g)`. So each is the other's derivative, to any order.
-//! - `conv2d(x, w, b) = reshape(w, [O, C kh kw]) @ unfold(x) + b`, one GEMM per image over the patches
-//!   (`[O, C kh kw] · [C kh kw, L]`), written straight into `[N, O, oh, ow]`. Its derivatives come from the
-//!   ops it is made of: `dW = sum_n G_n unfold(x)_n^T`, `dx = fold(W^T G)`, `db = sum of G over n, y, x`.
+//! - `conv2d(x, w, b)`: `y_n = W unfold(x_n) + b` with `W = reshape(w, [O, C kh kw])`, computed image by
+//!   image through a reused per-thread scratch buffer holding one image's patches (one GEMM per image,
+//!   written straight into `[N, O, oh, ow]`; see [`crate::kernels::conv::lowered`]). It is one op whose
+//!   derivatives are two other ops ([`Var::conv_input_grad`], [`Var::conv_weight_grad`] in `conv_grad.rs`):
+//!   `dx = conv_input_grad(g, w)`, `dw = conv_weight_grad(x, g)`, `db = sum of g over n, y, x`. Their
+//!   derivatives are again `conv2d` and each other, so every order stays exact.
 //!
 //! The output size per axis is `o = floor((i + p - k) / s) + 1`, `p` the total padding ([`Padding`],
 //! [`crate::conv_output_size`]).
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::kernels::conv::{self as k, WindowDims};
+use crate::kernels::conv::{self as k, lowered};
 pub use crate::kernels::conv::{Padding, Window2d};
 use crate::shape::Shape;
 use crate::tape::{Grads, Op, Var};
@@ -94,9 +97,8 @@ impl<T: Float> Op<T> for FoldOp {
     }
 }
 
-/// Checks `conv2d`'s weight against the input: `[O, C, kh, kw]` with the input's `C`.
-fn conv_dims(x: &Shape, w: &Shape) -> Result<(usize, usize, usize, usize)> {
-    let op = "conv2d";
+/// Checks a convolution weight against the input: `[O, C, kh, kw]` with the input's `C`, errors naming `op`.
+pub(crate) fn conv_dims(op: &'static str, x: &Shape, w: &Shape) -> Result<(usize, usize, usize, usize)> {
     let &[o, c, kh, kw] = w.dims() else {
         return Err(Error::BadShape { op, msg: "expected a 4-D weight [O, C, kh, kw]".into(), shape: w.clone() });
     };
@@ -112,6 +114,78 @@ fn conv_dims(x: &Shape, w: &Shape) -> Result<(usize, usize, usize, usize)> {
         });
     }
     Ok((o, c, kh, kw))
+}
+
+/// Checks that the window's kernel is the weight's (`[O, C, kh, kw]`), errors naming `op`.
+pub(crate) fn check_kernel(op: &'static str, win: &Window2d, w: &Shape) -> Result<()> {
+    match w.dims() {
+        &[_, _, kh, kw] if (kh, kw) == (win.kh, win.kw) => Ok(()),
+        _ => Err(Error::BadShape {
+            op,
+            msg: format!("expected a weight [O, C, {}, {}] for a {}x{} window", win.kh, win.kw, win.kh, win.kw),
+            shape: w.clone(),
+        }),
+    }
+}
+
+/// The element count of `dims`, or a [`Error::BadShape`] naming `op` when it overflows.
+pub(crate) fn checked_numel(op: &'static str, dims: &[usize], of: &Shape) -> Result<Shape> {
+    match dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+        Some(_) => Ok(Shape::new(dims)),
+        None => Err(Error::BadShape { op, msg: format!("the output {dims:?} overflows"), shape: of.clone() }),
+    }
+}
+
+// ---- conv2d: y_n = W unfold(x_n) + b;  dx = conv_input_grad(g, w), dw = conv_weight_grad(x, g) ----
+
+pub(crate) fn conv2d_t<T: Float>(
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+    win: &Window2d,
+) -> Result<Tensor<T>> {
+    let op = "conv2d";
+    let (o, ..) = conv_dims(op, x.shape(), w.shape())?;
+    check_kernel(op, win, w.shape())?;
+    let d = win.check(op, x.shape())?;
+    if let Some(b) = b
+        && b.dims() != [o]
+    {
+        return Err(Error::ShapeMismatch {
+            op,
+            msg: "the bias must be [O] for a weight [O, C, kh, kw]".into(),
+            lhs: w.shape().clone(),
+            rhs: b.shape().clone(),
+        });
+    }
+    let shape = checked_numel(op, &[d.n, o, d.oh, d.ow], x.shape())?;
+    let y = lowered::conv2d(x.data(), w.data(), b.map(|b| b.data()), &d, win, o);
+    Ok(Tensor::from_parts(y, shape))
+}
+
+struct Conv2dOp(Window2d);
+impl<T: Float> Op<T> for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let win = &self.0;
+        let xs = cx.input_shape(0);
+        let hw = (xs.dims()[2], xs.dims()[3]);
+        let dx = if cx.needs(0) { Some(cx.conv_input_grad(g.clone(), cx.input(1), win, hw)?) } else { None };
+        let dw = if cx.needs(1) { Some(cx.conv_weight_grad(cx.input(0), g.clone(), win)?) } else { None };
+        let mut out: Grads<T> = smallvec![dx, dw];
+        if cx.num_inputs() == 3 {
+            out.push(if cx.needs(2) {
+                let o = cx.input_shape(2).dims()[0];
+                let per_channel = cx.sum_to(g, &Shape::new(&[o, 1, 1]))?;
+                Some(cx.reshape(per_channel, &Shape::new(&[o]))?)
+            } else {
+                None
+            });
+        }
+        Ok(out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -139,8 +213,9 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// 2-D convolution (cross-correlation, as in PyTorch): input `[N, C, H, W]`, weight `[O, C, kh, kw]`,
     /// optional bias `[O]`, output `[N, O, oh, ow]` with `o = floor((i + p - k) / s) + 1` per axis.
-    /// Computed as one GEMM per image over the unfolded patches; the derivatives are those of `unfold`
-    /// (`fold`) and of the product, so Hessian-vector products through it work.
+    /// Computed as one GEMM per image over that image's unfolded patches, in a reused scratch buffer; the
+    /// derivatives are [`Var::conv_input_grad`] and [`Var::conv_weight_grad`], ops whose own derivatives are
+    /// `conv2d` and each other, so Hessian-vector products through it work.
     ///
     /// ```
     /// use tapegrad::{Padding, Tape, Tensor};
@@ -166,33 +241,27 @@ impl<'t, T: Float> Var<'t, T> {
         padding: Padding,
     ) -> Result<Self> {
         self.tape.owns("conv2d", weight)?;
-        let (o, c, kh, kw) = conv_dims(&self.shape(), &weight.shape())?;
-        let win = Window2d::new((kh, kw), stride, padding);
-        let WindowDims { n, oh, ow, .. } = win.check("conv2d", &self.shape())?;
-        if let Some(b) = bias {
-            self.tape.owns("conv2d", b)?;
-            if b.shape().dims() != [o] {
-                return Err(Error::ShapeMismatch {
-                    op: "conv2d",
-                    msg: "the bias must be [O] for a weight [O, C, kh, kw]".into(),
-                    lhs: weight.shape(),
-                    rhs: b.shape(),
-                });
+        let (.., kh, kw) = conv_dims("conv2d", &self.shape(), &weight.shape())?;
+        self.conv2d_win(weight, bias, Window2d::new((kh, kw), stride, padding))
+    }
+
+    /// [`Var::conv2d`] under a resolved window (whose kernel must be the weight's).
+    pub(crate) fn conv2d_win(self, weight: Var<'t, T>, bias: Option<Var<'t, T>>, win: Window2d) -> Result<Self> {
+        self.tape.owns("conv2d", weight)?;
+        let v = match bias {
+            Some(b) => {
+                self.tape.owns("conv2d", b)?;
+                conv2d_t(&self.value(), &weight.value(), Some(&b.value()), &win)?
             }
-        }
-        let ck = c * kh * kw;
-        let cols = self.unfold(win)?;
-        // The weight is shared by the images of the batch: broadcast it to [N, O, C kh kw] so the product
-        // is one batched GEMM whose output is already [N, O, oh ow]; its derivative sums over the batch.
-        let w = weight.reshape([o, ck])?.broadcast_to(&Shape::new(&[n, o, ck]))?;
-        let y = w.matmul(cols)?.reshape([n, o, oh, ow])?;
+            None => conv2d_t(&self.value(), &weight.value(), None, &win)?,
+        };
         match bias {
-            Some(b) => y.add(b.reshape([1, o, 1, 1])?),
-            None => Ok(y),
+            Some(b) => self.tape.record(Conv2dOp(win), &[self, weight, b], v),
+            None => self.tape.record(Conv2dOp(win), &[self, weight], v),
         }
     }
 }
 
 #[cfg(test)]
 #[path = "conv_tests.rs"]
-mod tests;
+pub(crate) mod tests;

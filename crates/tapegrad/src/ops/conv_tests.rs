@@ -38,12 +38,19 @@ fn conv_oracle(x: &Tensor<f64>, w: &Tensor<f64>, b: Option<&Tensor<f64>>, win: &
 
 /// A random convolution problem: N, C, O, H, W, kernel, stride and padding, the kernel fitting the padded
 /// input.
-struct Problem {
-    x: Tensor<f64>,
-    w: Tensor<f64>,
-    b: Tensor<f64>,
-    stride: (usize, usize),
-    padding: Padding,
+pub(crate) struct Problem {
+    pub(crate) x: Tensor<f64>,
+    pub(crate) w: Tensor<f64>,
+    pub(crate) b: Tensor<f64>,
+    pub(crate) stride: (usize, usize),
+    pub(crate) padding: Padding,
+}
+
+impl Problem {
+    /// The window of this problem's convolution.
+    pub(crate) fn window(&self) -> Window2d {
+        Window2d::new((self.w.dims()[2], self.w.dims()[3]), self.stride, self.padding)
+    }
 }
 
 fn random_padding(rng: &mut StdRng) -> Padding {
@@ -61,7 +68,7 @@ fn random_padding(rng: &mut StdRng) -> Padding {
     }
 }
 
-fn problem(rng: &mut StdRng) -> Problem {
+pub(crate) fn problem(rng: &mut StdRng) -> Problem {
     loop {
         let (n, c, o) = (rng.random_range(1..=2), rng.random_range(1..=3), rng.random_range(1..=3));
         let (h, w) = (rng.random_range(1..=6), rng.random_range(1..=6));
@@ -109,7 +116,7 @@ fn unfold_lays_out_patches_as_pytorch_does() {
     assert_eq!(p.dims(), &[1, 4, 4]);
     assert_eq!(p.to_vec(), vec![1., 2., 4., 5., 2., 3., 5., 6., 4., 5., 7., 8., 5., 6., 8., 9.]);
     // fold of unfold counts how many windows cover each pixel.
-    let ones = tape.input(Tensor::ones([1, 1, 3, 3]));
+    let ones = tape.input(Tensor::ones([1, 1, 3, 3]).unwrap());
     let win = Window2d::new((2, 2), (1, 1), Padding::Valid);
     let counts = ones.unfold(win).unwrap().fold((3, 3), win).unwrap().value();
     assert_eq!(counts.to_vec(), vec![1., 2., 1., 2., 4., 2., 1., 2., 1.]);
@@ -137,8 +144,8 @@ fn output_sizes_follow_the_lectures_table() {
         let (t, b, _, _) = pad.resolve(k, k);
         assert_eq!(conv_output_size(i, k, s, t + b).unwrap(), o, "i {i}, k {k}, s {s}, {pad:?}");
         let tape = Tape::<f64>::new();
-        let x = tape.input(Tensor::zeros([1, 1, i, i]));
-        let w = tape.input(Tensor::zeros([1, 1, k, k]));
+        let x = tape.input(Tensor::zeros([1, 1, i, i]).unwrap());
+        let w = tape.input(Tensor::zeros([1, 1, k, k]).unwrap());
         assert_eq!(x.conv2d(w, None, (s, s), pad).unwrap().value().dims(), &[1, 1, o, o]);
     }
     // Same with an even kernel puts the extra row and column on the bottom and right.
@@ -151,9 +158,9 @@ fn output_sizes_follow_the_lectures_table() {
 #[test]
 fn conv2d_errors_name_the_op_and_the_shapes() {
     let tape = Tape::<f64>::new();
-    let x = tape.input(Tensor::zeros([1, 2, 4, 4]));
-    let w = tape.input(Tensor::zeros([3, 2, 3, 3]));
-    let flat = tape.input(Tensor::zeros([2, 4, 4]));
+    let x = tape.input(Tensor::zeros([1, 2, 4, 4]).unwrap());
+    let w = tape.input(Tensor::zeros([3, 2, 3, 3]).unwrap());
+    let flat = tape.input(Tensor::zeros([2, 4, 4]).unwrap());
     assert_eq!(
         flat.conv2d(w, None, (1, 1), Padding::Valid).unwrap_err().to_string(),
         "conv2d: expected a 4-D input [N, C, H, W] (got [2, 4, 4])"
@@ -162,12 +169,12 @@ fn conv2d_errors_name_the_op_and_the_shapes() {
         x.conv2d(flat, None, (1, 1), Padding::Valid).unwrap_err().to_string(),
         "conv2d: expected a 4-D weight [O, C, kh, kw] (got [2, 4, 4])"
     );
-    let w1 = tape.input(Tensor::zeros([3, 1, 3, 3]));
+    let w1 = tape.input(Tensor::zeros([3, 1, 3, 3]).unwrap());
     assert_eq!(
         x.conv2d(w1, None, (1, 1), Padding::Valid).unwrap_err().to_string(),
         "conv2d: input channels differ: the input has 2, the weight [O, C, kh, kw] expects 1 ([1, 2, 4, 4] and [3, 1, 3, 3])"
     );
-    let big = tape.input(Tensor::zeros([1, 2, 5, 5]));
+    let big = tape.input(Tensor::zeros([1, 2, 5, 5]).unwrap());
     assert_eq!(
         x.conv2d(big, None, (1, 1), Padding::Valid).unwrap_err().to_string(),
         "conv2d: kernel 5x5 is larger than the padded input (height 4 + padding 0 + 0 = 4) (got [1, 2, 4, 4])"
@@ -177,11 +184,11 @@ fn conv2d_errors_name_the_op_and_the_shapes() {
         x.conv2d(w, None, (0, 1), Padding::Valid).unwrap_err().to_string(),
         "conv2d: kernel 3x3 and stride (0, 1) must be positive"
     );
-    let b = tape.input(Tensor::zeros([2]));
+    let b = tape.input(Tensor::zeros([2]).unwrap());
     assert!(matches!(x.conv2d(w, Some(b), (1, 1), Padding::Valid), Err(Error::ShapeMismatch { op: "conv2d", .. })));
     // Sizes that overflow are refused before anything is allocated.
     let huge = 1usize << 61;
-    let one = tape.input(Tensor::zeros([1, 1, 1, 1]));
+    let one = tape.input(Tensor::zeros([1, 1, 1, 1]).unwrap());
     let pad = Padding::Explicit { top: huge, bottom: huge, left: huge, right: huge };
     let err = one.unfold(Window2d::new((1, 1), (1, 1), pad)).unwrap_err().to_string();
     assert!(err.starts_with("unfold: the unfolded size 1 x 1 x 1 x 1 x"), "{err}");
@@ -189,7 +196,7 @@ fn conv2d_errors_name_the_op_and_the_shapes() {
     let err = one.unfold(Window2d::new((1, 1), (1, 1), pad)).unwrap_err().to_string();
     assert!(err.contains("overflows"), "{err}");
     let other = Tape::<f64>::new();
-    let foreign = other.input(Tensor::zeros([3, 2, 3, 3]));
+    let foreign = other.input(Tensor::zeros([3, 2, 3, 3]).unwrap());
     assert!(matches!(x.conv2d(foreign, None, (1, 1), Padding::Valid), Err(Error::ForeignVar { op: "conv2d" })));
 }
 
@@ -197,14 +204,14 @@ fn conv2d_errors_name_the_op_and_the_shapes() {
 fn fold_rejects_patches_that_do_not_match_the_window() {
     let tape = Tape::<f64>::new();
     let win = Window2d::new((2, 2), (1, 1), Padding::Valid);
-    let p = tape.input(Tensor::zeros([1, 6, 4]));
+    let p = tape.input(Tensor::zeros([1, 6, 4]).unwrap());
     assert!(p.fold((3, 3), win).unwrap_err().to_string().starts_with("fold: axis 1 (6) is not a multiple"));
-    let p = tape.input(Tensor::zeros([1, 4, 5]));
+    let p = tape.input(Tensor::zeros([1, 4, 5]).unwrap());
     assert_eq!(
         p.fold((3, 3), win).unwrap_err().to_string(),
         "fold: axis 2 must be oh ow = 2 x 2 = 4 for an output of 3 x 3 (got [1, 4, 5])"
     );
-    let p = tape.input(Tensor::zeros([4, 5]));
+    let p = tape.input(Tensor::zeros([4, 5]).unwrap());
     assert!(matches!(p.fold((3, 3), win), Err(Error::BadShape { op: "fold", .. })));
 }
 

@@ -7,7 +7,7 @@ use crate::float::Float;
 use crate::kernels;
 use crate::shape::Shape;
 use crate::tape::{Grads, Op, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_buffer};
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
 
@@ -67,18 +67,22 @@ impl<T: Float> Op<T> for SumToOp {
 
 pub(crate) fn narrow_t<T: Float>(x: &Tensor<T>, axis: usize, start: usize, len: usize) -> Result<Tensor<T>> {
     let dim = x.dims()[axis];
-    if start + len > dim {
+    if start.checked_add(len).is_none_or(|end| end > dim) {
+        let end = start.checked_add(len).map_or_else(|| format!("{start} + {len}"), |e| e.to_string());
         return Err(Error::BadShape {
             op: "narrow",
-            msg: format!("range {start}..{} exceeds axis {axis} of length {dim}", start + len),
+            msg: format!("range {start}..{end} exceeds axis {axis} of length {dim}"),
             shape: x.shape().clone(),
         });
     }
     let (outer, _, inner) = kernels::split_at_axis(x.shape(), axis);
     let mut out = Vec::with_capacity(outer * len * inner);
-    for o in 0..outer {
-        let base = (o * dim + start) * inner;
-        out.extend_from_slice(&x.data()[base..base + len * inner]);
+    // An empty slice has nothing to copy, but `outer` may still be huge ([2^62, 0]): no loop then.
+    if len * inner > 0 {
+        for o in 0..outer {
+            let base = (o * dim + start) * inner;
+            out.extend_from_slice(&x.data()[base..base + len * inner]);
+        }
     }
     let mut d = x.dims().to_vec();
     d[axis] = len;
@@ -103,22 +107,27 @@ impl<T: Float> Op<T> for NarrowOp {
 
 pub(crate) fn pad_t<T: Float>(x: &Tensor<T>, axis: usize, before: usize, total: usize) -> Result<Tensor<T>> {
     let len = x.dims()[axis];
-    if before + len > total {
+    if before.checked_add(len).is_none_or(|end| end > total) {
         return Err(Error::BadShape {
             op: "pad",
             msg: format!("{before} + {len} elements do not fit in {total} along axis {axis}"),
             shape: x.shape().clone(),
         });
     }
-    let (outer, _, inner) = kernels::split_at_axis(x.shape(), axis);
-    let mut out = vec![T::zero(); outer * total * inner];
-    for o in 0..outer {
-        let dst = (o * total + before) * inner;
-        out[dst..dst + len * inner].copy_from_slice(&x.data()[o * len * inner..(o + 1) * len * inner]);
-    }
     let mut d = x.dims().to_vec();
     d[axis] = total;
-    Ok(Tensor::from_parts(out, Shape::new(&d)))
+    let shape = Shape::new(&d);
+    let n = checked_numel::<T>("pad", &shape)?;
+    let mut out = try_buffer("pad", n)?;
+    out.resize(n, T::zero());
+    let (outer, _, inner) = kernels::split_at_axis(x.shape(), axis);
+    if len * inner > 0 {
+        for o in 0..outer {
+            let dst = (o * total + before) * inner;
+            out[dst..dst + len * inner].copy_from_slice(&x.data()[o * len * inner..(o + 1) * len * inner]);
+        }
+    }
+    Ok(Tensor::from_parts(out, shape))
 }
 
 struct PadOp {
@@ -168,16 +177,17 @@ pub(crate) fn index_select_t<T: Float>(x: &Tensor<T>, index: &[usize]) -> Result
     }
     let rows = x.dims()[0];
     let row = x.numel() / rows.max(1);
-    let mut out = Vec::with_capacity(index.len() * row);
+    let mut d = x.dims().to_vec();
+    d[0] = index.len();
+    let shape = Shape::new(&d);
+    let mut out = try_buffer("index_select", checked_numel::<T>("index_select", &shape)?)?;
     for &i in index {
         if i >= rows {
             return Err(Error::IndexOutOfRange { op: "index_select", index: i, bound: rows });
         }
         out.extend_from_slice(&x.data()[i * row..(i + 1) * row]);
     }
-    let mut d = x.dims().to_vec();
-    d[0] = index.len();
-    Ok(Tensor::from_parts(out, Shape::new(&d)))
+    Ok(Tensor::from_parts(out, shape))
 }
 
 struct IndexSelectOp(Vec<usize>);
@@ -201,18 +211,21 @@ pub(crate) fn index_add_t<T: Float>(x: &Tensor<T>, index: &[usize], rows: usize)
         });
     }
     let row = x.numel() / index.len().max(1);
-    let mut out = vec![T::zero(); rows * row];
+    let mut d = x.dims().to_vec();
+    d[0] = rows;
+    let shape = Shape::new(&d);
+    let n = checked_numel::<T>("index_add", &shape)?;
+    if let Some(&bad) = index.iter().find(|&&i| i >= rows) {
+        return Err(Error::IndexOutOfRange { op: "index_add", index: bad, bound: rows });
+    }
+    let mut out = try_buffer("index_add", n)?;
+    out.resize(n, T::zero());
     for (j, &i) in index.iter().enumerate() {
-        if i >= rows {
-            return Err(Error::IndexOutOfRange { op: "index_add", index: i, bound: rows });
-        }
         for (d, &s) in out[i * row..(i + 1) * row].iter_mut().zip(&x.data()[j * row..(j + 1) * row]) {
             *d += s;
         }
     }
-    let mut d = x.dims().to_vec();
-    d[0] = rows;
-    Ok(Tensor::from_parts(out, Shape::new(&d)))
+    Ok(Tensor::from_parts(out, shape))
 }
 
 struct IndexAddOp(Vec<usize>);
@@ -334,7 +347,8 @@ impl<'t, T: Float> Var<'t, T> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an empty list, [`Error::ShapeMismatch`] naming the first pair that
-/// disagrees, [`Error::ForeignVar`].
+/// disagrees, [`Error::ForeignVar`]; [`Error::TooLarge`] or [`Error::Allocation`] when the result does not
+/// fit in memory.
 pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Result<Var<'t, T>> {
     let Some(first) = xs.first() else {
         return Err(Error::InvalidArgument { op: "concat", msg: "needs at least one variable".into() });
@@ -355,20 +369,25 @@ pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Result<Var<'t, T>
                 rhs: s,
             });
         }
-        total += s.dims()[axis];
+        total = usize::checked_add(total, s.dims()[axis]).ok_or_else(|| Error::TooLarge {
+            op: "concat",
+            msg: format!("the lengths along axis {axis} add up to more than usize::MAX"),
+            shape: s.clone(),
+        })?;
     }
+    let mut d = s0.dims().to_vec();
+    d[axis] = total;
+    let shape = Shape::new(&d);
     let (outer, _, inner) = kernels::split_at_axis(&s0, axis);
     let vals: Vec<Tensor<T>> = xs.iter().map(|x| x.value()).collect();
-    let mut out = Vec::with_capacity(outer * total * inner);
-    for o in 0..outer {
+    let mut out = try_buffer("concat", checked_numel::<T>("concat", &shape)?)?;
+    for o in 0..if total * inner > 0 { outer } else { 0 } {
         for v in &vals {
             let len = v.dims()[axis] * inner;
             out.extend_from_slice(&v.data()[o * len..(o + 1) * len]);
         }
     }
-    let mut d = s0.dims().to_vec();
-    d[axis] = total;
-    tape.record(ConcatOp { axis }, xs, Tensor::from_parts(out, Shape::new(&d)))
+    tape.record(ConcatOp { axis }, xs, Tensor::from_parts(out, shape))
 }
 
 #[cfg(test)]
@@ -392,7 +411,7 @@ mod tests {
     #[test]
     fn layout_errors_name_the_op_and_shape() {
         let tape = Tape::<f32>::new();
-        let x = tape.input(Tensor::zeros([2, 3]));
+        let x = tape.input(Tensor::zeros([2, 3]).unwrap());
         assert_eq!(
             x.narrow(1, 2, 2).unwrap_err().to_string(),
             "narrow: range 2..4 exceeds axis 1 of length 3 (got [2, 3])"
@@ -402,7 +421,7 @@ mod tests {
         assert!(matches!(x.permute(&[0, 0]), Err(Error::InvalidArgument { op: "permute", .. })));
         assert!(matches!(x.transpose(0, 2), Err(Error::AxisOutOfRange { op: "transpose", .. })));
         assert!(matches!(x.broadcast_to(&Shape::new(&[3, 3])), Err(Error::ShapeMismatch { op: "broadcast_to", .. })));
-        let y = tape.input(Tensor::zeros([3, 3]));
+        let y = tape.input(Tensor::zeros([3, 3]).unwrap());
         assert!(matches!(concat(&[x, y], 1), Err(Error::ShapeMismatch { op: "concat", .. })));
         assert!(matches!(x.pad(1, 2, 4), Err(Error::BadShape { op: "pad", .. })));
         assert!(matches!(x.index_add(&[0], 2), Err(Error::BadShape { op: "index_add", .. })));

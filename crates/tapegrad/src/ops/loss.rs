@@ -46,6 +46,88 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp {
     }
 }
 
+// ---- bce on probabilities, logs clamped at -100 as PyTorch does:
+// L = -mean(y lp + (1 - y) lq), lp = max(ln p, -100), lq = max(ln(1 - p), -100).
+// With the constant masks mp = [ln p > -100], mq = [ln(1 - p) > -100] and pp = p mp + (1 - mp) (p where
+// unclamped, 1 where clamped; likewise qq for 1 - p), lp = mp ln(pp) - 100 (1 - mp) and
+// dp = -g / N (y mp / pp - (1 - y) mq / qq),  dy = -g / N (lp - lq).
+// The clamped region is flat (derivative 0), so the derivative agrees with the clamped forward and never
+// divides by zero: bce(1, 1) = 0 with dp = -1, bce(0, 1) = 100 with dp = 0. ----
+
+/// PyTorch's floor for the logs of `binary_cross_entropy`.
+const LOG_FLOOR: f64 = -100.0;
+
+/// The mask `[ln x > -100]` and the floored log `max(ln x, -100)` of one probability.
+fn floored_log<T: Float>(x: T) -> (T, T) {
+    let l = x.ln();
+    if l > T::of(LOG_FLOOR) { (T::one(), l) } else { (T::zero(), T::of(LOG_FLOOR)) }
+}
+
+struct BceOp;
+impl<T: Float> Op<T> for BceOp {
+    fn name(&self) -> &'static str {
+        "bce"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        let p = cx.input_value(0);
+        let mp = p.map(|x| floored_log(x).0);
+        let mq = p.map(|x| floored_log(T::one() - x).0);
+        // pp = p mp + (1 - mp), qq = (1 - p) mq + (1 - mq): the probability where unclamped, 1 where clamped.
+        let pp = cx.add(cx.mul(cx.input(0), cx.constant(mp.clone()))?, cx.constant(mp.map(|m| T::one() - m)))?;
+        let q = cx.affine(cx.input(0), -T::one(), T::one())?;
+        let qq = cx.add(cx.mul(q, cx.constant(mq.clone()))?, cx.constant(mq.map(|m| T::one() - m)))?;
+        let gs = cx.scale(g, -T::one() / T::of(p.numel().max(1) as f64))?;
+        let dp = if cx.needs(0) {
+            let y = cx.input(1);
+            let pos = cx.div(cx.mul(y.clone(), cx.constant(mp.clone()))?, pp.clone())?;
+            let neg = cx.div(cx.mul(cx.affine(y, -T::one(), T::one())?, cx.constant(mq.clone()))?, qq.clone())?;
+            Some(cx.mul(gs.clone(), cx.sub(pos, neg)?)?)
+        } else {
+            None
+        };
+        let dy = if cx.needs(1) {
+            let floor = |m: &Tensor<T>| cx.constant(m.map(|m| (T::one() - m) * T::of(LOG_FLOOR)));
+            let lp = cx.add(cx.mul(cx.log(pp)?, cx.constant(mp.clone()))?, floor(&mp))?;
+            let lq = cx.add(cx.mul(cx.log(qq)?, cx.constant(mq.clone()))?, floor(&mq))?;
+            Some(cx.mul(gs, cx.sub(lp, lq)?)?)
+        } else {
+            None
+        };
+        Ok(smallvec![dp, dy])
+    }
+}
+
+// ---- xlogy's convention inside kl_div and softmax_cross_entropy_probs: y = x where keep, else 0;
+// dx = g keep. A term p log q with p = 0 is 0 even where log q = -inf (0 * -inf would be NaN). ----
+
+struct KeepWhereOp<T: Float>(Tensor<T>);
+impl<T: Float> Op<T> for KeepWhereOp<T> {
+    fn name(&self) -> &'static str {
+        "keep_where"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+        Ok(smallvec![Some(cx.mul(g, cx.constant(self.0.clone()))?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// The elements where `keep` (same shape, 0 or 1) is 1, zero elsewhere, whatever they are.
+    fn keep_where(self, keep: Tensor<T>) -> Result<Self> {
+        let x = self.value();
+        let v = Tensor::from_iter_exact(
+            x.shape().clone(),
+            x.data().iter().zip(keep.data()).map(|(&a, &k)| if k == T::zero() { T::zero() } else { a }),
+        );
+        self.tape.record(KeepWhereOp(keep), &[self], v)
+    }
+
+    /// `target * self`, with the terms where the target is 0 taken as 0 (xlogy: `0 * log 0 = 0`).
+    fn xlogy_terms(self, target: Var<'t, T>) -> Result<Self> {
+        let keep = target.value().map(|p| if p == T::zero() { T::zero() } else { T::one() });
+        target.mul(self.keep_where(keep)?)
+    }
+}
+
 impl<'t, T: Float> Var<'t, T> {
     /// Mean squared error `mean((self - target)^2)`.
     ///
@@ -56,21 +138,32 @@ impl<'t, T: Float> Var<'t, T> {
         Ok(self.sub(target)?.square().mean())
     }
 
-    /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`.
-    /// Prefer [`Var::bce_with_logits`], which cannot take the log of 0.
+    /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, each log clamped at
+    /// -100 as PyTorch does, so a saturated prediction gives a finite loss and gradient (`bce(1, 1) = 0`;
+    /// the derivative is that of the clamped function, 0 where a log is clamped). Prefer
+    /// [`Var::bce_with_logits`], which is exact for any logit.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] when a probability is outside `[0, 1]`.
+    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] when a probability or a target is outside
+    /// `[0, 1]` (NaN included).
     pub fn bce(self, target: Var<'t, T>) -> Result<Self> {
         same_shape("bce", &self, &target)?;
-        if let Some(p) = self.value().data().iter().find(|p| !(T::zero()..=T::one()).contains(*p)) {
+        let in_range = |x: &T| (T::zero()..=T::one()).contains(x);
+        let (p, y) = (self.value(), target.value());
+        if let Some(p) = p.data().iter().find(|p| !in_range(p)) {
             return Err(Error::InvalidArgument { op: "bce", msg: format!("probability {p} is outside [0, 1]") });
         }
-        let pos = target.mul(self.log())?;
-        let one_minus_y = target.mul_scalar(-T::one()).add_scalar(T::one());
-        let one_minus_p = self.mul_scalar(-T::one()).add_scalar(T::one());
-        let neg = one_minus_y.mul(one_minus_p.log())?;
-        Ok(pos.add(neg)?.mean().mul_scalar(-T::one()))
+        if let Some(y) = y.data().iter().find(|y| !in_range(y)) {
+            return Err(Error::InvalidArgument { op: "bce", msg: format!("target {y} is outside [0, 1]") });
+        }
+        let total: T = p
+            .data()
+            .iter()
+            .zip(y.data())
+            .map(|(&p, &y)| y * floored_log(p).1 + (T::one() - y) * floored_log(T::one() - p).1)
+            .sum();
+        let v = Tensor::scalar(-total / T::of(p.numel().max(1) as f64));
+        self.tape.record(BceOp, &[self, target], v)
     }
 
     /// Binary cross-entropy on logits, stable for any logit: `mean(softplus(z) - y z)`.
@@ -114,7 +207,8 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Softmax cross-entropy of logits `[N, C]` against probability targets `[N, C]` (soft labels):
-    /// `-mean_i sum_c t_ic log_softmax(z)_ic`.
+    /// `-mean_i sum_c t_ic log_softmax(z)_ic`. A term with `t = 0` is 0, also where the log-probability is
+    /// `-inf` (xlogy's convention), and passes no gradient.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`]; [`Error::BadShape`] unless rank 2.
@@ -129,25 +223,29 @@ impl<'t, T: Float> Var<'t, T> {
             });
         }
         let n = s.dims()[0];
-        Ok(target.mul(self.log_softmax(1)?)?.sum().mul_scalar(-T::one() / T::of(n.max(1) as f64)))
+        Ok(self.log_softmax(1)?.xlogy_terms(target)?.sum().mul_scalar(-T::one() / T::of(n.max(1) as f64)))
     }
 
     /// KL divergence `KL(p || q) = sum p (log p - log q) / N` with `self = log q` (log-probabilities, rank 2
     /// `[N, C]` or rank 1) and `target = p` (probabilities), PyTorch's `kl_div(..., reduction="batchmean")`.
-    /// Terms with `p = 0` contribute 0. The entropy term `p log p` is taken from the target's value: no
-    /// gradient flows into the target.
+    /// Terms with `p = 0` contribute 0, also where `log q = -inf` (xlogy's convention), and pass no
+    /// gradient. The entropy term `p log p` is taken from the target's value: no gradient flows into the
+    /// target through it.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] for a negative target.
+    /// [`Error::ShapeMismatch`]; [`Error::InvalidArgument`] for a negative or non-finite target.
     pub fn kl_div(self, target: Var<'t, T>) -> Result<Self> {
         same_shape("kl_div", &self, &target)?;
         let p = target.value();
-        if let Some(bad) = p.data().iter().find(|&&v| v < T::zero()) {
-            return Err(Error::InvalidArgument { op: "kl_div", msg: format!("target probability {bad} is negative") });
+        if let Some(bad) = p.data().iter().find(|&&v| !(v >= T::zero() && v.is_finite())) {
+            return Err(Error::InvalidArgument {
+                op: "kl_div",
+                msg: format!("target probability {bad} is negative or not finite"),
+            });
         }
         let n = if p.rank() >= 2 { p.dims()[0] } else { 1 };
         let ent: T = p.data().iter().map(|&v| if v > T::zero() { v * v.ln() } else { T::zero() }).sum();
-        let cross = target.mul(self)?.sum();
+        let cross = self.xlogy_terms(target)?.sum();
         Ok(cross.mul_scalar(-T::one()).add_scalar(ent).mul_scalar(T::one() / T::of(n.max(1) as f64)))
     }
 }
@@ -164,7 +262,12 @@ pub fn softmax_rows<T: Float>(logits: &Tensor<T>) -> Result<Tensor<T>> {
     Ok(softmax_t(logits, 1))
 }
 
-/// Index of the largest element of each row of `[N, C]` (first one on ties; the first NaN if the row has one).
+/// Index of the largest element of each row of `[N, C]` (first one on ties). As PyTorch's `argmax`, a NaN
+/// counts as the largest: a row holding one gives the index of its first NaN, never a class picked among
+/// the other numbers.
+///
+/// # Errors
+/// [`Error::BadShape`] unless the tensor has rank 2.
 pub fn argmax_rows<T: Float>(x: &Tensor<T>) -> Result<Vec<usize>> {
     if x.rank() != 2 {
         return Err(Error::BadShape { op: "argmax_rows", msg: "expected [N, C]".into(), shape: x.shape().clone() });
@@ -193,25 +296,25 @@ mod tests {
     #[test]
     fn losses_reject_bad_labels_and_shapes() {
         let tape = Tape::<f32>::new();
-        let z = tape.input(Tensor::zeros([2, 3]));
+        let z = tape.input(Tensor::zeros([2, 3]).unwrap());
         assert_eq!(
             z.softmax_cross_entropy(&[0, 3]).unwrap_err().to_string(),
             "softmax_cross_entropy: index 3 is out of range 0..3"
         );
         assert!(matches!(z.softmax_cross_entropy(&[0]), Err(Error::InvalidArgument { .. })));
         assert!(matches!(
-            tape.input(Tensor::zeros([3])).softmax_cross_entropy(&[0, 0, 0]),
+            tape.input(Tensor::zeros([3]).unwrap()).softmax_cross_entropy(&[0, 0, 0]),
             Err(Error::BadShape { .. })
         ));
-        let t = tape.input(Tensor::zeros([3, 2]));
+        let t = tape.input(Tensor::zeros([3, 2]).unwrap());
         assert_eq!(z.mse(t).unwrap_err().to_string(), "mse: prediction and target shapes differ ([2, 3] and [3, 2])");
         assert!(matches!(z.bce(t), Err(Error::ShapeMismatch { op: "bce", .. })));
         assert!(matches!(z.bce_with_logits(t), Err(Error::ShapeMismatch { op: "bce_with_logits", .. })));
         assert!(matches!(z.kl_div(t), Err(Error::ShapeMismatch { op: "kl_div", .. })));
         assert!(matches!(z.softmax_cross_entropy_probs(t), Err(Error::ShapeMismatch { .. })));
-        let p = tape.input(Tensor::full([2, 3], 1.5));
+        let p = tape.input(Tensor::full([2, 3], 1.5).unwrap());
         assert!(matches!(p.bce(z), Err(Error::InvalidArgument { op: "bce", .. })));
-        let neg = tape.input(Tensor::full([2, 3], -0.5));
+        let neg = tape.input(Tensor::full([2, 3], -0.5).unwrap());
         assert!(matches!(z.kl_div(neg), Err(Error::InvalidArgument { op: "kl_div", .. })));
     }
 
@@ -241,12 +344,24 @@ mod tests {
             let y = random_tensor(&mut rng, &s, (0.0, 1.0));
             let p = random_tensor(&mut rng, &s, (0.05, 0.95));
             check_both(|t, v| v[0].mse(t.input(y.clone())), std::slice::from_ref(&z))?;
-            check_both(|t, v| v[0].bce(t.input(y.clone())), &[p])?;
+            check_both(|t, v| v[0].bce(t.input(y.clone())), std::slice::from_ref(&p))?;
+            // The target as a variable too (d/dy = -(log p - log(1 - p)) / N), and targets at 0 and 1.
+            let y01 = y.map(|v| if v < 0.5 { 0.0 } else { 1.0 });
+            check_both(|_t, v| v[0].bce(v[1]), &[p.clone(), y.clone()])?;
+            check_both(|t, v| v[0].bce(t.input(y01.clone())), &[p])?;
             check_both(|t, v| v[0].bce_with_logits(t.input(y.clone())), std::slice::from_ref(&z))?;
             check_both(|_t, v| v[0].mse(v[1]), &[z.clone(), y.clone()])?;
             let probs = crate::ops::loss::softmax_rows(&y).unwrap();
             check_both(|t, v| v[0].softmax_cross_entropy_probs(t.input(probs.clone())), std::slice::from_ref(&z))?;
-            check_both(|t, v| v[0].log_softmax(1)?.kl_div(t.input(probs.clone())), &[z])?;
+            check_both(|t, v| v[0].log_softmax(1)?.kl_div(t.input(probs.clone())), std::slice::from_ref(&z))?;
+            // Targets with zeros (xlogy's convention: those terms are 0 and pass no gradient).
+            let sparse = Tensor::from_vec(
+                probs.data().iter().enumerate().map(|(i, &v)| if i % c == 0 { 0.0 } else { v }).collect(),
+                s.clone(),
+            )
+            .unwrap();
+            check_both(|t, v| v[0].log_softmax(1)?.kl_div(t.input(sparse.clone())), std::slice::from_ref(&z))?;
+            check_both(|t, v| v[0].softmax_cross_entropy_probs(t.input(sparse.clone())), &[z])?;
         }
     }
 }

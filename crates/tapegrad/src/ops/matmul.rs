@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::kernels::{self, gemm::MatRef};
 use crate::shape::Shape;
 use crate::tape::{Grads, Op, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_buffer};
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
 
@@ -57,7 +57,10 @@ fn linear_t<T: Float>(x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Re
     if x.rank() != 2 {
         return Err(Error::BadShape { op: "linear", msg: "expected input [n, in]".into(), shape: x.shape().clone() });
     }
-    let mut out = vec![T::zero(); n * m];
+    let shape = Shape::new(&[n, m]);
+    let len = checked_numel::<T>("linear", &shape)?;
+    let mut out = try_buffer("linear", len)?;
+    out.resize(len, T::zero());
     let beta = match b {
         Some(b) => {
             if b.dims() != [m] {
@@ -85,7 +88,7 @@ fn linear_t<T: Float>(x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Re
         &mut out,
         0,
     );
-    Ok(Tensor::from_parts(out, Shape::new(&[n, m])))
+    Ok(Tensor::from_parts(out, shape))
 }
 
 struct LinearOp;
@@ -200,16 +203,16 @@ mod tests {
     #[test]
     fn matmul_rejects_mismatched_inner_dims() {
         let tape = Tape::<f32>::new();
-        let a = tape.input(Tensor::zeros([2, 3]));
-        let b = tape.input(Tensor::zeros([4, 5]));
+        let a = tape.input(Tensor::zeros([2, 3]).unwrap());
+        let b = tape.input(Tensor::zeros([4, 5]).unwrap());
         assert_eq!(
             a.matmul(b).unwrap_err().to_string(),
             "matmul: inner dimensions differ; expected [m, k] · [k, n] ([2, 3] and [4, 5])"
         );
-        let c = tape.input(Tensor::zeros([2]));
+        let c = tape.input(Tensor::zeros([2]).unwrap());
         assert!(matches!(a.matmul(c), Err(Error::BadShape { op: "matmul", .. })));
-        let d = tape.input(Tensor::zeros([2, 3, 4]));
-        let e = tape.input(Tensor::zeros([3, 4, 5]));
+        let d = tape.input(Tensor::zeros([2, 3, 4]).unwrap());
+        let e = tape.input(Tensor::zeros([3, 4, 5]).unwrap());
         assert!(matches!(d.matmul(e), Err(Error::ShapeMismatch { op: "matmul", .. })));
         assert!(matches!(a.matmul(d), Err(Error::ShapeMismatch { op: "matmul", .. })));
     }
@@ -217,14 +220,14 @@ mod tests {
     #[test]
     fn linear_rejects_wrong_widths_naming_both_shapes() {
         let tape = Tape::<f32>::new();
-        let x = tape.input(Tensor::zeros([4, 3]));
-        let w = tape.input(Tensor::zeros([2, 5]));
+        let x = tape.input(Tensor::zeros([4, 3]).unwrap());
+        let w = tape.input(Tensor::zeros([2, 5]).unwrap());
         assert_eq!(
             x.linear(w, None).unwrap_err().to_string(),
             "linear: expected input [n, in] and weight [out, in] ([4, 3] and [2, 5])"
         );
-        let w = tape.input(Tensor::zeros([2, 3]));
-        let b = tape.input(Tensor::zeros([3]));
+        let w = tape.input(Tensor::zeros([2, 3]).unwrap());
+        let b = tape.input(Tensor::zeros([3]).unwrap());
         assert!(matches!(x.linear(w, Some(b)), Err(Error::ShapeMismatch { op: "linear", .. })));
     }
 

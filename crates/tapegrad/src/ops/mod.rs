@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod binary;
 pub mod conv;
+pub mod conv_grad;
 pub mod layout;
 pub mod loss;
 pub mod matmul;

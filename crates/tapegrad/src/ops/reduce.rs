@@ -2,6 +2,9 @@
 //!
 //! The derivative of a reduction spreads `g` back over the reduced axis (a broadcast); `max` sends it to the
 //! maximal elements only, split evenly between ties.
+//!
+//! NaN propagates through `max` as in PyTorch: a slice holding a NaN has maximum NaN, and the gradient goes
+//! to its NaN elements.
 
 use crate::error::Result;
 use crate::float::Float;
@@ -42,7 +45,9 @@ fn max_mask<T: Float>(x: &Tensor<T>, y: &Tensor<T>, axis: Option<usize>) -> Resu
         Some(a) => y.reshape(x.shape().reduced(a, true))?,
         None => y.reshape(Shape::new(&vec![1; x.rank()]))?,
     };
-    let hits = kernels::zip("max", x.clone(), &yk, |a, m| if a == m { T::one() } else { T::zero() })?;
+    // A NaN maximum is "equal" to the NaN elements it came from.
+    let hit = |a: T, m: T| a == m || (a.is_nan() && m.is_nan());
+    let hits = kernels::zip("max", x.clone(), &yk, |a, m| if hit(a, m) { T::one() } else { T::zero() })?;
     let count = match axis {
         Some(a) => kernels::reduce_axis(&hits, a, true, T::zero(), |p, q| p + q),
         None => Tensor::scalar(hits.data().iter().copied().sum()),
@@ -78,7 +83,7 @@ impl<T: Float> Op<T> for LogSumExpOp {
     }
 }
 
-/// Row maxima along `axis` (kept), used to shift before `exp` so it cannot overflow.
+/// Row maxima along `axis` (kept), used to shift before `exp` so it cannot overflow; NaN propagates.
 pub(crate) fn max_keep<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
     kernels::reduce::max_axis(x, axis, true)
 }
@@ -117,7 +122,8 @@ impl<'t, T: Float> Var<'t, T> {
         Ok(self.sum_axis(axis, keepdim)?.mul_scalar(T::one() / T::of(n as f64)))
     }
 
-    /// The largest element. The gradient goes to the maximal elements, split evenly between ties.
+    /// The largest element (NaN if any element is NaN). The gradient goes to the maximal elements, split
+    /// evenly between ties.
     ///
     /// # Errors
     /// [`crate::Error::BadShape`] for an empty tensor.
@@ -130,7 +136,7 @@ impl<'t, T: Float> Var<'t, T> {
         self.tape.record(MaxOp(None), &[self], Tensor::scalar(m))
     }
 
-    /// The maxima along `axis`.
+    /// The maxima along `axis` (NaN for a slice holding a NaN).
     ///
     /// # Errors
     /// [`crate::Error::AxisOutOfRange`]; [`crate::Error::BadShape`] when the axis is empty.
@@ -199,13 +205,13 @@ mod tests {
         let tape = Tape::<f64>::new();
         let x = tape.leaf(Tensor::from_vec(vec![2., 1., 2.], [3]).unwrap());
         let g = x.max().unwrap().backward().unwrap();
-        assert_eq!(g.get(x).unwrap().to_vec(), vec![0.5, 0.0, 0.5]);
+        assert_eq!(g.get(x).unwrap().unwrap().to_vec(), vec![0.5, 0.0, 0.5]);
     }
 
     #[test]
     fn reductions_reject_bad_axes() {
         let tape = Tape::<f32>::new();
-        let x = tape.input(Tensor::zeros([2, 3]));
+        let x = tape.input(Tensor::zeros([2, 3]).unwrap());
         assert_eq!(
             x.sum_axis(2, false).unwrap_err().to_string(),
             "sum: axis 2 is out of range for a tensor of rank 2 (shape [2, 3])"
@@ -213,7 +219,7 @@ mod tests {
         assert!(matches!(x.max_axis(-3, false), Err(Error::AxisOutOfRange { op: "max", .. })));
         assert!(matches!(x.logsumexp(5, false), Err(Error::AxisOutOfRange { op: "logsumexp", .. })));
         assert!(matches!(x.mean_axis(7, true), Err(Error::AxisOutOfRange { op: "mean", .. })));
-        assert!(matches!(tape.input(Tensor::zeros([0])).max(), Err(Error::BadShape { op: "max", .. })));
+        assert!(matches!(tape.input(Tensor::zeros([0]).unwrap()).max(), Err(Error::BadShape { op: "max", .. })));
     }
 
     proptest! {

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn powf_rejects_a_non_finite_exponent() {
         let tape = Tape::<f32>::new();
-        let e = tape.input(Tensor::ones([2])).powf(f32::NAN).unwrap_err();
+        let e = tape.input(Tensor::ones([2]).unwrap()).powf(f32::NAN).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument { op: "powf", .. }));
         assert_eq!(e.to_string(), "powf: exponent NaN is not finite");
     }
