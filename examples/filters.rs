@@ -237,7 +237,7 @@ pub fn run(args: &FiltersArgs, out: &mut dyn Write) -> Result<FiltersReport> {
         "{:<22} {:>2} {:>2} {:>2} {:>2} {:>8} {:>18} {:>7}",
         "padding", "i", "k", "s", "p", "by hand", "conv_output_size", "conv2d"
     ))?;
-    let ones = Tensor::<f64>::ones([7, 7]);
+    let ones = Tensor::<f64>::ones([7, 7])?;
     let mut sizes = Vec::new();
     let mut drawn = Vec::new();
     for (name, k, s, padding) in [
@@ -252,7 +252,7 @@ pub fn run(args: &FiltersArgs, out: &mut dyn Write) -> Result<FiltersReport> {
         let (i, p) = (7, top + bottom);
         let by_hand = (i + p - k) / s + 1;
         let formula = conv_output_size(i, k, s, p)?;
-        let y = conv(&ones, &Tensor::ones([k, k]), s, padding)?;
+        let y = conv(&ones, &Tensor::ones([k, k])?, s, padding)?;
         let engine = y.dims()[0];
         say(format!("{name:<22} {i:>2} {k:>2} {s:>2} {p:>2} {by_hand:>8} {formula:>18} {engine:>7}"))?;
         if by_hand != formula || formula != engine {
