@@ -2,30 +2,17 @@
 //! convolution, forward and backward). Each follows its reference in `torch_ref.py` step for step, with the
 //! `nn` layers and the engine's `conv2d` as a user would write them.
 
-use crate::data;
 use crate::report::{J, base, stats};
+use crate::training::{class_step, digits_epochs};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::error::Error;
 use std::time::Instant;
-use tapegrad::{Padding, Tape, Tensor, argmax_rows};
-use tapegrad_nn::data::{Batcher, Batching};
-use tapegrad_nn::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use tapegrad_nn::{Activation, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential};
+use tapegrad::{Padding, Tape, Tensor};
+use tapegrad_nn::optim::{Sgd, SgdConfig};
+use tapegrad_nn::{Activation, Conv2d, Flatten, Linear, MaxPool2d, Sequential};
 
 type R<T> = Result<T, Box<dyn Error>>;
-
-/// One step on a model of images: forward, softmax cross-entropy, backward, then the update once the tape
-/// is dropped. Returns the loss.
-fn step(model: &mut Sequential<f32>, opt: &mut impl Optimizer<f32>, x: &Tensor<f32>, labels: &[usize]) -> R<f32> {
-    let (loss, grads) = {
-        let tape = Tape::new();
-        let loss = model.forward(&tape, tape.input(x.clone()))?.softmax_cross_entropy(labels)?;
-        (loss.item()?, loss.backward()?)
-    };
-    opt.step(&mut model.param_refs_mut(), &grads)?;
-    Ok(loss)
-}
 
 /// The digits CNN of c1: two 3x3 "same" convolutions (1 -> 16 -> 32) each with ReLU and 2x2 max pooling,
 /// then 128 -> 64 -> 10.
@@ -51,35 +38,9 @@ fn images(x: &Tensor<f32>) -> R<Tensor<f32>> {
 /// c1: the digits CNN, Adam 1e-3, batch 32 (last partial batch kept), reshuffled every epoch, 30 epochs; the
 /// time of each epoch covers shuffle, batch gather, forward, backward and update.
 pub fn c1(threads: usize) -> R<Vec<(&'static str, J)>> {
-    let (train, test) = data::digits()?;
     let mut rng = StdRng::seed_from_u64(0);
     let mut model = digits_cnn(&mut rng)?;
-    let mut opt = Adam::new(AdamConfig { lr: 1e-3, ..Default::default() })?;
-    let mut batcher = Batcher::new(train.len(), Batching::MiniBatch { size: 32, drop_last: false })?;
-    let mut times = Vec::new();
-    let mut last_loss = f32::NAN;
-    for _ in 0..30 {
-        let t0 = Instant::now();
-        for idx in batcher.epoch(&mut rng) {
-            let batch = train.gather(idx)?;
-            let labels = batch.labels().ok_or("digits: no class labels")?;
-            last_loss = step(&mut model, &mut opt, &images(batch.features())?, labels)?;
-        }
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    let pred = argmax_rows(&model.predict(&images(test.features())?)?)?;
-    let truth = test.labels().ok_or("digits: no class labels")?;
-    let acc = pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64;
-    let (med, min, max) = stats(&times);
-    let mut out = base("c1", threads);
-    out.extend([
-        ("median_s", J::F(med)),
-        ("min_s", J::F(min)),
-        ("max_s", J::F(max)),
-        ("test_acc", J::F(acc)),
-        ("last_loss", J::F(f64::from(last_loss))),
-    ]);
-    Ok(out)
+    digits_epochs("c1", threads, &mut model, &mut rng, images)
 }
 
 /// c2: LeNet-5 on a batch of 64 `[1, 28, 28]` inputs U(-1, 1) with random labels, SGD 0.01: one step
@@ -106,7 +67,7 @@ pub fn c2(threads: usize) -> R<Vec<(&'static str, J)>> {
     let mut loss = f32::NAN;
     for round in 0..60 {
         let t0 = Instant::now();
-        loss = step(&mut model, &mut opt, &x, &labels)?;
+        loss = class_step(&mut model, &mut opt, &x, &labels)?;
         if round >= 10 {
             times.push(t0.elapsed().as_secs_f64());
         }

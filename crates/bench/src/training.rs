@@ -14,9 +14,14 @@ use tapegrad_nn::{Activation, Mlp, Module};
 
 type R<T> = Result<T, Box<dyn Error>>;
 
-/// One step: forward, softmax cross-entropy, backward, then the update once the tape is dropped.
-/// Returns the loss.
-fn class_step(model: &mut Mlp<f32>, opt: &mut impl Optimizer<f32>, x: &Tensor<f32>, labels: &[usize]) -> R<f32> {
+/// One step of any classifier: forward, softmax cross-entropy, backward, then the update once the tape is
+/// dropped. Returns the loss.
+pub(crate) fn class_step<M: Module<f32>>(
+    model: &mut M,
+    opt: &mut impl Optimizer<f32>,
+    x: &Tensor<f32>,
+    labels: &[usize],
+) -> R<f32> {
     let (loss, grads) = {
         let tape = Tape::new();
         let loss = model.forward(&tape, tape.input(x.clone()))?.softmax_cross_entropy(labels)?;
@@ -26,30 +31,35 @@ fn class_step(model: &mut Mlp<f32>, opt: &mut impl Optimizer<f32>, x: &Tensor<f3
     Ok(loss)
 }
 
-/// w1: digits MLP 64-128-64-10 ReLU, Adam 1e-3, batch 32 (last partial batch kept), reshuffled every
-/// epoch, 30 epochs; the time of each epoch covers shuffle, batch gather, forward, backward and update.
-pub fn w1(threads: usize) -> R<Vec<(&'static str, J)>> {
+/// The w1/c1 protocol for any digits classifier: Adam 1e-3, batch 32 (last partial batch kept), reshuffled
+/// every epoch, 30 epochs, each timed (shuffle, batch gather, forward, backward, update); `input` turns a
+/// batch's `[n, 64]` rows into what the model takes. Prints the workload's JSON keys.
+pub(crate) fn digits_epochs<M: Module<f32>>(
+    name: &'static str,
+    threads: usize,
+    model: &mut M,
+    rng: &mut StdRng,
+    input: impl Fn(&Tensor<f32>) -> R<Tensor<f32>>,
+) -> R<Vec<(&'static str, J)>> {
     let (train, test) = data::digits()?;
-    let mut rng = StdRng::seed_from_u64(0);
-    let mut model = Mlp::<f32>::new(&[64, 128, 64, 10], Activation::Relu, Activation::Identity, &mut rng)?;
     let mut opt = Adam::new(AdamConfig { lr: 1e-3, ..Default::default() })?;
     let mut batcher = Batcher::new(train.len(), Batching::MiniBatch { size: 32, drop_last: false })?;
     let mut times = Vec::new();
     let mut last_loss = f32::NAN;
     for _ in 0..30 {
         let t0 = Instant::now();
-        for idx in batcher.epoch(&mut rng) {
+        for idx in batcher.epoch(rng) {
             let batch = train.gather(idx)?;
             let labels = batch.labels().ok_or("digits: no class labels")?;
-            last_loss = class_step(&mut model, &mut opt, batch.features(), labels)?;
+            last_loss = class_step(model, &mut opt, &input(batch.features())?, labels)?;
         }
         times.push(t0.elapsed().as_secs_f64());
     }
-    let pred = argmax_rows(&model.predict(test.features())?)?;
+    let pred = argmax_rows(&model.predict(&input(test.features())?)?)?;
     let truth = test.labels().ok_or("digits: no class labels")?;
     let acc = pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64;
     let (med, min, max) = stats(&times);
-    let mut out = base("w1", threads);
+    let mut out = base(name, threads);
     out.extend([
         ("median_s", J::F(med)),
         ("min_s", J::F(min)),
@@ -58,6 +68,14 @@ pub fn w1(threads: usize) -> R<Vec<(&'static str, J)>> {
         ("last_loss", J::F(f64::from(last_loss))),
     ]);
     Ok(out)
+}
+
+/// w1: digits MLP 64-128-64-10 ReLU, Adam 1e-3, batch 32 (last partial batch kept), reshuffled every
+/// epoch, 30 epochs; the time of each epoch covers shuffle, batch gather, forward, backward and update.
+pub fn w1(threads: usize) -> R<Vec<(&'static str, J)>> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut model = Mlp::<f32>::new(&[64, 128, 64, 10], Activation::Relu, Activation::Identity, &mut rng)?;
+    digits_epochs("w1", threads, &mut model, &mut rng, |x| Ok(x.clone()))
 }
 
 /// Floating-point operations of one w3 step: forward and two backward GEMMs per layer.

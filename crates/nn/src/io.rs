@@ -248,14 +248,23 @@ fn to_tensor<T: Float>(name: &str, view: &TensorView<'_>, path: &str) -> Result<
     Tensor::from_vec(data, view.shape().to_vec()).map_err(|e| model_file(path, format!("{}: {e}", clipped(name))))
 }
 
+/// The tensor names a model expects but a file lacks, and those the file has but the model does not; `None`
+/// when the two sets are equal.
+fn name_diff<'a>(
+    in_file: impl IntoIterator<Item = &'a str>,
+    in_model: impl IntoIterator<Item = &'a str>,
+) -> Option<(Vec<&'a str>, Vec<&'a str>)> {
+    let in_file: BTreeSet<&str> = in_file.into_iter().collect();
+    let in_model: BTreeSet<&str> = in_model.into_iter().collect();
+    let missing: Vec<&str> = in_model.difference(&in_file).copied().collect();
+    let extra: Vec<&str> = in_file.difference(&in_model).copied().collect();
+    (!missing.is_empty() || !extra.is_empty()).then_some((missing, extra))
+}
+
 pub(crate) fn decode_into<T: Float, M: Module<T> + ?Sized>(module: &mut M, bytes: &[u8], path: &str) -> Result<()> {
     let file = parse(bytes, path)?;
     let expected = named_tensors(module, path)?;
-    let in_file: BTreeSet<&str> = file.names().into_iter().collect();
-    let in_model: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-    let missing: Vec<&str> = in_model.difference(&in_file).copied().collect();
-    let extra: Vec<&str> = in_file.difference(&in_model).copied().collect();
-    if !missing.is_empty() || !extra.is_empty() {
+    if let Some((missing, extra)) = name_diff(file.names(), expected.iter().map(|(n, _)| n.as_str())) {
         return Err(model_file(
             path,
             format!("names differ from the model's: missing {}, unexpected {}", listed(&missing), listed(&extra)),
@@ -397,11 +406,7 @@ impl<T: Float> Mlp<T> {
         let cfg = mlp_config(&metadata_of(bytes, path)?, path, file.len().saturating_add(1))?;
         cfg.validate().map_err(|e| model_file(path, format!("the recorded architecture is invalid: {e}")))?;
         let expected = cfg.tensors();
-        let in_file: BTreeSet<&str> = file.names().into_iter().collect();
-        let in_model: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-        let missing: Vec<&str> = in_model.difference(&in_file).copied().collect();
-        let extra: Vec<&str> = in_file.difference(&in_model).copied().collect();
-        if !missing.is_empty() || !extra.is_empty() {
+        if let Some((missing, extra)) = name_diff(file.names(), expected.iter().map(|(n, _)| n.as_str())) {
             return Err(model_file(
                 path,
                 format!(
