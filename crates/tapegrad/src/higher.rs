@@ -206,7 +206,9 @@ pub fn hessian<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>]) -> Result<Tensor<T
     Tensor::from_vec(out, [n, n])
 }
 
-/// Loss, gradient and Hessian-vector product of `f` at `xs` along `v`, on a fresh tape.
+/// The value of a scalar `f` at `xs` and its Hessian-vector product along `v` (one tensor per input), on a
+/// fresh tape. [`Tape::hvp`] does the same for variables already on a tape; [`value_and_grad`] gives the
+/// gradient.
 ///
 /// # Errors
 /// As [`Tape::hvp`].

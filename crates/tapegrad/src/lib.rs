@@ -37,6 +37,7 @@ pub mod error;
 pub mod float;
 pub mod grad_check;
 pub mod higher;
+#[doc(hidden)]
 pub mod kernels;
 mod macros;
 pub mod ops;
@@ -59,6 +60,8 @@ pub use ops::layout::concat;
 pub use ops::loss::{argmax_rows, softmax_rows};
 pub use param::{Param, ParamId};
 pub use shape::Shape;
-pub use tape::{Gradients, Grads, NodeKind, Op, Tape, Var};
+#[allow(deprecated)]
+pub use tape::Grads;
+pub use tape::{Gradients, NodeKind, Op, OpGrads, Tape, Var};
 pub use tensor::Tensor;
 pub use val::{BackwardCx, Val};

@@ -18,7 +18,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The gradients an op returns, one per input, `None` where an input gets nothing.
-pub type Grads<T> = SmallVec<[Option<Val<T>>; 2]>;
+///
+/// Not to be confused with [`Gradients`], what a backward pass returns to the user.
+pub type OpGrads<T> = SmallVec<[Option<Val<T>>; 2]>;
+
+/// The old name of [`OpGrads`], kept for one release.
+#[deprecated(since = "0.2.0", note = "renamed `OpGrads` (it was easy to confuse with `Gradients`)")]
+pub type Grads<T> = OpGrads<T>;
 
 /// An operation on the tape: its name and its derivative.
 ///
@@ -38,7 +44,7 @@ pub trait Op<T: Float>: 'static {
     ///
     /// # Errors
     /// Any error of the operations it uses (a broken op; never expected for valid shapes).
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>>;
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>>;
 }
 
 /// What a node is.

@@ -7,7 +7,7 @@
 
 use smallvec::smallvec;
 use tapegrad::kernels::gemm::{Gemm, MatRef};
-use tapegrad::{BackwardCx, Error, Grads, Op, Result, Shape, Tape, Tensor, Val, Var, concat};
+use tapegrad::{BackwardCx, Error, Op, OpGrads, Result, Shape, Tape, Tensor, Val, Var, concat};
 
 /// 2^46 elements: 2^48 bytes of `f32`, 2^49 of `f64`; both fit in `isize` and neither in an address space.
 const HUGE: usize = 1 << 46;
@@ -269,7 +269,7 @@ impl Op<f64> for WrongShape {
     fn name(&self) -> &'static str {
         "wrong_shape"
     }
-    fn backward(&self, _cx: &BackwardCx<'_, f64>, _g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, _cx: &BackwardCx<'_, f64>, _g: Val<f64>) -> Result<OpGrads<f64>> {
         Ok(smallvec![Some(Val::Tensor(Tensor::zeros([3]).unwrap()))])
     }
 }
@@ -296,7 +296,7 @@ impl Op<f64> for DanglingNode {
     fn name(&self) -> &'static str {
         "dangling"
     }
-    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
         let _ = cx.add(g, Val::Node(usize::MAX))?;
         Ok(smallvec![None])
     }
@@ -318,8 +318,8 @@ impl Op<f64> for Sneaky {
     fn name(&self) -> &'static str {
         "sneaky"
     }
-    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
-        self.0.exp();
+    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
+        self.0.mul(self.0)?;
         Ok(smallvec![Some(g)])
     }
 }
@@ -334,20 +334,21 @@ fn recording_on_the_tape_during_first_order_backward_is_a_typed_error() {
     let x = tape.leaf(Tensor::scalar(0.5));
     let y = tape.record(Sneaky(x), &[x], x.value()).unwrap();
     let e = y.backward().unwrap_err();
-    assert_eq!(e, Error::TapeBusy { op: "exp" });
-    assert!(e.to_string().starts_with("exp: cannot record on a tape during its first-order backward walk"));
+    assert_eq!(e, Error::TapeBusy { op: "mul" });
+    assert!(e.to_string().starts_with("mul: cannot record on a tape during its first-order backward walk"));
     // The tape is usable afterwards, and a recorded (second-order) backward may record: nothing is borrowed.
     assert_eq!(tape.grad_graph(y, &[x]).unwrap()[0].item().unwrap(), 1.0);
     assert_eq!((x * x).backward().unwrap().get(x).unwrap().unwrap().item().unwrap(), 1.0);
 }
 
-/// Like [`Sneaky`], through the infallible constructors.
+/// Like [`Sneaky`], through the entry points that return their value directly (constants here; the
+/// elementwise ops such as `exp` behave the same): they panic with the typed error's message.
 struct SneakyConstant(&'static Tape<f64>);
 impl Op<f64> for SneakyConstant {
     fn name(&self) -> &'static str {
         "sneaky_constant"
     }
-    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
         self.0.scalar(1.0);
         Ok(smallvec![Some(g)])
     }

@@ -2,7 +2,7 @@
 
 use smallvec::smallvec;
 use tapegrad::{
-    BackwardCx, Error, GradCheckConfig, Grads, Op, Param, Result, Tape, Tensor, Val, check_gradients,
+    BackwardCx, Error, GradCheckConfig, Op, OpGrads, Param, Result, Tape, Tensor, Val, check_gradients,
     check_second_order,
 };
 
@@ -128,7 +128,7 @@ impl Op<f64> for Cube {
     fn name(&self) -> &'static str {
         "cube"
     }
-    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
         let x = cx.input(0);
         let d = cx.scale(cx.mul(x.clone(), x)?, 3.0)?;
         Ok(smallvec![Some(cx.mul(g, d)?)])
@@ -141,7 +141,7 @@ impl Op<f64> for BadCube {
     fn name(&self) -> &'static str {
         "bad_cube"
     }
-    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
         let x = cx.input(0);
         Ok(smallvec![Some(cx.mul(g, cx.scale(cx.mul(x.clone(), x)?, 2.0)?)?)])
     }
@@ -176,7 +176,7 @@ impl Op<f64> for TwoGrads {
     fn name(&self) -> &'static str {
         "two_grads"
     }
-    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<Grads<f64>> {
+    fn backward(&self, _cx: &BackwardCx<'_, f64>, g: Val<f64>) -> Result<OpGrads<f64>> {
         Ok(smallvec![Some(g.clone()), Some(g)])
     }
 }

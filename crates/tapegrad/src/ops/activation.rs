@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::kernels;
 use crate::ops::reduce::logsumexp_t;
 use crate::ops::unary::elementwise;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -86,7 +86,7 @@ impl<T: Float> Op<T> for LeakyReluOp<T> {
     fn name(&self) -> &'static str {
         "leaky_relu"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let (a, b) = (self.alpha, self.beta);
         let slope = cx.input_value(0).map(|x| if x >= T::zero() { a } else { b });
         Ok(smallvec![Some(cx.mul(g, cx.constant(slope))?)])
@@ -110,7 +110,7 @@ impl<T: Float> Op<T> for SoftmaxOp {
     fn name(&self) -> &'static str {
         "softmax"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let y = cx.output();
         let dot = cx.sum_axis(cx.mul(g.clone(), y.clone())?, self.axis, true)?;
         Ok(smallvec![Some(cx.mul(y, cx.sub(g, dot)?)?)])
@@ -126,7 +126,7 @@ impl<T: Float> Op<T> for LogSoftmaxOp {
     fn name(&self) -> &'static str {
         "log_softmax"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let p = cx.exp(cx.output())?;
         let s = cx.sum_axis(g.clone(), self.axis, true)?;
         Ok(smallvec![Some(cx.sub(g, cx.mul(p, s)?)?)])

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -34,7 +34,7 @@ impl<T: Float> Op<T> for AddOp {
     fn name(&self) -> &'static str {
         "add"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![unbroadcast(cx, 0, || Ok(g.clone()))?, unbroadcast(cx, 1, || Ok(g))?])
     }
 }
@@ -50,7 +50,7 @@ impl<T: Float> Op<T> for SubOp {
     fn name(&self) -> &'static str {
         "sub"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![unbroadcast(cx, 0, || Ok(g.clone()))?, unbroadcast(cx, 1, || cx.neg(g))?])
     }
 }
@@ -66,7 +66,7 @@ impl<T: Float> Op<T> for MulOp {
     fn name(&self) -> &'static str {
         "mul"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![
             unbroadcast(cx, 0, || cx.mul(g.clone(), cx.input(1)))?,
             unbroadcast(cx, 1, || cx.mul(g, cx.input(0)))?
@@ -85,7 +85,7 @@ impl<T: Float> Op<T> for DivOp {
     fn name(&self) -> &'static str {
         "div"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![
             unbroadcast(cx, 0, || cx.div(g.clone(), cx.input(1)))?,
             unbroadcast(cx, 1, || {
@@ -109,7 +109,7 @@ impl<T: Float> Op<T> for NegOp {
     fn name(&self) -> &'static str {
         "neg"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.neg(g)?)])
     }
 }
@@ -121,7 +121,7 @@ impl<T: Float> Op<T> for AddScalarOp {
     fn name(&self) -> &'static str {
         "add_scalar"
     }
-    fn backward(&self, _cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, _cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(g)])
     }
 }
@@ -133,7 +133,7 @@ impl<T: Float> Op<T> for MulScalarOp<T> {
     fn name(&self) -> &'static str {
         "mul_scalar"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.scale(g, self.0)?)])
     }
 }

@@ -21,7 +21,7 @@ use crate::float::Float;
 use crate::kernels::conv::{self as k, lowered};
 pub use crate::kernels::conv::{Padding, Window2d};
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -39,7 +39,7 @@ impl<T: Float> Op<T> for UnfoldOp {
     fn name(&self) -> &'static str {
         "unfold"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let s = cx.input_shape(0);
         Ok(smallvec![Some(cx.fold(g, &self.0, (s.dims()[2], s.dims()[3]))?)])
     }
@@ -92,7 +92,7 @@ impl<T: Float> Op<T> for FoldOp {
     fn name(&self) -> &'static str {
         "fold"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.unfold(g, &self.0)?)])
     }
 }
@@ -168,13 +168,13 @@ impl<T: Float> Op<T> for Conv2dOp {
     fn name(&self) -> &'static str {
         "conv2d"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let win = &self.0;
         let xs = cx.input_shape(0);
         let hw = (xs.dims()[2], xs.dims()[3]);
         let dx = if cx.needs(0) { Some(cx.conv_input_grad(g.clone(), cx.input(1), win, hw)?) } else { None };
         let dw = if cx.needs(1) { Some(cx.conv_weight_grad(cx.input(0), g.clone(), win)?) } else { None };
-        let mut out: Grads<T> = smallvec![dx, dw];
+        let mut out: OpGrads<T> = smallvec![dx, dw];
         if cx.num_inputs() == 3 {
             out.push(if cx.needs(2) {
                 let o = cx.input_shape(2).dims()[0];

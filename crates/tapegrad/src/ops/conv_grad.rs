@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::conv::{Window2d, lowered};
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -82,7 +82,7 @@ impl<T: Float> Op<T> for ConvInputGradOp {
     fn name(&self) -> &'static str {
         "conv_input_grad"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, u: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, u: Val<T>) -> Result<OpGrads<T>> {
         let win = &self.win;
         let dg = if cx.needs(0) { Some(cx.conv2d(u.clone(), cx.input(1), win)?) } else { None };
         let dw = if cx.needs(1) { Some(cx.conv_weight_grad(u, cx.input(0), win)?) } else { None };
@@ -108,7 +108,7 @@ impl<T: Float> Op<T> for ConvWeightGradOp {
     fn name(&self) -> &'static str {
         "conv_weight_grad"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, v: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, v: Val<T>) -> Result<OpGrads<T>> {
         let win = &self.win;
         let xs = cx.input_shape(0);
         let hw = (xs.dims()[2], xs.dims()[3]);

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels;
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::{Tensor, checked_numel, try_buffer};
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -18,7 +18,7 @@ impl<T: Float> Op<T> for ReshapeOp {
     fn name(&self) -> &'static str {
         "reshape"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.reshape(g, &cx.input_shape(0))?)])
     }
 }
@@ -30,7 +30,7 @@ impl<T: Float> Op<T> for PermuteOp {
     fn name(&self) -> &'static str {
         "permute"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let mut inv = vec![0; self.0.len()];
         for (i, &p) in self.0.iter().enumerate() {
             inv[p] = i;
@@ -46,7 +46,7 @@ impl<T: Float> Op<T> for BroadcastToOp {
     fn name(&self) -> &'static str {
         "broadcast_to"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.sum_to(g, &cx.input_shape(0))?)])
     }
 }
@@ -58,7 +58,7 @@ impl<T: Float> Op<T> for SumToOp {
     fn name(&self) -> &'static str {
         "sum_to"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.broadcast_to(g, &cx.input_shape(0))?)])
     }
 }
@@ -97,7 +97,7 @@ impl<T: Float> Op<T> for NarrowOp {
     fn name(&self) -> &'static str {
         "narrow"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let total = cx.input_shape(0).dims()[self.axis];
         Ok(smallvec![Some(cx.pad(g, self.axis, self.start, total)?)])
     }
@@ -138,7 +138,7 @@ impl<T: Float> Op<T> for PadOp {
     fn name(&self) -> &'static str {
         "pad"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let len = cx.input_shape(0).dims()[self.axis];
         Ok(smallvec![Some(cx.narrow(g, self.axis, self.before, len)?)])
     }
@@ -153,8 +153,8 @@ impl<T: Float> Op<T> for ConcatOp {
     fn name(&self) -> &'static str {
         "concat"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
-        let mut out = Grads::new();
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        let mut out = OpGrads::new();
         let mut off = 0;
         for i in 0..cx.num_inputs() {
             let len = cx.input_shape(i).dims()[self.axis];
@@ -195,7 +195,7 @@ impl<T: Float> Op<T> for IndexSelectOp {
     fn name(&self) -> &'static str {
         "index_select"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.index_add(g, &self.0, cx.input_shape(0).dims()[0])?)])
     }
 }
@@ -233,7 +233,7 @@ impl<T: Float> Op<T> for IndexAddOp {
     fn name(&self) -> &'static str {
         "index_add"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.index_select(g, &self.0)?)])
     }
 }

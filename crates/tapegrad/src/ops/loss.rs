@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::ops::activation::softmax_t;
 use crate::ops::reduce::logsumexp_t;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -33,7 +33,7 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp {
     fn name(&self) -> &'static str {
         "softmax_cross_entropy"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let s = cx.input_shape(0);
         let (n, c) = (s.dims()[0], s.dims()[1]);
         let mut onehot = vec![T::zero(); n * c];
@@ -68,7 +68,7 @@ impl<T: Float> Op<T> for BceOp {
     fn name(&self) -> &'static str {
         "bce"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let p = cx.input_value(0);
         let mp = p.map(|x| floored_log(x).0);
         let mq = p.map(|x| floored_log(T::one() - x).0);
@@ -105,7 +105,7 @@ impl<T: Float> Op<T> for KeepWhereOp<T> {
     fn name(&self) -> &'static str {
         "keep_where"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.mul(g, cx.constant(self.0.clone()))?)])
     }
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{self, gemm::MatRef};
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::{Tensor, checked_numel, try_buffer};
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -24,7 +24,7 @@ impl<T: Float> Op<T> for MatMulOp {
     fn name(&self) -> &'static str {
         "matmul"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let (ta, tb) = (self.ta, self.tb);
         let da = if !cx.needs(0) {
             None
@@ -96,10 +96,10 @@ impl<T: Float> Op<T> for LinearOp {
     fn name(&self) -> &'static str {
         "linear"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let dx = if cx.needs(0) { Some(cx.matmul(g.clone(), cx.input(1), false, false)?) } else { None };
         let dw = if cx.needs(1) { Some(cx.matmul(g.clone(), cx.input(0), true, false)?) } else { None };
-        let mut out: Grads<T> = smallvec![dx, dw];
+        let mut out: OpGrads<T> = smallvec![dx, dw];
         if cx.num_inputs() == 3 {
             out.push(if cx.needs(2) { Some(cx.sum_to(g, &cx.input_shape(2))?) } else { None });
         }

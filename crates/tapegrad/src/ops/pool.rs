@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::conv::{self as k, Padding, Window2d};
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -49,7 +49,7 @@ impl<T: Float> Op<T> for GatherOp {
     fn name(&self) -> &'static str {
         "gather"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.scatter_add(g, &self.0, &cx.input_shape(0))?)])
     }
 }
@@ -78,7 +78,7 @@ impl<T: Float> Op<T> for ScatterAddOp {
     fn name(&self) -> &'static str {
         "scatter_add"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.gather(g, &self.0, &cx.input_shape(0))?)])
     }
 }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::kernels;
 use crate::shape::Shape;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
@@ -32,7 +32,7 @@ impl<T: Float> Op<T> for SumOp {
     fn name(&self) -> &'static str {
         "sum"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(spread(cx, g, self.0)?)])
     }
 }
@@ -60,7 +60,7 @@ impl<T: Float> Op<T> for MaxOp {
     fn name(&self) -> &'static str {
         "max"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let mask = max_mask(&cx.input_value(0), &cx.output_value(), self.0)?;
         Ok(smallvec![Some(cx.mul(spread(cx, g, self.0)?, cx.constant(mask))?)])
     }
@@ -75,7 +75,7 @@ impl<T: Float> Op<T> for LogSumExpOp {
     fn name(&self) -> &'static str {
         "logsumexp"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let s = cx.input_shape(0);
         let y = cx.broadcast_to(cx.reshape(cx.output(), &s.reduced(self.axis, true))?, &s)?;
         let p = cx.exp(cx.sub(cx.input(0), y)?)?;

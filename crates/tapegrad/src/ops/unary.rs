@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::float::Float;
-use crate::tape::{Grads, Op, Var};
+use crate::tape::{Op, OpGrads, Var};
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
 
@@ -17,7 +17,7 @@ macro_rules! elementwise {
             fn name(&self) -> &'static str {
                 $name
             }
-            fn backward(&self, $cx: &BackwardCx<'_, T>, $g: Val<T>) -> Result<Grads<T>> {
+            fn backward(&self, $cx: &BackwardCx<'_, T>, $g: Val<T>) -> Result<OpGrads<T>> {
                 Ok(smallvec![Some($b?)])
             }
         }
@@ -74,7 +74,7 @@ impl<T: Float> Op<T> for PowOp<T> {
     fn name(&self) -> &'static str {
         "powf"
     }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<Grads<T>> {
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let d = cx.scale(cx.powf(cx.input(0), self.0 - T::one())?, self.0)?;
         Ok(smallvec![Some(cx.mul(g, d)?)])
     }
