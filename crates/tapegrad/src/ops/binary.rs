@@ -208,6 +208,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 }
 
+#[track_caller]
 fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
@@ -221,6 +222,7 @@ macro_rules! var_operator {
         /// different tapes). Call the method to get a `Result` instead.
         impl<'t, T: Float> $tr for Var<'t, T> {
             type Output = Var<'t, T>;
+            #[track_caller]
             fn $m(self, rhs: Var<'t, T>) -> Var<'t, T> {
                 or_panic(Var::$f(self, rhs))
             }
@@ -238,6 +240,7 @@ var_operator!(Div, div, div);
 /// Only in anomaly mode, with [`Var::try_neg`]'s message.
 impl<'t, T: Float> Neg for Var<'t, T> {
     type Output = Var<'t, T>;
+    #[track_caller]
     fn neg(self) -> Var<'t, T> {
         or_panic(self.try_neg())
     }
@@ -248,6 +251,7 @@ macro_rules! scalar_operators {
         /// `x + c`.
         impl<'t> Add<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn add(self, c: $t) -> Var<'t, $t> {
                 or_panic(self.add_scalar(c))
             }
@@ -255,6 +259,7 @@ macro_rules! scalar_operators {
         /// `c + x`.
         impl<'t> Add<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn add(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 or_panic(x.add_scalar(self))
             }
@@ -262,6 +267,7 @@ macro_rules! scalar_operators {
         /// `x - c`.
         impl<'t> Sub<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn sub(self, c: $t) -> Var<'t, $t> {
                 or_panic(self.add_scalar(-c))
             }
@@ -269,6 +275,7 @@ macro_rules! scalar_operators {
         /// `c - x`.
         impl<'t> Sub<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn sub(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 or_panic(x.mul_scalar(-1.0).and_then(|n| n.add_scalar(self)))
             }
@@ -276,6 +283,7 @@ macro_rules! scalar_operators {
         /// `x * c`.
         impl<'t> Mul<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn mul(self, c: $t) -> Var<'t, $t> {
                 or_panic(self.mul_scalar(c))
             }
@@ -283,6 +291,7 @@ macro_rules! scalar_operators {
         /// `c * x`.
         impl<'t> Mul<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn mul(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 or_panic(x.mul_scalar(self))
             }
@@ -290,6 +299,7 @@ macro_rules! scalar_operators {
         /// `x / c`.
         impl<'t> Div<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn div(self, c: $t) -> Var<'t, $t> {
                 or_panic(self.mul_scalar(1.0 / c))
             }
@@ -297,6 +307,7 @@ macro_rules! scalar_operators {
         /// `c / x`.
         impl<'t> Div<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn div(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 or_panic(x.powf(-1.0).and_then(|r| r.mul_scalar(self)))
             }

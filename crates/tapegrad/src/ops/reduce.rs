@@ -49,7 +49,7 @@ fn max_mask<T: Float>(x: &Tensor<T>, y: &Tensor<T>, axis: Option<usize>) -> Resu
     let hit = |a: T, m: T| a == m || (a.is_nan() && m.is_nan());
     let hits = kernels::zip("max", x.clone(), &yk, |a, m| if hit(a, m) { T::one() } else { T::zero() })?;
     let count = match axis {
-        Some(a) => kernels::reduce_axis(&hits, a, true, T::zero(), |p, q| p + q),
+        Some(a) => kernels::reduce_axis("max", &hits, a, true, T::zero(), |p, q| p + q)?,
         None => Tensor::scalar(hits.data().iter().copied().sum()),
     };
     kernels::zip("max", hits, &count, |h, c| h / c)
@@ -89,8 +89,8 @@ pub(crate) fn nan_max<T: Float>(a: T, b: T) -> T {
 }
 
 /// Row maxima along `axis` (kept), used to shift before `exp` so it cannot overflow; NaN propagates.
-pub(crate) fn max_keep<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    kernels::reduce_axis(x, axis, true, T::neg_infinity(), nan_max)
+pub(crate) fn max_keep<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize) -> Result<Tensor<T>> {
+    kernels::reduce_axis(op, x, axis, true, T::neg_infinity(), nan_max)
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -109,7 +109,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`crate::Error::AxisOutOfRange`].
     pub fn sum_axis(self, axis: isize, keepdim: bool) -> Result<Self> {
         let a = self.shape().axis("sum", axis)?;
-        let v = kernels::reduce_axis(&self.value(), a, keepdim, T::zero(), |x, y| x + y);
+        let v = kernels::reduce_axis("sum", &self.value(), a, keepdim, T::zero(), |x, y| x + y)?;
         let v = if keepdim { v } else { v.reshape(self.shape().reduced(a, false))? };
         self.tape.record(SumOp(Some(a)), &[self], v)
     }
@@ -157,7 +157,7 @@ impl<'t, T: Float> Var<'t, T> {
         if s.dims()[a] == 0 {
             return Err(crate::Error::BadShape { op: "max", msg: format!("axis {a} is empty"), shape: s });
         }
-        let v = max_keep(&self.value(), a);
+        let v = max_keep("max", &self.value(), a)?;
         let v = if keepdim { v } else { v.reshape(s.reduced(a, false))? };
         self.tape.record(MaxOp(Some(a)), &[self], v)
     }
@@ -169,20 +169,21 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn logsumexp(self, axis: isize, keepdim: bool) -> Result<Self> {
         let s = self.shape();
         let a = s.axis("logsumexp", axis)?;
-        let v = logsumexp_t(&self.value(), a);
+        let v = logsumexp_t(&self.value(), a)?;
         let v = if keepdim { v } else { v.reshape(s.reduced(a, false))? };
         self.tape.record(LogSumExpOp { axis: a }, &[self], v)
     }
 }
 
 /// Stable log-sum-exp along `axis`, kept as size 1: `m + log(sum(exp(x - m)))`.
-pub(crate) fn logsumexp_t<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    let m = max_keep(x, axis);
+pub(crate) fn logsumexp_t<T: Float>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T>> {
+    let m = max_keep("logsumexp", x, axis)?;
     let shifted =
         kernels::zip("logsumexp", x.clone(), &m, |a, b| if b.is_finite() { (a - b).exp() } else { T::zero() })
             .expect("invariant: the kept max broadcasts to its source");
-    let s = kernels::reduce_axis(&shifted, axis, true, T::zero(), |a, b| a + b);
-    kernels::zip("logsumexp", s, &m, |s, m| if m.is_finite() { m + s.ln() } else { m }).expect("invariant: same shape")
+    let s = kernels::reduce_axis("logsumexp", &shifted, axis, true, T::zero(), |a, b| a + b)?;
+    Ok(kernels::zip("logsumexp", s, &m, |s, m| if m.is_finite() { m + s.ln() } else { m })
+        .expect("invariant: same shape"))
 }
 
 #[cfg(test)]
