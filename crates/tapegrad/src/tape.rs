@@ -415,6 +415,10 @@ impl<T: Float> Tape<T> {
                 inputs: shapes_of(&nodes, inputs.iter().map(|v| v.id)),
             });
         }
+        // SAFETY (the one `unsafe` block this macro expands to, `SmallBox::new_unchecked(val, ptr)`): the
+        // crate requires `ptr` to point to `val` itself, with `val`'s type coerced to `dyn Op<T>`; the
+        // macro builds exactly that pointer (`addr_of!(val)`) from the value it then moves in, and no size
+        // or offset computed by this crate is involved.
         let op: OpBox<T> = smallbox!(op);
         let inputs = if requires_grad { ids(op.name(), inputs)? } else { SmallVec::new() };
         let name = op.name();

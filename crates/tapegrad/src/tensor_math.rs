@@ -116,7 +116,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::AxisOutOfRange`].
     pub fn sum_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor<T>> {
         let a = self.shape().axis("sum", axis)?;
-        Ok(reduce::sum_axis(self, a, keepdim))
+        reduce::sum_axis("sum", self, a, keepdim)
     }
 
     /// The means along `axis`: the sums times `1 / n`, as [`crate::Var::mean_axis`].
@@ -126,7 +126,7 @@ impl<T: Float> Tensor<T> {
     pub fn mean_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor<T>> {
         let a = self.shape().axis("mean", axis)?;
         let n = self.dims()[a];
-        mul_t(reduce::sum_axis(self, a, keepdim), &Tensor::scalar(T::one() / T::of(n as f64)))
+        mul_t(reduce::sum_axis("mean", self, a, keepdim)?, &Tensor::scalar(T::one() / T::of(n as f64)))
     }
 
     /// The largest element; NaN if any element is NaN (as PyTorch).
@@ -182,7 +182,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::AxisOutOfRange`]; [`Error::BadShape`] when the axis is empty.
     pub fn max_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor<T>> {
         let a = self.reduced_axis("max", axis)?;
-        Ok(reduce::max_axis(self, a, keepdim))
+        reduce::max_axis("max", self, a, keepdim)
     }
 
     /// The minima along `axis` (NaN where the slice holds a NaN).
@@ -191,7 +191,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::AxisOutOfRange`]; [`Error::BadShape`] when the axis is empty.
     pub fn min_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor<T>> {
         let a = self.reduced_axis("min", axis)?;
-        Ok(reduce::min_axis(self, a, keepdim))
+        reduce::min_axis("min", self, a, keepdim)
     }
 
     /// The position of the largest element of each slice along `axis` (first of ties, first NaN), in
@@ -202,7 +202,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::AxisOutOfRange`]; [`Error::BadShape`] when the axis is empty.
     pub fn argmax_axis(&self, axis: isize) -> Result<Vec<usize>> {
         let a = self.reduced_axis("argmax", axis)?;
-        Ok(reduce::argmax_axis(self, a))
+        reduce::argmax_axis("argmax", self, a)
     }
 
     /// The position of the smallest element of each slice along `axis`, as [`Tensor::argmax_axis`].
@@ -211,7 +211,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::AxisOutOfRange`]; [`Error::BadShape`] when the axis is empty.
     pub fn argmin_axis(&self, axis: isize) -> Result<Vec<usize>> {
         let a = self.reduced_axis("argmin", axis)?;
-        Ok(reduce::argmin_axis(self, a))
+        reduce::argmin_axis("argmin", self, a)
     }
 
     /// Whether every pair of elements (shapes broadcast as NumPy) satisfies

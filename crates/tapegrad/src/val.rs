@@ -329,14 +329,14 @@ impl<'a, T: Float> BackwardCx<'a, T> {
     pub fn sum_axis(&self, a: Val<T>, axis: usize, keepdim: bool) -> Result<Val<T>> {
         self.unary(
             a,
-            |a| Ok(kernels::reduce_axis(&a, axis, keepdim, T::zero(), |x, y| x + y)),
+            |a| kernels::reduce_axis("sum", &a, axis, keepdim, T::zero(), |x, y| x + y),
             |a| a.sum_axis(axis as isize, keepdim),
         )
     }
 
     /// Softmax along an axis.
     pub fn softmax(&self, a: Val<T>, axis: usize) -> Result<Val<T>> {
-        self.unary(a, |a| Ok(ops::activation::softmax_t(&a, axis)), |a| a.softmax(axis as isize))
+        self.unary(a, |a| ops::activation::softmax_t(&a, axis), |a| a.softmax(axis as isize))
     }
 
     /// Elements `start..start + len` along `axis`.

@@ -125,6 +125,22 @@ fn broadcast_to_pad_and_index_add_with_huge_outputs_are_allocation_errors() {
 }
 
 #[test]
+fn reducing_an_empty_axis_into_a_huge_result_is_an_allocation_error() {
+    // [2^46, 0] holds nothing, but its sums along axis 1 are 2^46 zeros (found by tests/fuzz_shapes.rs:
+    // this aborted the process).
+    let tape = Tape::<f32>::new();
+    let x = tape.leaf(Tensor::zeros([HUGE, 0]).unwrap());
+    assert!(is_alloc(&x.sum_axis(1, false).unwrap_err()));
+    assert!(is_alloc(&x.mean_axis(1, true).unwrap_err()));
+    assert!(is_alloc(&x.logsumexp(1, false).unwrap_err()));
+    assert!(is_alloc(&x.sum_to(&Shape::new(&[HUGE, 1])).unwrap_err()));
+    // Softmax of nothing is nothing, without a huge temporary; so is narrowing it (no loop over 2^46 rows).
+    assert_eq!(x.softmax(1).unwrap().shape(), Shape::new(&[HUGE, 0]));
+    assert_eq!(x.narrow(1, 0, 0).unwrap().shape(), Shape::new(&[HUGE, 0]));
+    assert_eq!(x.value().to_string(), format!("tensor(shape [{HUGE}, 0], [])"));
+}
+
+#[test]
 fn broadcasting_two_valid_tensors_to_a_huge_shape_is_an_error() {
     // Each operand is 64 MiB; their broadcast would be 2^48 elements.
     let tape = Tape::<f32>::new();
@@ -511,4 +527,17 @@ fn scalar_hyper_parameters_must_be_finite() {
     let cfg = tapegrad::GradCheckConfig { eps: 0.0, ..Default::default() };
     let e = tapegrad::check_gradients(|_t, v| Ok(v[0].sum()), &[Tensor::ones([1]).unwrap()], cfg).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { op: "check_gradients", .. }), "{e}");
+}
+
+// ---- what may cross threads ----
+
+#[test]
+fn tensors_params_gradients_and_errors_are_send_and_sync() {
+    fn send_sync<X: Send + Sync>() {}
+    send_sync::<Tensor<f32>>();
+    send_sync::<tapegrad::Param<f64>>();
+    send_sync::<tapegrad::Gradients<f32>>();
+    send_sync::<Error>();
+    // Tapes and variables are single-threaded by design (a `RefCell` arena): `Tape` is neither `Send` nor
+    // `Sync`, which the compiler enforces; one tape per thread is the rule.
 }

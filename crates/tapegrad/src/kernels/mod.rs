@@ -91,7 +91,8 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>>
 /// Sums `x` over the axes along which `shape` was broadcast to `x`'s shape: the derivative of broadcasting.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when `shape` does not broadcast to `x`'s shape.
+/// [`Error::ShapeMismatch`] when `shape` does not broadcast to `x`'s shape; [`Error::Allocation`] when the
+/// target does not fit in memory (possible only for an empty `x`).
 pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     if x.shape() == shape {
         return Ok(x.clone());
@@ -106,7 +107,13 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     }
     // Fast paths: a total sum, and sums over leading axes only (the bias gradient of a batch: [n, m] to [m]
     // or [1, m]), which are contiguous row additions.
-    let n = shape.numel();
+    // The target can be larger than the source when the source is empty ([2^46, 0] to [2^46, 1]).
+    let n = checked_numel::<T>("sum_to", shape)?;
+    let zeros = |n: usize| -> Result<Vec<T>> {
+        let mut v = try_buffer("sum_to", n)?;
+        v.resize(n, T::zero());
+        Ok(v)
+    };
     if n == 0 {
         // Nothing to sum into (and `chunks_exact(0)` below would panic): `[2, 0]` to `[0]`.
         return Ok(Tensor::from_parts(Vec::new(), shape.clone()));
@@ -118,7 +125,7 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     let lead = shape.dims().iter().take_while(|&&d| d == 1).count();
     let tail = &shape.dims()[lead..];
     if tail.len() <= x.rank() && tail == &x.dims()[x.rank() - tail.len()..] {
-        let mut out = vec![T::zero(); n];
+        let mut out = zeros(n)?;
         for row in x.data().chunks_exact(n) {
             for (o, &v) in out.iter_mut().zip(row) {
                 *o += v;
@@ -128,7 +135,7 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     }
     let xs = x.shape();
     let st = shape.broadcast_strides(xs);
-    let mut out = vec![T::zero(); shape.numel()];
+    let mut out = zeros(n)?;
     let dims = xs.dims();
     let r = dims.len();
     let inner = dims[r - 1];
@@ -157,16 +164,37 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
 }
 
 /// Splits a shape around `axis` into (outer, len, inner) block sizes.
+///
+/// # Panics
+/// When `axis >= rank` (resolve axes with [`Shape::axis`] first).
 pub fn split_at_axis(shape: &Shape, axis: usize) -> (usize, usize, usize) {
     let d = shape.dims();
     (d[..axis].iter().product(), d[axis], d[axis + 1..].iter().product())
 }
 
 /// Folds `x` along `axis` with `f` starting from `init`; the axis is kept with size 1 or removed.
-pub fn reduce_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool, init: T, f: impl Fn(T, T) -> T) -> Tensor<T> {
+///
+/// # Errors
+/// [`Error::Allocation`] naming `op` when the result does not fit in memory: reducing an empty axis gives
+/// a result larger than its input (`[2^46, 0]` summed along axis 1 has 2^46 elements).
+///
+/// # Panics
+/// When `axis >= rank` (resolve axes with [`Shape::axis`] first).
+pub fn reduce_axis<T: Float>(
+    op: &'static str,
+    x: &Tensor<T>,
+    axis: usize,
+    keepdim: bool,
+    init: T,
+    f: impl Fn(T, T) -> T,
+) -> Result<Tensor<T>> {
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
     let xd = x.data();
-    let mut out = vec![init; outer * inner];
+    let shape = x.shape().reduced(axis, keepdim);
+    // `outer inner` divides the span of `x`'s shape, so the count fits; only the allocation can fail.
+    let n = checked_numel::<T>(op, &shape)?;
+    let mut out = try_buffer(op, n)?;
+    out.resize(n, init);
     // An empty axis or empty rows leave `out` as it is; `outer` alone may be huge ([2^62, 0]).
     for o in 0..if len * inner > 0 { outer } else { 0 } {
         let dst = &mut out[o * inner..(o + 1) * inner];
@@ -177,7 +205,7 @@ pub fn reduce_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool, init: T,
             }
         }
     }
-    Tensor::from_parts(out, x.shape().reduced(axis, keepdim))
+    Ok(Tensor::from_parts(out, shape))
 }
 
 /// Copies `x` with its axes reordered: output axis `i` is input axis `perm[i]`.

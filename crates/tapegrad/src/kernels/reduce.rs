@@ -5,8 +5,9 @@
 //! return the index of the first NaN. Otherwise ties go to the first index.
 
 use super::{reduce_axis, split_at_axis};
+use crate::error::Result;
 use crate::float::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, try_buffer};
 
 /// Whether `b` replaces the running maximum `a`: it is larger, or it is the first NaN.
 #[inline]
@@ -26,8 +27,12 @@ pub fn sum_all<T: Float>(x: &Tensor<T>) -> T {
 }
 
 /// The sums along `axis` (which must exist); `keepdim` keeps it with size 1.
-pub fn sum_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
-    reduce_axis(x, axis, keepdim, T::zero(), |a, b| a + b)
+///
+/// # Errors
+/// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `op` when the result cannot be
+/// allocated (an empty axis of a shape such as `[2^62, 0]`).
+pub fn sum_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+    reduce_axis(op, x, axis, keepdim, T::zero(), |a, b| a + b)
 }
 
 /// The largest element, NaN if any element is NaN, `-inf` for an empty tensor (callers reject that).
@@ -41,13 +46,19 @@ pub fn min_all<T: Float>(x: &Tensor<T>) -> T {
 }
 
 /// The maxima along `axis` (which must exist), NaN where the slice holds a NaN.
-pub fn max_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
-    reduce_axis(x, axis, keepdim, T::neg_infinity(), |a, b| if beats_max(a, b) { b } else { a })
+///
+/// # Errors
+/// As [`sum_axis`].
+pub fn max_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+    reduce_axis(op, x, axis, keepdim, T::neg_infinity(), |a, b| if beats_max(a, b) { b } else { a })
 }
 
 /// The minima along `axis` (which must exist), NaN where the slice holds a NaN.
-pub fn min_axis<T: Float>(x: &Tensor<T>, axis: usize, keepdim: bool) -> Tensor<T> {
-    reduce_axis(x, axis, keepdim, T::infinity(), |a, b| if beats_min(a, b) { b } else { a })
+///
+/// # Errors
+/// As [`sum_axis`].
+pub fn min_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+    reduce_axis(op, x, axis, keepdim, T::infinity(), |a, b| if beats_min(a, b) { b } else { a })
 }
 
 /// Flat row-major index of the largest element (the first NaN if there is one; the first of ties);
@@ -63,13 +74,19 @@ pub fn argmin_all<T: Float>(x: &Tensor<T>) -> usize {
 
 /// For each slice along `axis`, the position of its largest element (first NaN, first of ties), in
 /// row-major order of the shape with `axis` removed. An empty axis gives zeros (callers reject it).
-pub fn argmax_axis<T: Float>(x: &Tensor<T>, axis: usize) -> Vec<usize> {
-    arg_axis(x, axis, beats_max)
+///
+/// # Errors
+/// As [`sum_axis`].
+pub fn argmax_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize) -> Result<Vec<usize>> {
+    arg_axis(op, x, axis, beats_max)
 }
 
 /// For each slice along `axis`, the position of its smallest element (first NaN, first of ties).
-pub fn argmin_axis<T: Float>(x: &Tensor<T>, axis: usize) -> Vec<usize> {
-    arg_axis(x, axis, beats_min)
+///
+/// # Errors
+/// As [`sum_axis`].
+pub fn argmin_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize) -> Result<Vec<usize>> {
+    arg_axis(op, x, axis, beats_min)
 }
 
 fn arg_all<T: Float>(x: &Tensor<T>, beats: impl Fn(T, T) -> bool) -> usize {
@@ -83,11 +100,23 @@ fn arg_all<T: Float>(x: &Tensor<T>, beats: impl Fn(T, T) -> bool) -> usize {
     best
 }
 
-fn arg_axis<T: Float>(x: &Tensor<T>, axis: usize, beats: impl Fn(T, T) -> bool) -> Vec<usize> {
+fn arg_axis<T: Float>(
+    op: &'static str,
+    x: &Tensor<T>,
+    axis: usize,
+    beats: impl Fn(T, T) -> bool,
+) -> Result<Vec<usize>> {
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
-    let mut idx = vec![0usize; outer * inner];
+    // `outer inner` is at most the product of `x`'s dims, which may be huge when `len` is 0.
+    let n = outer.checked_mul(inner).ok_or(crate::Error::TooLarge {
+        op,
+        msg: format!("{outer} x {inner} indices do not fit in memory"),
+        shape: x.shape().clone(),
+    })?;
+    let mut idx = try_buffer(op, n)?;
+    idx.resize(n, 0usize);
     if len == 0 {
-        return idx;
+        return Ok(idx);
     }
     let xd = x.data();
     // Walk each outer block slice by slice, keeping the running best value per inner position: the same
@@ -108,7 +137,7 @@ fn arg_axis<T: Float>(x: &Tensor<T>, axis: usize, beats: impl Fn(T, T) -> bool) 
             }
         }
     }
-    idx
+    Ok(idx)
 }
 
 #[cfg(test)]
@@ -137,14 +166,14 @@ mod tests {
             let maxes: Vec<f64> = want.iter().map(|s| s.iter().copied().fold(f64::MIN, f64::max)).collect();
             let mins: Vec<f64> = want.iter().map(|s| s.iter().copied().fold(f64::MAX, f64::min)).collect();
             let sums: Vec<f64> = want.iter().map(|s| s.iter().sum()).collect();
-            assert_eq!(max_axis(&x, axis, false).to_vec(), maxes);
-            assert_eq!(min_axis(&x, axis, true).to_vec(), mins);
-            assert_eq!(min_axis(&x, axis, true).shape(), &x.shape().reduced(axis, true));
-            assert_eq!(sum_axis(&x, axis, false).to_vec(), sums);
+            assert_eq!(max_axis("max", &x, axis, false).unwrap().to_vec(), maxes);
+            assert_eq!(min_axis("min", &x, axis, true).unwrap().to_vec(), mins);
+            assert_eq!(min_axis("min", &x, axis, true).unwrap().shape(), &x.shape().reduced(axis, true));
+            assert_eq!(sum_axis("sum", &x, axis, false).unwrap().to_vec(), sums);
             let am: Vec<usize> = want.iter().zip(&maxes).map(|(s, &m)| first(s, m)).collect();
             let an: Vec<usize> = want.iter().zip(&mins).map(|(s, &m)| first(s, m)).collect();
-            assert_eq!(argmax_axis(&x, axis), am, "axis {axis}");
-            assert_eq!(argmin_axis(&x, axis), an, "axis {axis}");
+            assert_eq!(argmax_axis("argmax", &x, axis).unwrap(), am, "axis {axis}");
+            assert_eq!(argmin_axis("argmin", &x, axis).unwrap(), an, "axis {axis}");
         }
     }
 
@@ -155,11 +184,11 @@ mod tests {
         assert!(max_all(&x).is_nan() && min_all(&x).is_nan());
         assert_eq!(argmax_all(&x), 1);
         assert_eq!(argmin_all(&x), 1);
-        let m = max_axis(&x, 1, false);
+        let m = max_axis("max", &x, 1, false).unwrap();
         assert!(m.data()[0].is_nan() && m.data()[1].is_nan());
-        assert_eq!(argmax_axis(&x, 1), vec![1, 0]);
-        assert_eq!(argmin_axis(&x, 0), vec![1, 0, 1]);
-        let c = min_axis(&x, 0, false);
+        assert_eq!(argmax_axis("argmax", &x, 1).unwrap(), vec![1, 0]);
+        assert_eq!(argmin_axis("argmin", &x, 0).unwrap(), vec![1, 0, 1]);
+        let c = min_axis("min", &x, 0, false).unwrap();
         assert!(c.data()[0].is_nan() && c.data()[1].is_nan() && c.data()[2] == 2.0);
     }
 
@@ -168,8 +197,8 @@ mod tests {
         let x = Tensor::from_vec(vec![f64::NEG_INFINITY, f64::NEG_INFINITY, 2.0, 2.0], [4]).unwrap();
         assert_eq!(argmax_all(&x), 2);
         assert_eq!(argmin_all(&x), 0);
-        assert_eq!(argmax_axis(&x.reshape([2, 2]).unwrap(), 1), vec![0, 0]);
+        assert_eq!(argmax_axis("argmax", &x.reshape([2, 2]).unwrap(), 1).unwrap(), vec![0, 0]);
         assert_eq!(max_all(&Tensor::<f32>::from_vec(vec![f32::NEG_INFINITY], [1]).unwrap()), f32::NEG_INFINITY);
-        assert_eq!(argmax_axis(&Tensor::<f32>::zeros(Shape::new(&[2, 0])).unwrap(), 1), vec![0, 0]);
+        assert_eq!(argmax_axis("argmax", &Tensor::<f32>::zeros(Shape::new(&[2, 0])).unwrap(), 1).unwrap(), vec![0, 0]);
     }
 }

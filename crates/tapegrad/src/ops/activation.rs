@@ -96,11 +96,15 @@ impl<T: Float> Op<T> for LeakyReluOp<T> {
 // ---- softmax along axis: y = exp(x - lse(x));  dx = y (g - sum(g y, axis)) ----
 
 /// Stable softmax along `axis`: subtract the maximum before `exp`.
-pub(crate) fn softmax_t<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    let m = crate::ops::reduce::max_keep(x, axis);
+pub(crate) fn softmax_t<T: Float>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T>> {
+    if x.numel() == 0 {
+        // Nothing to normalise; the kept maxima of `[2^46, 0]` along axis 1 alone would not fit.
+        return Ok(x.clone());
+    }
+    let m = crate::ops::reduce::max_keep("softmax", x, axis)?;
     let e = kernels::zip("softmax", x.clone(), &m, |a, b| (a - b).exp()).expect("invariant: kept max broadcasts");
-    let s = kernels::reduce_axis(&e, axis, true, T::zero(), |a, b| a + b);
-    kernels::zip("softmax", e, &s, |a, b| a / b).expect("invariant: kept sum broadcasts")
+    let s = kernels::reduce_axis("softmax", &e, axis, true, T::zero(), |a, b| a + b)?;
+    Ok(kernels::zip("softmax", e, &s, |a, b| a / b).expect("invariant: kept sum broadcasts"))
 }
 
 struct SoftmaxOp {
@@ -157,7 +161,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`crate::Error::AxisOutOfRange`].
     pub fn softmax(self, axis: isize) -> Result<Self> {
         let a = self.shape().axis("softmax", axis)?;
-        let v = softmax_t(&self.value(), a);
+        let v = softmax_t(&self.value(), a)?;
         self.tape.record(SoftmaxOp { axis: a }, &[self], v)
     }
 
@@ -168,7 +172,7 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn log_softmax(self, axis: isize) -> Result<Self> {
         let a = self.shape().axis("log_softmax", axis)?;
         let x = self.value();
-        let lse = logsumexp_t(&x, a);
+        let lse = logsumexp_t(&x, a)?;
         let v = kernels::zip("log_softmax", x, &lse, |p, q| p - q)?;
         self.tape.record(LogSoftmaxOp { axis: a }, &[self], v)
     }

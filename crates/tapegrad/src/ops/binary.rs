@@ -243,6 +243,7 @@ var_operator!(Div, div, div);
 /// `-x`: [`Var::neg`].
 impl<'t, T: Float> Neg for Var<'t, T> {
     type Output = Var<'t, T>;
+    #[track_caller]
     fn neg(self) -> Var<'t, T> {
         Var::neg(self)
     }
@@ -253,6 +254,7 @@ macro_rules! scalar_operators {
         /// `x + c`.
         impl<'t> Add<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn add(self, c: $t) -> Var<'t, $t> {
                 self.add_scalar(c)
             }
@@ -260,6 +262,7 @@ macro_rules! scalar_operators {
         /// `c + x`.
         impl<'t> Add<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn add(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 x.add_scalar(self)
             }
@@ -267,6 +270,7 @@ macro_rules! scalar_operators {
         /// `x - c`.
         impl<'t> Sub<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn sub(self, c: $t) -> Var<'t, $t> {
                 self.add_scalar(-c)
             }
@@ -274,6 +278,7 @@ macro_rules! scalar_operators {
         /// `c - x`.
         impl<'t> Sub<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn sub(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 x.mul_scalar(-1.0).add_scalar(self)
             }
@@ -281,6 +286,7 @@ macro_rules! scalar_operators {
         /// `x * c`.
         impl<'t> Mul<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn mul(self, c: $t) -> Var<'t, $t> {
                 self.mul_scalar(c)
             }
@@ -288,6 +294,7 @@ macro_rules! scalar_operators {
         /// `c * x`.
         impl<'t> Mul<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn mul(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 x.mul_scalar(self)
             }
@@ -295,6 +302,7 @@ macro_rules! scalar_operators {
         /// `x / c`.
         impl<'t> Div<$t> for Var<'t, $t> {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn div(self, c: $t) -> Var<'t, $t> {
                 self.mul_scalar(1.0 / c)
             }
@@ -302,6 +310,7 @@ macro_rules! scalar_operators {
         /// `c / x`.
         impl<'t> Div<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
+            #[track_caller]
             fn div(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 or_panic(x.powf(-1.0)).mul_scalar(self)
             }

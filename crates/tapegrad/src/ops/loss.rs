@@ -197,7 +197,7 @@ impl<'t, T: Float> Var<'t, T> {
         if let Some(&bad) = labels.iter().find(|&&y| y >= c) {
             return Err(Error::IndexOutOfRange { op, index: bad, bound: c });
         }
-        let lse = logsumexp_t(&z, 1);
+        let lse = logsumexp_t(&z, 1)?;
         let mut total = T::zero();
         for (i, &y) in labels.iter().enumerate() {
             total += lse.data()[i] - z.data()[i * c + y];
@@ -259,7 +259,7 @@ pub fn softmax_rows<T: Float>(logits: &Tensor<T>) -> Result<Tensor<T>> {
             shape: logits.shape().clone(),
         });
     }
-    Ok(softmax_t(logits, 1))
+    softmax_t(logits, 1)
 }
 
 /// Index of the largest element of each row of `[N, C]` (first one on ties). As PyTorch's `argmax`, a NaN
@@ -272,7 +272,7 @@ pub fn argmax_rows<T: Float>(x: &Tensor<T>) -> Result<Vec<usize>> {
     if x.rank() != 2 {
         return Err(Error::BadShape { op: "argmax_rows", msg: "expected [N, C]".into(), shape: x.shape().clone() });
     }
-    Ok(crate::kernels::reduce::argmax_axis(x, 1))
+    crate::kernels::reduce::argmax_axis("argmax_rows", x, 1)
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ fn max_mask<T: Float>(x: &Tensor<T>, y: &Tensor<T>, axis: Option<usize>) -> Resu
     let hit = |a: T, m: T| a == m || (a.is_nan() && m.is_nan());
     let hits = kernels::zip("max", x.clone(), &yk, |a, m| if hit(a, m) { T::one() } else { T::zero() })?;
     let count = match axis {
-        Some(a) => kernels::reduce_axis(&hits, a, true, T::zero(), |p, q| p + q),
+        Some(a) => kernels::reduce_axis("max", &hits, a, true, T::zero(), |p, q| p + q)?,
         None => Tensor::scalar(hits.data().iter().copied().sum()),
     };
     kernels::zip("max", hits, &count, |h, c| h / c)
@@ -84,8 +84,8 @@ impl<T: Float> Op<T> for LogSumExpOp {
 }
 
 /// Row maxima along `axis` (kept), used to shift before `exp` so it cannot overflow; NaN propagates.
-pub(crate) fn max_keep<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    kernels::reduce::max_axis(x, axis, true)
+pub(crate) fn max_keep<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize) -> Result<Tensor<T>> {
+    kernels::reduce::max_axis(op, x, axis, true)
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -101,7 +101,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`crate::Error::AxisOutOfRange`].
     pub fn sum_axis(self, axis: isize, keepdim: bool) -> Result<Self> {
         let a = self.shape().axis("sum", axis)?;
-        let v = kernels::reduce::sum_axis(&self.value(), a, keepdim);
+        let v = kernels::reduce::sum_axis("sum", &self.value(), a, keepdim)?;
         self.tape.record(SumOp(Some(a)), &[self], v)
     }
 
@@ -146,7 +146,7 @@ impl<'t, T: Float> Var<'t, T> {
         if s.dims()[a] == 0 {
             return Err(crate::Error::BadShape { op: "max", msg: format!("axis {a} is empty"), shape: s });
         }
-        let v = kernels::reduce::max_axis(&self.value(), a, keepdim);
+        let v = kernels::reduce::max_axis("max", &self.value(), a, keepdim)?;
         self.tape.record(MaxOp(Some(a)), &[self], v)
     }
 
@@ -157,20 +157,21 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn logsumexp(self, axis: isize, keepdim: bool) -> Result<Self> {
         let s = self.shape();
         let a = s.axis("logsumexp", axis)?;
-        let v = logsumexp_t(&self.value(), a);
+        let v = logsumexp_t(&self.value(), a)?;
         let v = if keepdim { v } else { v.reshape(s.reduced(a, false))? };
         self.tape.record(LogSumExpOp { axis: a }, &[self], v)
     }
 }
 
 /// Stable log-sum-exp along `axis`, kept as size 1: `m + log(sum(exp(x - m)))`.
-pub(crate) fn logsumexp_t<T: Float>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
-    let m = max_keep(x, axis);
+pub(crate) fn logsumexp_t<T: Float>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T>> {
+    let m = max_keep("logsumexp", x, axis)?;
     let shifted =
         kernels::zip("logsumexp", x.clone(), &m, |a, b| if b.is_finite() { (a - b).exp() } else { T::zero() })
             .expect("invariant: the kept max broadcasts to its source");
-    let s = kernels::reduce_axis(&shifted, axis, true, T::zero(), |a, b| a + b);
-    kernels::zip("logsumexp", s, &m, |s, m| if m.is_finite() { m + s.ln() } else { m }).expect("invariant: same shape")
+    let s = kernels::reduce_axis("logsumexp", &shifted, axis, true, T::zero(), |a, b| a + b)?;
+    Ok(kernels::zip("logsumexp", s, &m, |s, m| if m.is_finite() { m + s.ln() } else { m })
+        .expect("invariant: same shape"))
 }
 
 #[cfg(test)]
