@@ -64,7 +64,7 @@ fn check_sizes(what: &'static str, sizes: &[usize]) -> Result<()> {
 ///     .with(MaxPool2d::new((2, 2))) // [N, 32, 2, 2]
 ///     .with(Flatten::new()) // [N, 128]
 ///     .with(Linear::new(128, 10, &mut rng).unwrap());
-/// let y = cnn.predict(&Tensor::zeros([5, 1, 8, 8])).unwrap();
+/// let y = cnn.predict(&Tensor::zeros([5, 1, 8, 8]).unwrap()).unwrap();
 /// assert_eq!(y.dims(), &[5, 10]);
 /// assert_eq!(cnn.params()[0].0, "layers.0.weight");
 /// assert_eq!(cnn.params()[0].1.value().dims(), &[16, 1, 3, 3]);
@@ -220,7 +220,7 @@ impl<T: Float> Module<T> for Conv2d<T> {
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 /// let lc = LocallyConnected2d::<f32>::new(1, 4, (8, 8), (3, 3), Conv2dConfig::default(), &mut rng).unwrap();
 /// assert_eq!(lc.params()[0].1.value().dims(), &[6, 6, 4, 1, 3, 3]);
-/// assert_eq!(lc.predict(&Tensor::zeros([2, 1, 8, 8])).unwrap().dims(), &[2, 4, 6, 6]);
+/// assert_eq!(lc.predict(&Tensor::zeros([2, 1, 8, 8]).unwrap()).unwrap().dims(), &[2, 4, 6, 6]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct LocallyConnected2d<T: Float> {

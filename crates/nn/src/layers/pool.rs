@@ -99,7 +99,7 @@ pool_layer!(AvgPool2d, avg_pool2d, "AvgPool2d");
 /// ```
 /// use tapegrad::Tensor;
 /// use tapegrad_nn::{layers::Flatten, Module};
-/// let y = Flatten::new().predict(&Tensor::<f32>::zeros([3, 32, 2, 2])).unwrap();
+/// let y = Flatten::new().predict(&Tensor::<f32>::zeros([3, 32, 2, 2]).unwrap()).unwrap();
 /// assert_eq!(y.dims(), &[3, 128]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
