@@ -36,6 +36,7 @@ pub mod dot;
 pub mod error;
 pub mod float;
 pub mod grad_check;
+pub mod gradients;
 pub mod higher;
 #[doc(hidden)]
 pub mod kernels;
@@ -48,6 +49,7 @@ pub mod tensor;
 mod tensor_build;
 mod tensor_math;
 pub mod val;
+mod var;
 
 pub use dot::DotOptions;
 pub use error::{Error, Result};

@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::param::{Param, ParamId};
-use crate::shape::Shape;
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallbox::space::S1;
@@ -14,8 +13,9 @@ use smallbox::{SmallBox, smallbox};
 use smallvec::SmallVec;
 use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use crate::gradients::Gradients;
 
 /// The gradients an op returns, one per input, `None` where an input gets nothing.
 ///
@@ -114,7 +114,7 @@ impl<T: Float> Node<T> {
 pub struct Tape<T: Float> {
     /// Unique in the process (and renewed by [`Tape::clear`]): a [`Gradients`] store remembers the tape it
     /// came from by this id, which stays meaningful after the tape is dropped (an address would not).
-    id: u64,
+    pub(crate) id: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     /// Parameter id to node, sorted by id (binary search; no hashing on the per-step path).
     params: RefCell<Vec<(ParamId, usize)>>,
@@ -654,240 +654,6 @@ pub(crate) fn shapes_of<T: Float>(nodes: &[Node<T>], ids: impl Iterator<Item = u
     v.join(", ")
 }
 
-impl<'t, T: Float> Var<'t, T> {
-    /// The tape it lives on.
-    pub fn tape(&self) -> &'t Tape<T> {
-        self.tape
-    }
-
-    /// Its position on the tape.
-    pub fn id(&self) -> usize {
-        self.id
-    }
-
-    /// Its value (a cheap clone of shared storage).
-    pub fn value(&self) -> Tensor<T> {
-        self.tape.node_ref(self.id).value.clone()
-    }
-
-    /// `f` applied to every element of its value (no clone of the value first).
-    pub(crate) fn map_value(&self, f: impl Fn(T) -> T) -> Tensor<T> {
-        self.tape.node_ref(self.id).value.map(f)
-    }
-
-    /// Its shape.
-    pub fn shape(&self) -> Shape {
-        self.tape.node_ref(self.id).value.shape().clone()
-    }
-
-    /// Its kind.
-    pub fn kind(&self) -> NodeKind {
-        self.tape.node_ref(self.id).kind
-    }
-
-    /// Whether backward will compute a gradient for it.
-    pub fn requires_grad(&self) -> bool {
-        self.tape.node_ref(self.id).requires_grad
-    }
-
-    /// Asks backward to keep this node's gradient (for intermediate results), like PyTorch's `retain_grad`.
-    ///
-    /// # Panics
-    /// As [`Tape::input`]: when called from inside an op's first-order backward on this variable's tape.
-    #[track_caller]
-    pub fn retain_grad(self) -> Self {
-        let mut nodes =
-            self.tape.nodes.try_borrow_mut().unwrap_or_else(|_| panic!("{}", Error::TapeBusy { op: "retain_grad" }));
-        nodes[self.id].retain = true;
-        drop(nodes);
-        self
-    }
-
-    /// The single value of a one-element variable.
-    ///
-    /// # Errors
-    /// [`Error::BadShape`] when it has more than one element.
-    pub fn item(&self) -> Result<T> {
-        self.tape.node_ref(self.id).value.item()
-    }
-
-    /// Gradients of this scalar with respect to every parameter, every leaf and every retained node it
-    /// depends on. Intermediate gradients are freed as the walk passes them; calling it twice gives the same
-    /// result.
-    ///
-    /// # Errors
-    /// [`Error::NonScalarLoss`] unless this has exactly one element; [`Error::NonFinite`] in anomaly mode.
-    pub fn backward(&self) -> Result<Gradients<T>> {
-        let mut kept = self.tape.run_backward(self.id, false)?;
-        let nodes = self.tape.nodes.borrow();
-        let mut out = Gradients { tape: self.tape.id, params: Vec::new(), nodes: Vec::new() };
-        for (i, g) in kept.iter_mut().enumerate() {
-            // Most slots are empty: test in place, move out only what is kept.
-            if g.is_none() {
-                continue;
-            }
-            let Some(Val::Tensor(t)) = g.take() else { continue };
-            if let NodeKind::Param(pid) = nodes[i].kind {
-                out.params.push((pid, t.clone()));
-            }
-            out.nodes.push((i, t));
-        }
-        // Node ids ascend by construction; parameter ids follow the order parameters were first used.
-        out.params.sort_unstable_by_key(|e| e.0);
-        Ok(out)
-    }
-}
-
-impl<T: Float> fmt::Debug for Var<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.tape.node_ref(self.id);
-        write!(f, "Var#{} {} {:?}", self.id, n.name(), n.value)
-    }
-}
-
-/// The gradients one backward pass produced, keyed by parameter and by node.
-///
-/// Stored as two vectors sorted by key (a step of a small model has a handful of parameters: a binary
-/// search over a few entries beats hashing them). The store remembers the identity of its tape, so a
-/// variable of another tape (or of the same tape after [`Tape::clear`]) is refused rather than answered
-/// with the gradient of whatever node has its position. A default store belongs to no tape.
-#[derive(Debug, Clone, Default)]
-pub struct Gradients<T: Float> {
-    /// The id of the tape these came from (0: none).
-    tape: u64,
-    params: Vec<(ParamId, Tensor<T>)>,
-    nodes: Vec<(usize, Tensor<T>)>,
-}
-
-impl<T: Float> Gradients<T> {
-    /// The gradient of a parameter, `None` when the loss does not depend on it.
-    pub fn param(&self, p: &Param<T>) -> Option<&Tensor<T>> {
-        self.by_id(p.id())
-    }
-
-    /// The gradient of a parameter by id.
-    pub fn by_id(&self, id: ParamId) -> Option<&Tensor<T>> {
-        self.params.binary_search_by_key(&id, |e| e.0).ok().map(|i| &self.params[i].1)
-    }
-
-    /// The gradient of a leaf, parameter or retained node of the tape the loss was on; `None` when the loss
-    /// does not depend on it (or it is an intermediate node that was not retained).
-    ///
-    /// # Errors
-    /// [`Error::ForeignVar`] when `v` belongs to another tape than the one these gradients came from.
-    pub fn get(&self, v: Var<'_, T>) -> Result<Option<&Tensor<T>>> {
-        if v.tape.id != self.tape {
-            return Err(Error::ForeignVar { op: "get" });
-        }
-        Ok(self.node(v.id))
-    }
-
-    /// The gradient of the node at position `id` (no tape check: callers have checked it).
-    pub(crate) fn node(&self, id: usize) -> Option<&Tensor<T>> {
-        self.nodes.binary_search_by_key(&id, |e| e.0).ok().map(|i| &self.nodes[i].1)
-    }
-
-    /// Whether these gradients came from `tape` (as it is now: [`Tape::clear`] gives it a new identity).
-    pub fn is_from(&self, tape: &Tape<T>) -> bool {
-        self.tape == tape.id
-    }
-
-    /// Takes a parameter's gradient out (no copy).
-    pub fn take(&mut self, id: ParamId) -> Option<Tensor<T>> {
-        let i = self.params.binary_search_by_key(&id, |e| e.0).ok()?;
-        Some(self.params.remove(i).1)
-    }
-
-    /// Ids of all parameters with a gradient, in ascending order.
-    pub fn param_ids(&self) -> impl Iterator<Item = ParamId> + '_ {
-        self.params.iter().map(|e| e.0)
-    }
-
-    /// Number of parameters with a gradient.
-    pub fn len(&self) -> usize {
-        self.params.len()
-    }
-
-    /// Whether no parameter got a gradient.
-    pub fn is_empty(&self) -> bool {
-        self.params.is_empty()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_new_tape_reuses_the_emptied_arena_of_a_dropped_one() {
-        {
-            let t = Tape::<f32>::new();
-            for _ in 0..100 {
-                t.scalar(1.0);
-            }
-        }
-        let t = Tape::<f32>::new();
-        assert!(t.is_empty());
-        assert!(t.nodes.borrow().capacity() >= 100);
-        // Another element type does not take it.
-        assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
-    }
-
-    #[test]
-    fn ops_with_at_most_one_word_of_state_are_stored_inline() {
-        let t = Tape::<f64>::new();
-        let x = t.leaf(Tensor::ones([2, 3]).unwrap());
-        let s = x.mul_scalar(2.0);
-        let p = x.permute(&[1, 0]).unwrap();
-        let q = t.no_grad(|| x.tanh());
-        let nodes = t.nodes.borrow();
-        assert!(!nodes[s.id].op.as_ref().unwrap().is_heap());
-        assert!(nodes[p.id].op.as_ref().unwrap().is_heap());
-        assert_eq!((nodes[s.id].name(), nodes[p.id].name(), nodes[x.id].name()), ("mul_scalar", "permute", "leaf"));
-        // Made under no_grad: named, but not recorded for backward.
-        assert_eq!(nodes[q.id].name(), "tanh");
-        drop(nodes);
-        assert_eq!(t.recorded_ops(), 2);
-    }
-
-    #[test]
-    fn a_node_fits_in_two_cache_lines() {
-        // Larger nodes are moved onto the arena with a `memcpy` call instead of a few vector moves.
-        assert!(std::mem::size_of::<Node<f32>>() <= 128, "{}", std::mem::size_of::<Node<f32>>());
-        assert!(std::mem::size_of::<Node<f64>>() <= 128, "{}", std::mem::size_of::<Node<f64>>());
-    }
-
-    #[test]
-    fn oversized_arenas_are_freed_not_kept() {
-        drop(Tape::<f64>::with_capacity(SPARE_MAX + 1));
-        assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
-    }
-
-    #[test]
-    fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {
-        let ps: Vec<Param<f64>> = (0..5).map(|i| Param::new(Tensor::scalar(i as f64 + 1.0))).collect();
-        let tape = Tape::new();
-        // Use the parameters in reverse creation order, so node order and id order differ.
-        let vars: Vec<Var<'_, f64>> = ps.iter().rev().map(|p| tape.param(p)).collect();
-        let x = tape.leaf(Tensor::scalar(2.0));
-        let mut loss = x;
-        for &v in &vars {
-            loss = loss.mul(v).unwrap();
-        }
-        let mut g = loss.backward().unwrap();
-        let prod: f64 = 2.0 * 120.0;
-        for (i, p) in ps.iter().enumerate() {
-            let want = prod / (i as f64 + 1.0);
-            assert_eq!(g.param(p).unwrap().item().unwrap(), want);
-            assert_eq!(g.by_id(p.id()).unwrap().item().unwrap(), want);
-        }
-        assert_eq!(g.get(x).unwrap().unwrap().item().unwrap(), 120.0);
-        let ids: Vec<ParamId> = g.param_ids().collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "param ids ascend");
-        assert_eq!(g.len(), 5);
-        assert_eq!(g.take(ps[2].id()).unwrap().item().unwrap(), prod / 3.0);
-        assert!(g.param(&ps[2]).is_none());
-        assert_eq!(g.len(), 4);
-        assert!(g.take(ps[2].id()).is_none());
-    }
-}
+#[path = "tape_tests.rs"]
+mod tests;

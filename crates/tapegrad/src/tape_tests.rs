@@ -1,0 +1,76 @@
+//! Unit tests of the tape's internals (arena reuse, node size, inline ops, gradient lookup).
+
+use super::*;
+
+#[test]
+fn a_new_tape_reuses_the_emptied_arena_of_a_dropped_one() {
+    {
+        let t = Tape::<f32>::new();
+        for _ in 0..100 {
+            t.scalar(1.0);
+        }
+    }
+    let t = Tape::<f32>::new();
+    assert!(t.is_empty());
+    assert!(t.nodes.borrow().capacity() >= 100);
+    // Another element type does not take it.
+    assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
+}
+
+#[test]
+fn ops_with_at_most_one_word_of_state_are_stored_inline() {
+    let t = Tape::<f64>::new();
+    let x = t.leaf(Tensor::ones([2, 3]).unwrap());
+    let s = x.mul_scalar(2.0);
+    let p = x.permute(&[1, 0]).unwrap();
+    let q = t.no_grad(|| x.tanh());
+    let nodes = t.nodes.borrow();
+    assert!(!nodes[s.id].op.as_ref().unwrap().is_heap());
+    assert!(nodes[p.id].op.as_ref().unwrap().is_heap());
+    assert_eq!((nodes[s.id].name(), nodes[p.id].name(), nodes[x.id].name()), ("mul_scalar", "permute", "leaf"));
+    // Made under no_grad: named, but not recorded for backward.
+    assert_eq!(nodes[q.id].name(), "tanh");
+    drop(nodes);
+    assert_eq!(t.recorded_ops(), 2);
+}
+
+#[test]
+fn a_node_fits_in_two_cache_lines() {
+    // Larger nodes are moved onto the arena with a `memcpy` call instead of a few vector moves.
+    assert!(std::mem::size_of::<Node<f32>>() <= 128, "{}", std::mem::size_of::<Node<f32>>());
+    assert!(std::mem::size_of::<Node<f64>>() <= 128, "{}", std::mem::size_of::<Node<f64>>());
+}
+
+#[test]
+fn oversized_arenas_are_freed_not_kept() {
+    drop(Tape::<f64>::with_capacity(SPARE_MAX + 1));
+    assert_eq!(Tape::<f64>::new().nodes.borrow().capacity(), 0);
+}
+
+#[test]
+fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {
+    let ps: Vec<Param<f64>> = (0..5).map(|i| Param::new(Tensor::scalar(i as f64 + 1.0))).collect();
+    let tape = Tape::new();
+    // Use the parameters in reverse creation order, so node order and id order differ.
+    let vars: Vec<Var<'_, f64>> = ps.iter().rev().map(|p| tape.param(p)).collect();
+    let x = tape.leaf(Tensor::scalar(2.0));
+    let mut loss = x;
+    for &v in &vars {
+        loss = loss.mul(v).unwrap();
+    }
+    let mut g = loss.backward().unwrap();
+    let prod: f64 = 2.0 * 120.0;
+    for (i, p) in ps.iter().enumerate() {
+        let want = prod / (i as f64 + 1.0);
+        assert_eq!(g.param(p).unwrap().item().unwrap(), want);
+        assert_eq!(g.by_id(p.id()).unwrap().item().unwrap(), want);
+    }
+    assert_eq!(g.get(x).unwrap().unwrap().item().unwrap(), 120.0);
+    let ids: Vec<ParamId> = g.param_ids().collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "param ids ascend");
+    assert_eq!(g.len(), 5);
+    assert_eq!(g.take(ps[2].id()).unwrap().item().unwrap(), prod / 3.0);
+    assert!(g.param(&ps[2]).is_none());
+    assert_eq!(g.len(), 4);
+    assert!(g.take(ps[2].id()).is_none());
+}
