@@ -40,7 +40,7 @@ fn conv(c: &mut Criterion) {
         })
     });
     g.throughput(Throughput::Elements((32 * 64 * 9 * 1024) as u64));
-    g.bench_function("unfold", |b| b.iter(|| black_box(unfold(x0.data(), &d, &win).len())));
+    g.bench_function("unfold", |b| b.iter(|| black_box(unfold(x0.data(), &d, &win).unwrap().len())));
     let mut buf = vec![0.0f32; 32 * 64 * 9 * 1024];
     g.bench_function("unfold_into_reused_buffer", |b| {
         b.iter(|| {
@@ -49,8 +49,8 @@ fn conv(c: &mut Criterion) {
             black_box(buf[0])
         })
     });
-    let cols = unfold(x0.data(), &d, &win);
-    g.bench_function("fold", |b| b.iter(|| black_box(fold(&cols, &d, &win).len())));
+    let cols = unfold(x0.data(), &d, &win).unwrap();
+    g.bench_function("fold", |b| b.iter(|| black_box(fold(&cols, &d, &win).unwrap().len())));
     // The forward product alone ([32] x [64, 576] · [576, 1024]), to compare the whole with the GEMM's rate.
     let wb = Tensor::<f32>::rand_uniform([32, 64, 576], -0.1, 0.1, &mut rng).unwrap();
     let cols = Tensor::from_vec(cols, [32, 576, 1024]).unwrap();
@@ -62,13 +62,13 @@ fn conv(c: &mut Criterion) {
     let one = tapegrad::kernels::conv::WindowDims { n: 1, ..d };
     g.throughput(Throughput::Elements(2 * 64 * 576 * 1024 * 32));
     g.bench_function("lowered_conv2d", |b| {
-        b.iter(|| black_box(lowered::conv2d(x0.data(), w0.data(), None, &d, &win, 64)[0]))
+        b.iter(|| black_box(lowered::conv2d(x0.data(), w0.data(), None, &d, &win, 64).unwrap()[0]))
     });
     g.bench_function("lowered_input_grad", |b| {
-        b.iter(|| black_box(lowered::conv_input_grad(g0.data(), w0.data(), &d, &win, 64)[0]))
+        b.iter(|| black_box(lowered::conv_input_grad(g0.data(), w0.data(), &d, &win, 64).unwrap()[0]))
     });
     g.bench_function("lowered_weight_grad", |b| {
-        b.iter(|| black_box(lowered::conv_weight_grad(x0.data(), g0.data(), &d, &win, 64)[0]))
+        b.iter(|| black_box(lowered::conv_weight_grad(x0.data(), g0.data(), &d, &win, 64).unwrap()[0]))
     });
     let mut cols = vec![0.0f32; ck * l];
     let mut out = vec![0.0f32; 32 * 64 * 1024];

@@ -23,6 +23,13 @@ pub(crate) fn try_buffer<T>(op: &'static str, n: usize) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// `n` copies of `v` in a buffer allocated with [`try_buffer`].
+pub(crate) fn try_filled<T: Clone>(op: &'static str, n: usize, v: T) -> Result<Vec<T>> {
+    let mut out = try_buffer(op, n)?;
+    out.resize(n, v);
+    Ok(out)
+}
+
 /// The element count of a tensor of `shape` with elements of type `T`, checked ([`Shape::checked_bytes`]).
 pub(crate) fn checked_numel<T>(op: &'static str, shape: &Shape) -> Result<usize> {
     shape.checked_bytes(op, std::mem::size_of::<T>())

@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::Shape;
+use crate::tensor::{try_buffer, try_filled};
 
 pub mod lowered;
 
@@ -213,10 +214,14 @@ fn inside(k: usize, before: usize, s: usize, len: usize, out: usize) -> (usize, 
 }
 
 /// im2col: `x` `[n, c, h, w]` to patches `[n, c kh kw, oh ow]` (zeros where the window reads padding).
-pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
-    let mut out = vec![T::zero(); d.n * d.c * win.kh * win.kw * d.oh * d.ow];
+///
+/// # Errors
+/// [`Error::Allocation`] naming `unfold` when the patches cannot be allocated (their count was checked by
+/// [`Window2d::check`]).
+pub fn unfold<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<Vec<T>> {
+    let mut out = try_filled("unfold", d.n * d.c * win.kh * win.kw * d.oh * d.ow, T::zero())?;
     unfold_into(x, d, win, &mut out);
-    out
+    Ok(out)
 }
 
 /// [`unfold`] into a caller's buffer of `n c kh kw oh ow` elements, every one of which is overwritten
@@ -264,10 +269,13 @@ pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut 
 
 /// col2im, the adjoint of [`unfold`]: patches `[n, c kh kw, oh ow]` summed back into `[n, c, h, w]`
 /// (contributions that fall in the padding are dropped).
-pub fn fold<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d) -> Vec<T> {
-    let mut out = vec![T::zero(); d.n * d.c * d.h * d.w];
+///
+/// # Errors
+/// [`Error::Allocation`] naming `fold` when the image cannot be allocated.
+pub fn fold<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d) -> Result<Vec<T>> {
+    let mut out = try_filled("fold", d.n * d.c * d.h * d.w, T::zero())?;
     fold_into(cols, d, win, &mut out);
-    out
+    Ok(out)
 }
 
 /// [`fold`] added into a caller's `[n, c, h, w]` buffer (`out += fold(cols)`).
@@ -312,9 +320,12 @@ pub fn fold_into<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d, out: &mut
 /// Padding never wins (it is minus infinity, as in PyTorch); the first maximum wins ties; a NaN in the
 /// window is the maximum (the first NaN), so NaN propagates. Every window must hold an input element
 /// (callers check that the padding is smaller than the kernel).
-pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<usize> {
+///
+/// # Errors
+/// [`Error::Allocation`] naming `max_pool2d` when the indices cannot be allocated.
+pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<Vec<usize>> {
     let WindowDims { n, c, h, w, oh, ow } = *d;
-    let mut out = Vec::with_capacity(n * c * oh * ow);
+    let mut out = try_buffer("max_pool2d", n * c * oh * ow)?;
     for plane in 0..n * c {
         let base = plane * h * w;
         for oy in 0..oh {
@@ -339,7 +350,7 @@ pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Vec<u
             }
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -376,7 +387,7 @@ mod tests {
                         let win = Window2d { kh, kw, sh, sw, top: pad.0, bottom: pad.1, left: pad.2, right: pad.3 };
                         let Ok(d) = win.check("t", &Shape::new(&[2, 2, h, w])) else { continue };
                         let x: Vec<f64> = (0..2 * 2 * h * w).map(|i| (i as f64 * 0.37).sin()).collect();
-                        let cols = unfold(&x, &d, &win);
+                        let cols = unfold(&x, &d, &win).unwrap();
                         assert_eq!(cols, unfold_oracle(&x, &d, &win), "{win:?} on {h}x{w}");
                         // A reused buffer holding anything (here NaN) is overwritten everywhere.
                         let mut reused = vec![f64::NAN; cols.len()];
@@ -385,12 +396,12 @@ mod tests {
                         // <unfold(x), y> = <x, fold(y)>
                         let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.71).cos()).collect();
                         let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
-                        let rhs: f64 = x.iter().zip(fold(&y, &d, &win)).map(|(a, b)| a * b).sum();
+                        let rhs: f64 = x.iter().zip(fold(&y, &d, &win).unwrap()).map(|(a, b)| a * b).sum();
                         assert!((lhs - rhs).abs() < 1e-12, "{win:?}");
                         // fold_into adds to what its buffer holds.
                         let mut acc = x.clone();
                         fold_into(&y, &d, &win, &mut acc);
-                        for ((a, xv), f) in acc.iter().zip(&x).zip(fold(&y, &d, &win)) {
+                        for ((a, xv), f) in acc.iter().zip(&x).zip(fold(&y, &d, &win).unwrap()) {
                             assert!((a - xv - f).abs() < 1e-12, "{win:?}");
                         }
                         checked += 1;
@@ -407,10 +418,10 @@ mod tests {
         let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
         assert_eq!((d.oh, d.ow), (2, 2));
         // Every window holds one element; negative values still beat the (minus infinity) padding.
-        assert_eq!(window_argmax(&[-1.0, -2.0, -3.0, -4.0], &d, &win), vec![0, 1, 2, 3]);
+        assert_eq!(window_argmax(&[-1.0, -2.0, -3.0, -4.0], &d, &win).unwrap(), vec![0, 1, 2, 3]);
         let win = Window2d { kh: 2, kw: 2, sh: 1, sw: 1, top: 0, bottom: 0, left: 0, right: 0 };
         let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
-        assert_eq!(window_argmax(&[1.0, f64::NAN, 3.0, f64::NAN], &d, &win), vec![1]);
-        assert_eq!(window_argmax(&[1.0, 3.0, 3.0, 2.0], &d, &win), vec![1]);
+        assert_eq!(window_argmax(&[1.0, f64::NAN, 3.0, f64::NAN], &d, &win).unwrap(), vec![1]);
+        assert_eq!(window_argmax(&[1.0, 3.0, 3.0, 2.0], &d, &win).unwrap(), vec![1]);
     }
 }

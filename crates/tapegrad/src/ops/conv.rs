@@ -30,7 +30,7 @@ use smallvec::smallvec;
 
 pub(crate) fn unfold_t<T: Float>(x: &Tensor<T>, win: &Window2d) -> Result<Tensor<T>> {
     let d = win.check("unfold", x.shape())?;
-    let out = k::unfold(x.data(), &d, win);
+    let out = k::unfold(x.data(), &d, win)?;
     Ok(Tensor::from_parts(out, Shape::new(&[d.n, d.c * win.kh * win.kw, d.oh * d.ow])))
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn fold_t<T: Float>(p: &Tensor<T>, win: &Window2d, hw: (usize, usize)
             shape: p.shape().clone(),
         });
     }
-    Ok(Tensor::from_parts(k::fold(p.data(), &d, win), Shape::new(&image)))
+    Ok(Tensor::from_parts(k::fold(p.data(), &d, win)?, Shape::new(&image)))
 }
 
 struct FoldOp(Window2d);
@@ -159,7 +159,7 @@ pub(crate) fn conv2d_t<T: Float>(
         });
     }
     let shape = checked_numel(op, &[d.n, o, d.oh, d.ow], x.shape())?;
-    let y = lowered::conv2d(x.data(), w.data(), b.map(|b| b.data()), &d, win, o);
+    let y = lowered::conv2d(x.data(), w.data(), b.map(|b| b.data()), &d, win, o)?;
     Ok(Tensor::from_parts(y, shape))
 }
 

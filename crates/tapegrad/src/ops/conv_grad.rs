@@ -72,7 +72,7 @@ pub(crate) fn conv_input_grad_t<T: Float>(
         });
     }
     let d = win.check(op, &image)?;
-    Ok(Tensor::from_parts(lowered::conv_input_grad(g.data(), w.data(), &d, win, o), image))
+    Ok(Tensor::from_parts(lowered::conv_input_grad(g.data(), w.data(), &d, win, o)?, image))
 }
 
 struct ConvInputGradOp {
@@ -98,7 +98,7 @@ pub(crate) fn conv_weight_grad_t<T: Float>(x: &Tensor<T>, g: &Tensor<T>, win: &W
     let [_, o, ..] = check_grad_output(op, x.shape(), win, g.shape())?;
     let shape = checked_numel(op, &[o, c, win.kh, win.kw], x.shape())?;
     let d = win.check(op, x.shape())?;
-    Ok(Tensor::from_parts(lowered::conv_weight_grad(x.data(), g.data(), &d, win, o), shape))
+    Ok(Tensor::from_parts(lowered::conv_weight_grad(x.data(), g.data(), &d, win, o)?, shape))
 }
 
 struct ConvWeightGradOp {

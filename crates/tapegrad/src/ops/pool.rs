@@ -66,7 +66,8 @@ pub(crate) fn scatter_add_t<T: Float>(x: &Tensor<T>, index: &[usize], shape: &Sh
         });
     }
     check_index("scatter_add", index, shape.numel())?;
-    let mut out = vec![T::zero(); shape.numel()];
+    let mut out =
+        crate::tensor::try_filled("scatter_add", crate::tensor::checked_numel::<T>("scatter_add", shape)?, T::zero())?;
     for (&i, &v) in index.iter().zip(x.data()) {
         out[i] += v;
     }
@@ -148,7 +149,7 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn max_pool2d(self, kernel: (usize, usize), stride: (usize, usize), padding: Padding) -> Result<Self> {
         let s = self.shape();
         let (win, d) = pool_window("max_pool2d", &s, kernel, stride, padding)?;
-        let index: Arc<[usize]> = k::window_argmax(self.value().data(), &d, &win).into();
+        let index: Arc<[usize]> = k::window_argmax(self.value().data(), &d, &win)?.into();
         self.gather(index, [d.n, d.c, d.oh, d.ow])
     }
 

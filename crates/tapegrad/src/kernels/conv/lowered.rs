@@ -14,8 +14,11 @@
 //! takes another), and only grows: the largest single-image patch matrix seen on the thread stays allocated.
 
 use super::{Window2d, WindowDims, fold_into, unfold_into};
+use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::gemm::MatRef;
+use crate::shape::Shape;
+use crate::tensor::{checked_numel, try_filled};
 use std::any::Any;
 use std::cell::RefCell;
 
@@ -42,17 +45,25 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
 }
 
 /// The sizes of one image: its window dims with `n = 1`.
+/// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
+fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
+    try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
+}
+
 fn one(d: &WindowDims) -> WindowDims {
     WindowDims { n: 1, ..*d }
 }
 
 /// `y = conv2d(x, w) + b`: `x` `[n, c, h, w]` (sizes in `d`), `w` `[o, c kh kw]`, optional `b` `[o]`;
 /// returns `y` `[n, o, oh, ow]`.
-pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Vec<T> {
+///
+/// # Errors
+/// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `conv2d` when `y` cannot be allocated.
+pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
-    let mut y = vec![T::zero(); d.n * o * l];
+    let mut y = zeroed("conv2d", &[d.n, o, l])?;
     if y.is_empty() {
-        return y;
+        return Ok(y);
     }
     let beta = match b {
         Some(b) => {
@@ -70,16 +81,19 @@ pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: 
             T::gemm(T::one(), w, wv, cols, uv, beta, &mut y, i * o * l);
         }
     });
-    y
+    Ok(y)
 }
 
 /// The input gradient of a convolution (a transposed convolution): `g` `[n, o, oh, ow]`, `w`
 /// `[o, c kh kw]`; returns `dx` `[n, c, h, w]` (sizes in `d`), `dx_n = fold(W^T g_n)`.
-pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Vec<T> {
+///
+/// # Errors
+/// As [`conv2d`], naming `conv_input_grad`.
+pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
-    let mut dx = vec![T::zero(); d.n * img];
+    let mut dx = zeroed("conv_input_grad", &[d.n, d.c, d.h, d.w])?;
     if dx.is_empty() || l == 0 {
-        return dx;
+        return Ok(dx);
     }
     with_scratch(ck * l, |cols: &mut [T]| {
         for i in 0..d.n {
@@ -88,16 +102,19 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
             fold_into(cols, &one(d), win, &mut dx[i * img..(i + 1) * img]);
         }
     });
-    dx
+    Ok(dx)
 }
 
 /// The weight gradient of a convolution: `x` `[n, c, h, w]` (sizes in `d`), `g` `[n, o, oh, ow]`; returns
 /// `dw` `[o, c kh kw]`, `sum_n g_n unfold(x_n)^T`.
-pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Vec<T> {
+///
+/// # Errors
+/// As [`conv2d`], naming `conv_weight_grad`.
+pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
-    let mut dw = vec![T::zero(); o * ck];
+    let mut dw = zeroed("conv_weight_grad", &[o, d.c, win.kh, win.kw])?;
     if dw.is_empty() {
-        return dw;
+        return Ok(dw);
     }
     with_scratch(ck * l, |cols: &mut [T]| {
         for i in 0..d.n {
@@ -107,7 +124,7 @@ pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window
             T::gemm(T::one(), g, gv, cols, uv, beta, &mut dw, 0);
         }
     });
-    dw
+    Ok(dw)
 }
 
 #[cfg(test)]
@@ -144,11 +161,11 @@ mod tests {
             let g = values(d.n * o * l, 4);
             // Leave NaN in this thread's scratch: every product must overwrite what it reads.
             with_scratch(4096, |s: &mut [f64]| s.fill(f64::NAN));
-            let cols = unfold(&x, &d, &win);
+            let cols = unfold(&x, &d, &win).unwrap();
             let (y, dx, dw) = (
-                conv2d(&x, &w, Some(&b), &d, &win, o),
-                conv_input_grad(&g, &w, &d, &win, o),
-                conv_weight_grad(&x, &g, &d, &win, o),
+                conv2d(&x, &w, Some(&b), &d, &win, o).unwrap(),
+                conv_input_grad(&g, &w, &d, &win, o).unwrap(),
+                conv_weight_grad(&x, &g, &d, &win, o).unwrap(),
             );
             let (mut want_y, mut want_wg, mut want_dw) = (Vec::new(), Vec::new(), vec![0.0; o * ck]);
             for i in 0..d.n {
@@ -160,7 +177,7 @@ mod tests {
                     *a += v;
                 }
             }
-            let want_dx = fold(&want_wg, &d, &win);
+            let want_dx = fold(&want_wg, &d, &win).unwrap();
             for (got, want) in [(&y, &want_y), (&dx, &want_dx), (&dw, &want_dw)] {
                 assert_eq!(got.len(), want.len());
                 let worst = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
