@@ -14,6 +14,17 @@
 //! zeroing half of its inputs. Layers pick the default with [`Init::for_activation`] and let the user
 //! override it. Biases start at zero.
 //!
+//! ## Sigmoid: the default and lecture 004's advice
+//!
+//! Lecture 004 advises He initialisation for sigmoid units too; [`Init::for_activation_lecture`] gives it
+//! (He normal for sigmoid, relu and leaky relu; otherwise as the default). The default keeps Xavier for sigmoid
+//! for two reasons: it is what Glorot and Bengio derived for (and tested on) sigmoid and tanh networks, and it
+//! is what a PyTorch or Keras user expects (`xavier_uniform_` / `glorot_uniform` for saturating units), so a
+//! model ported from them starts from the same distribution. He's variance (`2 / fan_in`) is larger than
+//! Xavier's (`2 / (fan_in + fan_out)`): more of the signal, and of the gradient through sigmoid's slope of at
+//! most `1/4`, survives each layer, at the price of more units starting in sigmoid's flat tails. Either can be
+//! chosen per layer with [`Init::tensor`].
+//!
 //! **Do not** initialise weights with [`zeros`] or [`constant`]: every unit of a layer then computes the
 //! same function and receives the same gradient, so the symmetry between units is never broken and the
 //! layer behaves as if it had a single unit. They exist for biases and for demonstrating exactly that.
@@ -67,6 +78,21 @@ impl Init {
         match act {
             Activation::Relu | Activation::LeakyRelu { .. } => Init::HeNormal,
             _ => Init::XavierUniform,
+        }
+    }
+
+    /// Lecture 004's advice: [`Init::HeNormal`] for sigmoid as well as for relu and leaky relu; every other
+    /// activation gets [`Init::for_activation`]'s default. See the module docs for why the default differs.
+    ///
+    /// ```
+    /// use tapegrad_nn::{init::Init, Activation};
+    /// assert_eq!(Init::for_activation_lecture(Activation::Sigmoid), Init::HeNormal);
+    /// assert_eq!(Init::for_activation(Activation::Sigmoid), Init::XavierUniform);
+    /// ```
+    pub fn for_activation_lecture(act: Activation) -> Init {
+        match act {
+            Activation::Sigmoid => Init::HeNormal,
+            other => Init::for_activation(other),
         }
     }
 

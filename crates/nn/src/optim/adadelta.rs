@@ -13,6 +13,24 @@
 //! accumulates the step before that multiplier, as in PyTorch. Defaults `gamma = 0.9`, `eps = 1e-6` are
 //! PyTorch's. With `D_0 = 0` the first steps are about `sqrt(eps) / sqrt(1 - gamma)` in size, so AdaDelta starts
 //! slowly; a larger `eps` (1e-4) starts faster.
+//!
+//! ## Lecture 003 form: two decays and momentum
+//!
+//! The slide gives `S` and `D` their own decays, `alpha` for the squared gradients and `beta` for the squared
+//! steps, and stacks momentum on the step as in lecture 003's template (`dW_t = eta_t g + mu dW_{t-1}`):
+//!
+//! ```text
+//! S_t  = alpha S_{t-1} + (1 - alpha) g^2
+//! dW_t = sqrt(D_{t-1} + eps) / sqrt(S_t + eps) * g + mu dW_{t-1}
+//! D_t  = beta D_{t-1} + (1 - beta) dW_t^2
+//! W_t  = W_{t-1} - eta dW_t
+//! ```
+//!
+//! `decay` is `alpha`; `step_decay = Some(beta)` sets `beta` (`None`, the default, uses `alpha` for both, as
+//! Zeiler and PyTorch do); `momentum = mu` (default 0). Our reading where the slide is silent: `D` averages the
+//! whole step `dW_t`, momentum included (the slide's `D` is the average of the squared weight changes), and the
+//! multiplier `eta` (1 on the slide, which has none) scales neither `D` nor the momentum term, so with
+//! `eta = 1` the weight change is exactly `dW_t`. With `mu = 0` and `beta = alpha` this is the form above.
 
 use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
@@ -23,8 +41,14 @@ use tapegrad::{Float, Param};
 pub struct AdaDeltaConfig {
     /// Multiplier `eta` of the step (default 1).
     pub lr: f64,
-    /// Decay `gamma` of both running averages, in `[0, 1)` (default 0.9).
+    /// Decay `gamma` of both running averages, in `[0, 1)` (default 0.9); the slide's `alpha` (decay of `S`) when
+    /// `step_decay` is set.
     pub decay: f64,
+    /// Decay `beta` of the squared-step average `D`, in `[0, 1)`, lecture 003's second decay (default `None`:
+    /// `decay` for both).
+    pub step_decay: Option<f64>,
+    /// Momentum `mu` in `[0, 1)` on the step, lecture 003's template (default 0).
+    pub momentum: f64,
     /// Added inside both roots (default 1e-6).
     pub eps: f64,
     /// Weight decay `rho` >= 0, added to the gradient as `rho W` (default 0).
@@ -35,7 +59,15 @@ pub struct AdaDeltaConfig {
 
 impl Default for AdaDeltaConfig {
     fn default() -> Self {
-        AdaDeltaConfig { lr: 1.0, decay: 0.9, eps: 1e-6, weight_decay: 0.0, allow_missing_grad: false }
+        AdaDeltaConfig {
+            lr: 1.0,
+            decay: 0.9,
+            step_decay: None,
+            momentum: 0.0,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            allow_missing_grad: false,
+        }
     }
 }
 
@@ -49,7 +81,7 @@ impl Default for AdaDeltaConfig {
 #[derive(Debug, Clone)]
 pub struct AdaDelta<T: Float> {
     config: AdaDeltaConfig,
-    state: StateMap<Buffers<T, 2>>,
+    state: StateMap<Buffers<T, 3>>,
 }
 
 impl<T: Float> AdaDelta<T> {
@@ -60,6 +92,10 @@ impl<T: Float> AdaDelta<T> {
     pub fn new(config: AdaDeltaConfig) -> Result<Self> {
         check_positive("adadelta", "lr", config.lr)?;
         check_range("adadelta", "decay", config.decay, 0.0, 1.0, false)?;
+        if let Some(beta) = config.step_decay {
+            check_range("adadelta", "step_decay", beta, 0.0, 1.0, false)?;
+        }
+        check_range("adadelta", "momentum", config.momentum, 0.0, 1.0, false)?;
         check_positive("adadelta", "eps", config.eps)?;
         check_range("adadelta", "weight_decay", config.weight_decay, 0.0, f64::INFINITY, false)?;
         Ok(AdaDelta { config, state: StateMap::default() })
@@ -80,18 +116,21 @@ impl<T: Float> Optimizer<T> for AdaDelta<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &dyn GradSource<T>) -> Result<()> {
         let c = self.config;
         let (eta, gamma, eps, rho) = (T::of(c.lr), T::of(c.decay), T::of(c.eps), T::of(c.weight_decay));
-        let one_minus = T::one() - gamma;
+        let beta = T::of(c.step_decay.unwrap_or(c.decay));
+        let (one_minus, one_minus_beta, mu) = (T::one() - gamma, T::one() - beta, T::of(c.momentum));
         let state = &mut self.state;
         check_eps_in::<T>("adadelta", c.eps)?;
         for_each_param("adadelta", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let st = state.get("adadelta", id, w.len())?;
             st.steps += 1;
-            let [s_avg, d_avg] = &mut st.bufs;
-            for (((w, &g), s), d) in w.iter_mut().zip(g).zip(s_avg.iter_mut()).zip(d_avg.iter_mut()) {
+            let [s_avg, d_avg, last] = &mut st.bufs;
+            let it = w.iter_mut().zip(g).zip(s_avg.iter_mut()).zip(d_avg.iter_mut()).zip(last.iter_mut());
+            for ((((w, &g), s), d), last) in it {
                 let g = g + rho * *w;
                 *s = gamma * *s + one_minus * g * g;
-                let dw = (*d + eps).sqrt() / (*s + eps).sqrt() * g;
-                *d = gamma * *d + one_minus * dw * dw;
+                let dw = (*d + eps).sqrt() / (*s + eps).sqrt() * g + mu * *last;
+                *d = beta * *d + one_minus_beta * dw * dw;
+                *last = dw;
                 *w -= eta * dw;
             }
             Ok(())

@@ -8,6 +8,19 @@
 //!
 //! `eps` sits outside the square root, as in PyTorch's `Adagrad` (whose defaults, `eta = 0.01` and
 //! `eps = 1e-10`, are used here); it only guards against division by zero.
+//!
+//! ## Lecture 003 form: momentum on top
+//!
+//! Lecture 003 writes every first-order method in one template, `dW_t = eta_t (g_t + rho W) + mu dW_{t-1}`,
+//! `W_t = W_{t-1} - dW_t`, with AdaGrad's per-weight rate `eta_t = eta / (sqrt(G_t) + eps)`. With
+//! `momentum = mu > 0` the step is
+//!
+//! ```text
+//! dW_t = eta g / (sqrt(G_t) + eps) + mu dW_{t-1}        (dW_0 = 0)
+//! W_t  = W_{t-1} - dW_t
+//! ```
+//!
+//! `mu = 0` (the default) is PyTorch's `Adagrad` exactly (it has no momentum).
 
 use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
@@ -24,13 +37,22 @@ pub struct AdaGradConfig {
     pub weight_decay: f64,
     /// Starting value of the accumulator `G` (default 0).
     pub initial_accumulator: f64,
+    /// Momentum `mu` in `[0, 1)` on the AdaGrad step, lecture 003's template (default 0: PyTorch's AdaGrad).
+    pub momentum: f64,
     /// Skip parameters without a gradient instead of failing (default false).
     pub allow_missing_grad: bool,
 }
 
 impl Default for AdaGradConfig {
     fn default() -> Self {
-        AdaGradConfig { lr: 0.01, eps: 1e-10, weight_decay: 0.0, initial_accumulator: 0.0, allow_missing_grad: false }
+        AdaGradConfig {
+            lr: 0.01,
+            eps: 1e-10,
+            weight_decay: 0.0,
+            initial_accumulator: 0.0,
+            momentum: 0.0,
+            allow_missing_grad: false,
+        }
     }
 }
 
@@ -45,6 +67,7 @@ impl Default for AdaGradConfig {
 pub struct AdaGrad<T: Float> {
     config: AdaGradConfig,
     state: StateMap<Buffers<T, 1>>,
+    velocity: StateMap<Buffers<T, 1>>,
 }
 
 impl<T: Float> AdaGrad<T> {
@@ -58,7 +81,8 @@ impl<T: Float> AdaGrad<T> {
         for (name, v) in [("weight_decay", config.weight_decay), ("initial_accumulator", config.initial_accumulator)] {
             check_range("adagrad", name, v, 0.0, f64::INFINITY, false)?;
         }
-        Ok(AdaGrad { config, state: StateMap::default() })
+        check_range("adagrad", "momentum", config.momentum, 0.0, 1.0, false)?;
+        Ok(AdaGrad { config, state: StateMap::default(), velocity: StateMap::default() })
     }
 
     /// The settings.
@@ -70,13 +94,19 @@ impl<T: Float> AdaGrad<T> {
     pub fn accumulator(&self, p: &Param<T>) -> Option<&[T]> {
         self.state.peek(p.id()).map(|s| s.bufs[0].as_slice())
     }
+
+    /// The last step `dW` of a parameter (`None` before its first step or without momentum).
+    pub fn velocity(&self, p: &Param<T>) -> Option<&[T]> {
+        self.velocity.peek(p.id()).map(|s| s.bufs[0].as_slice())
+    }
 }
 
 impl<T: Float> Optimizer<T> for AdaGrad<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &dyn GradSource<T>) -> Result<()> {
         let c = self.config;
         let (eta, eps, rho, g0) = (T::of(c.lr), T::of(c.eps), T::of(c.weight_decay), T::of(c.initial_accumulator));
-        let state = &mut self.state;
+        let mu = T::of(c.momentum);
+        let (state, velocity) = (&mut self.state, &mut self.velocity);
         check_eps_in::<T>("adagrad", c.eps)?;
         for_each_param("adagrad", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let s = state.get("adagrad", id, w.len())?;
@@ -85,10 +115,20 @@ impl<T: Float> Optimizer<T> for AdaGrad<T> {
                 acc.fill(g0);
             }
             s.steps += 1;
-            for ((w, &g), acc) in w.iter_mut().zip(g).zip(acc.iter_mut()) {
+            if c.momentum == 0.0 {
+                for ((w, &g), acc) in w.iter_mut().zip(g).zip(acc.iter_mut()) {
+                    let g = g + rho * *w;
+                    *acc += g * g;
+                    *w -= eta * g / (acc.sqrt() + eps);
+                }
+                return Ok(());
+            }
+            let [v] = &mut velocity.get("adagrad", id, w.len())?.bufs;
+            for (((w, &g), acc), v) in w.iter_mut().zip(g).zip(acc.iter_mut()).zip(v.iter_mut()) {
                 let g = g + rho * *w;
                 *acc += g * g;
-                *w -= eta * g / (acc.sqrt() + eps);
+                *v = eta * g / (acc.sqrt() + eps) + mu * *v;
+                *w -= *v;
             }
             Ok(())
         })

@@ -6,10 +6,25 @@
 //! `H+ = (I - ρ s y^T) H (I - ρ y s^T) + ρ s s^T`
 //!
 //! applied as two rank-one and one rank-two update (`O(n^2)`, no `n^3` product). Before the first update
-//! `H` is rescaled to `(y.s / y.y) I` (Nocedal & Wright eq. 6.20). The update is skipped when
+//! `H` is rescaled to `(y.s / y.y) I` (Nocedal & Wright eq. 6.20, [`BfgsInit::ScaledIdentity`], the default).
+//! The update is skipped when
 //! `y.s <= 1e-10 |s| |y|` (the curvature condition fails, which a Wolfe step rules out except by
 //! rounding). `H` has `n^2` entries: the method refuses more than `max_dim` parameters (default 4000,
 //! 128 MB).
+//!
+//! ## Lecture 003 form ([`BfgsInit::Identity`])
+//!
+//! The slide updates `V` (our `H`) from `V_0 = I`, with no rescaling, in the expanded form
+//!
+//! ```text
+//! V+ = V + (1 + y^T V y / s^T y) (s s^T) / (s^T y) - (s y^T V + V y s^T) / (s^T y)
+//! ```
+//!
+//! Every denominator is `s^T y`: that is what the secant condition `V+ y = s` requires (multiply out: the
+//! terms in `V y` cancel only with `s^T y` below them), and so we read the slide's denominator that way.
+//! Multiplied out, this is exactly the product form above, so both initialisations share one update; they
+//! differ in `V_0` and therefore in every step after the first. With the exact line search on a quadratic both
+//! end with `V = A^-1` after `n` steps.
 
 use super::dense::DenseSym;
 use super::driver::{Counted, FullBatch, Point, StepOutcome, dot, norm};
@@ -24,12 +39,28 @@ pub struct BfgsConfig {
     pub line_search: LineSearchKind,
     /// Most parameters accepted (the dense matrix has `n^2` entries).
     pub max_dim: usize,
+    /// The starting inverse Hessian (default: Nocedal & Wright's rescaled identity).
+    pub initial: BfgsInit,
 }
 
 impl Default for BfgsConfig {
     fn default() -> Self {
-        BfgsConfig { line_search: LineSearchKind::StrongWolfe(WolfeConfig::default()), max_dim: 4000 }
+        BfgsConfig {
+            line_search: LineSearchKind::StrongWolfe(WolfeConfig::default()),
+            max_dim: 4000,
+            initial: BfgsInit::ScaledIdentity,
+        }
     }
+}
+
+/// The inverse-Hessian approximation BFGS starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BfgsInit {
+    /// `I` for the first step, rescaled to `(y.s / y.y) I` just before the first update (Nocedal & Wright
+    /// eq. 6.20; SciPy's BFGS does not rescale, its `H_0 = I`).
+    ScaledIdentity,
+    /// `V_0 = I` and no rescaling: lecture 003's form.
+    Identity,
 }
 
 /// The BFGS optimizer.
@@ -71,7 +102,9 @@ impl Bfgs {
         }
         let n = s.len();
         if !self.updated {
-            self.h = Some(DenseSym::scaled_identity(n, sy / dot(y, y)));
+            if self.cfg.initial == BfgsInit::ScaledIdentity {
+                self.h = Some(DenseSym::scaled_identity(n, sy / dot(y, y)));
+            }
             self.updated = true;
         }
         let h = self.h.as_mut().expect("invariant: H exists after the first step");

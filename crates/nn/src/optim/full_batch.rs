@@ -32,7 +32,7 @@
 //! # Ok::<(), tapegrad_nn::Error>(())
 //! ```
 
-pub use super::bfgs::{Bfgs, BfgsConfig};
+pub use super::bfgs::{Bfgs, BfgsConfig, BfgsInit};
 pub use super::cg::{CgBeta, CgConfig, ConjugateGradient};
 pub use super::curve_fit::{CurveFit, curve_fit};
 pub use super::driver::{
@@ -43,6 +43,8 @@ pub use super::flat::{FnLeastSquares, FnProblem, LeastSquares, ModuleProblem, Pr
 pub use super::lbfgs::{Lbfgs, LbfgsConfig};
 pub use super::line_search::{LineSearchKind, WolfeConfig};
 pub use super::lm::{LevenbergMarquardt, LmConfig, LmDamping};
+pub use super::nag::{NagConfig, NesterovLookAhead};
+pub use super::net_lsq::NetLeastSquares;
 pub use super::newton::{Newton, NewtonCg, NewtonCgConfig, NewtonConfig};
-pub use super::quickprop::{Quickprop, QuickpropConfig};
+pub use super::quickprop::{Quickprop, QuickpropConfig, QuickpropVariant};
 pub use super::rprop::{Rprop, RpropConfig, RpropVariant};

@@ -4,12 +4,18 @@
 //!
 //! | optimizer | file | update (per element, `g` the gradient) |
 //! |---|---|---|
-//! | [`Sgd`] | `sgd.rs` | `dW = eta (g + rho W) + mu dW_prev; W -= dW` (heavy ball or Nesterov) |
-//! | [`AdaGrad`] | `adagrad.rs` | `G += g^2; W -= eta g / (sqrt(G) + eps)` |
-//! | [`RmsProp`] | `rmsprop.rs` | `S = gamma S + (1 - gamma) g^2; W -= eta g / (sqrt(S) + eps)` |
-//! | [`AdaDelta`] | `adadelta.rs` | `S = gamma S + (1 - gamma) g^2; dW = sqrt(D + eps) / sqrt(S + eps) g; D = gamma D + (1 - gamma) dW^2` |
+//! | [`Sgd`] | `sgd.rs` | `dW = eta (g + rho W) + mu dW_prev; W -= dW` (heavy ball or Nesterov, reparametrised) |
+//! | [`NesterovLookAhead`] | `nag.rs` | lecture 003's Nesterov: `dW = eta (g(W - mu dW_prev) + rho W^) + mu dW_prev` |
+//! | [`AdaGrad`] | `adagrad.rs` | `G += g^2; dW = eta g / (sqrt(G) + eps) + mu dW_prev` |
+//! | [`RmsProp`] | `rmsprop.rs` | `S = gamma S + (1 - gamma) g^2; dW = eta g / (sqrt(S) + eps) + mu dW_prev` |
+//! | [`AdaDelta`] | `adadelta.rs` | `S = alpha S + (1 - alpha) g^2; dW = sqrt(D + eps) / sqrt(S + eps) g + mu dW_prev; D = beta D + (1 - beta) dW^2` |
 //! | [`Adam`] | `adam.rs` | bias-corrected first and second moments |
 //! | [`AdamW`] | `adamw.rs` | Adam with decoupled weight decay `W -= eta lambda W` |
+//!
+//! Every first-order method follows lecture 003's template `dW_t = eta_t (g_t + rho W) + mu dW_{t-1}`,
+//! `W_t = W_{t-1} - dW_t`: `weight_decay` is `rho`, `momentum` is `mu` (0 by default except in the methods
+//! that are momentum), `eta_t` is the method's own rate. With `mu = 0` (the default) each is its textbook and
+//! PyTorch form; `docs/optimizers.md` says which form is which.
 //!
 //! Learning-rate schedules live in [`schedule`], gradient clipping in [`clip`].
 //!
@@ -52,6 +58,8 @@ pub mod full_batch;
 pub mod lbfgs;
 pub mod line_search;
 pub mod lm;
+pub mod nag;
+pub mod net_lsq;
 pub mod newton;
 pub mod quickprop;
 pub mod rmsprop;
@@ -64,6 +72,7 @@ pub use adagrad::{AdaGrad, AdaGradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamw::{AdamW, AdamWConfig};
 pub use clip::{GradStore, clip_grad_norm, clip_grad_value};
+pub use nag::{NagConfig, NesterovLookAhead};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{CosineLr, ExponentialLr, LrSchedule, StepLr};
 pub use sgd::{Sgd, SgdConfig};

@@ -11,6 +11,29 @@
 //!   takes `Δw(t) = -ε S(t)`.
 //!
 //! Defaults: `μ = 1.75` (Fahlman's), `ε = 0.1`, no decay. A full-batch method.
+//!
+//! ## Lecture 003 form ([`QuickpropVariant::Lecture`])
+//!
+//! The slide writes QuickProp in the shared template of lecture 003, `Δw(t) = -η S(t) + μ(t) Δw(t-1)`
+//! (`Δw` the signed change, `w(t+1) = w(t) + Δw(t)`), with
+//!
+//! ```text
+//! η    = ε   if Δw(t-1) = 0 or -Δw(t-1) S(t) > 0   (first step, or the slope keeps the sign that caused the last step)
+//!        0   otherwise
+//! μ(t) = S(t) / (S(t-1) - S(t)),  capped at μ_max = 1.75 in size, also when it is negative: clamp(ratio, -μ_max, μ_max)
+//! ```
+//!
+//! Our reading where the slide is silent or ambiguous:
+//! - "capped also when negative" is read as a cap on the size, `|μ| <= μ_max`. A negative ratio is the normal
+//!   secant step back after the slope changed sign (then `|μ| < 1`), or, when the slope kept its sign and grew,
+//!   a step back of up to `μ_max Δw(t-1)`. (Replacing every negative ratio by `+μ_max` would send each weight
+//!   further past the minimum it just crossed.)
+//! - `S(t-1) = S(t) != 0` (a straight line, no parabola) gives `μ = +μ_max`: keep going the way it went.
+//! - `S(t) = 0` gives `μ = 0`: the weight sits at a stationary point.
+//!
+//! Fahlman's rule ([`QuickpropVariant::Fahlman`], the default) agrees with the lecture form except in that last
+//! case of the first item: when the slope kept its sign and grew (the parabola through the two slopes opens
+//! downward), Fahlman takes the maximum step `μ Δw(t-1)` forward, the lecture form steps back.
 
 use super::driver::{Counted, FullBatch, Point, StepOutcome};
 use super::flat::Problem;
@@ -25,12 +48,25 @@ pub struct QuickpropConfig {
     pub mu: f64,
     /// Weight decay `λ` added to the slope.
     pub weight_decay: f64,
+    /// Fahlman's published rule (default) or the slide's.
+    pub variant: QuickpropVariant,
 }
 
 impl Default for QuickpropConfig {
     fn default() -> Self {
-        QuickpropConfig { epsilon: 0.1, mu: 1.75, weight_decay: 0.0 }
+        QuickpropConfig { epsilon: 0.1, mu: 1.75, weight_decay: 0.0, variant: QuickpropVariant::Fahlman }
     }
+}
+
+/// Which QuickProp rule to apply; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickpropVariant {
+    /// Fahlman's (1988) published code: maximum-growth test against `μ/(1+μ) S(t-1)`, linear term while the
+    /// slope keeps its sign.
+    Fahlman,
+    /// Lecture 003's slide: `Δw(t) = -η S(t) + μ(t) Δw(t-1)` with `μ(t)` the secant ratio capped at `μ` in
+    /// size (also when negative) and `η = ε` only on the first step or while the slope keeps its sign.
+    Lecture,
 }
 
 /// The QuickProp optimizer; state is the previous slope and change per weight.
@@ -67,13 +103,15 @@ impl Quickprop {
             self.prev_slope = vec![0.0; n];
             self.prev_dw = vec![0.0; n];
         }
-        let QuickpropConfig { epsilon: eps, mu, weight_decay } = self.cfg;
+        let QuickpropConfig { epsilon: eps, mu, weight_decay, variant } = self.cfg;
         let shrink = mu / (1.0 + mu);
         for i in 0..n {
             let s = g[i] + weight_decay * x[i];
             let (p, d) = (self.prev_slope[i], self.prev_dw[i]);
             let mut dw = 0.0;
-            if d > 0.0 {
+            if variant == QuickpropVariant::Lecture {
+                dw = lecture_step(s, p, d, eps, mu);
+            } else if d > 0.0 {
                 // Last move was up because the slope was negative.
                 if s < 0.0 {
                     dw -= eps * s;
@@ -94,9 +132,25 @@ impl Quickprop {
     }
 }
 
+/// One weight's change by the slide's rule: `-η S(t) + μ(t) Δw(t-1)`; see the module docs.
+fn lecture_step(s: f64, s_prev: f64, dw_prev: f64, eps: f64, mu_max: f64) -> f64 {
+    let eta = if dw_prev == 0.0 || -dw_prev * s > 0.0 { eps } else { 0.0 };
+    let mu = if dw_prev == 0.0 || s == 0.0 {
+        0.0
+    } else if s_prev == s {
+        mu_max
+    } else {
+        (s / (s_prev - s)).clamp(-mu_max, mu_max)
+    };
+    -eta * s + mu * dw_prev
+}
+
 impl<P: Problem + ?Sized> FullBatch<P> for Quickprop {
     fn name(&self) -> &'static str {
-        "quickprop"
+        match self.cfg.variant {
+            QuickpropVariant::Fahlman => "quickprop",
+            QuickpropVariant::Lecture => "quickprop-lecture",
+        }
     }
 
     fn step(&mut self, problem: &mut Counted<'_, P>, pt: &mut Point) -> Result<StepOutcome> {

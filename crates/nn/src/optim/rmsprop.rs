@@ -10,6 +10,18 @@
 //! Hinton's value, about 10 steps) adapts fast; 0.99 (PyTorch's default `alpha`, about 100 steps) and 0.999
 //! (about 1000 steps, Adam's `beta2`) give a smoother estimate for noisy mini-batch gradients at the price of
 //! reacting slowly. `eps` sits outside the root, as in PyTorch.
+//!
+//! ## Lecture 003 form: momentum on top
+//!
+//! In lecture 003's template `dW_t = eta_t (g_t + rho W) + mu dW_{t-1}`, `W_t = W_{t-1} - dW_t`, with
+//! `eta_t = eta / (sqrt(S_t) + eps)`. With `momentum = mu > 0`:
+//!
+//! ```text
+//! dW_t = eta g / (sqrt(S_t) + eps) + mu dW_{t-1}        (dW_0 = 0)
+//! ```
+//!
+//! With a constant learning rate this is PyTorch's `RMSprop(momentum=mu)` (there `b = mu b + g / (sqrt(S) +
+//! eps)`, `W -= eta b`, so `dW = eta b`). `mu = 0` (the default) is plain RMSProp.
 
 use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
 use crate::error::Result;
@@ -26,13 +38,15 @@ pub struct RmsPropConfig {
     pub eps: f64,
     /// Weight decay `rho` >= 0, added to the gradient as `rho W` (default 0).
     pub weight_decay: f64,
+    /// Momentum `mu` in `[0, 1)` on the RMSProp step, lecture 003's template (default 0).
+    pub momentum: f64,
     /// Skip parameters without a gradient instead of failing (default false).
     pub allow_missing_grad: bool,
 }
 
 impl Default for RmsPropConfig {
     fn default() -> Self {
-        RmsPropConfig { lr: 1e-3, decay: 0.9, eps: 1e-8, weight_decay: 0.0, allow_missing_grad: false }
+        RmsPropConfig { lr: 1e-3, decay: 0.9, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, allow_missing_grad: false }
     }
 }
 
@@ -47,6 +61,7 @@ impl Default for RmsPropConfig {
 pub struct RmsProp<T: Float> {
     config: RmsPropConfig,
     state: StateMap<Buffers<T, 1>>,
+    velocity: StateMap<Buffers<T, 1>>,
 }
 
 impl<T: Float> RmsProp<T> {
@@ -59,7 +74,8 @@ impl<T: Float> RmsProp<T> {
         check_range("rmsprop", "decay", config.decay, 0.0, 1.0, false)?;
         check_positive("rmsprop", "eps", config.eps)?;
         check_range("rmsprop", "weight_decay", config.weight_decay, 0.0, f64::INFINITY, false)?;
-        Ok(RmsProp { config, state: StateMap::default() })
+        check_range("rmsprop", "momentum", config.momentum, 0.0, 1.0, false)?;
+        Ok(RmsProp { config, state: StateMap::default(), velocity: StateMap::default() })
     }
 
     /// The settings.
@@ -71,23 +87,38 @@ impl<T: Float> RmsProp<T> {
     pub fn square_avg(&self, p: &Param<T>) -> Option<&[T]> {
         self.state.peek(p.id()).map(|s| s.bufs[0].as_slice())
     }
+
+    /// The last step `dW` of a parameter (`None` before its first step or without momentum).
+    pub fn velocity(&self, p: &Param<T>) -> Option<&[T]> {
+        self.velocity.peek(p.id()).map(|s| s.bufs[0].as_slice())
+    }
 }
 
 impl<T: Float> Optimizer<T> for RmsProp<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &dyn GradSource<T>) -> Result<()> {
         let c = self.config;
         let (eta, gamma, eps, rho) = (T::of(c.lr), T::of(c.decay), T::of(c.eps), T::of(c.weight_decay));
-        let one_minus = T::one() - gamma;
-        let state = &mut self.state;
+        let (one_minus, mu) = (T::one() - gamma, T::of(c.momentum));
+        let (state, velocity) = (&mut self.state, &mut self.velocity);
         check_eps_in::<T>("rmsprop", c.eps)?;
         for_each_param("rmsprop", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             let s = state.get("rmsprop", id, w.len())?;
             s.steps += 1;
             let [avg] = &mut s.bufs;
-            for ((w, &g), s) in w.iter_mut().zip(g).zip(avg.iter_mut()) {
+            if c.momentum == 0.0 {
+                for ((w, &g), s) in w.iter_mut().zip(g).zip(avg.iter_mut()) {
+                    let g = g + rho * *w;
+                    *s = gamma * *s + one_minus * g * g;
+                    *w -= eta * g / (s.sqrt() + eps);
+                }
+                return Ok(());
+            }
+            let [v] = &mut velocity.get("rmsprop", id, w.len())?.bufs;
+            for (((w, &g), s), v) in w.iter_mut().zip(g).zip(avg.iter_mut()).zip(v.iter_mut()) {
                 let g = g + rho * *w;
                 *s = gamma * *s + one_minus * g * g;
-                *w -= eta * g / (s.sqrt() + eps);
+                *v = eta * g / (s.sqrt() + eps) + mu * *v;
+                *w -= *v;
             }
             Ok(())
         })

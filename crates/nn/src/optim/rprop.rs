@@ -3,15 +3,18 @@
 //!
 //! With `g_i(t)` the current and `g_i(t-1)` the remembered gradient:
 //!
-//! | `g_i(t) g_i(t-1)` | step size | weight change, [`RpropVariant::Backtracking`] (lecture) | [`RpropVariant::IRpropMinus`] |
-//! |---|---|---|---|
-//! | `> 0` | `Δ_i = min(a Δ_i, Δ_max)` | `Δw_i = -sign(g_i) Δ_i` | same |
-//! | `< 0` | `Δ_i = max(b Δ_i, Δ_min)` | `Δw_i = -Δw_i(t-1)` (step back), then forget `g_i` | `Δw_i = 0`, forget `g_i` |
-//! | `= 0` | unchanged | `Δw_i = -sign(g_i) Δ_i` | same |
+//! | `g_i(t) g_i(t-1)` | step size | weight change, [`RpropVariant::Backtracking`] (Rprop+, the default) | [`RpropVariant::IRpropMinus`] | [`RpropVariant::Plain`] (lecture 003) |
+//! |---|---|---|---|---|
+//! | `> 0` | `Δ_i = min(a Δ_i, Δ_max)` | `Δw_i = -sign(g_i) Δ_i` | same | same |
+//! | `< 0` | `Δ_i = max(b Δ_i, Δ_min)` | `Δw_i = -Δw_i(t-1)` (step back), then forget `g_i` | `Δw_i = 0`, forget `g_i` | `Δw_i = -sign(g_i) Δ_i` with the shrunk `Δ_i`, remember `g_i` |
+//! | `= 0` | unchanged | `Δw_i = -sign(g_i) Δ_i` | same | same |
 //!
-//! "Forget" stores `g_i(t-1) = 0`, so the step after a sign change is never a second shrink. Defaults are the
-//! lecture's: `a = 1.2`, `b = 0.5`, `Δ_min = 1e-6`, `Δ_max = 50`, `Δ_0 = 0.1`. RProp is a full-batch method:
-//! the signs of minibatch gradients are too noisy for it.
+//! "Forget" stores `g_i(t-1) = 0`, so the step after a sign change is never a second shrink. The plain rule is
+//! the one lecture 003 writes (the step size adapts, the weight always moves against the sign of its current
+//! gradient, nothing is undone); Riedmiller and Braun's published rule with weight backtracking stays the
+//! default, under its own name. Default constants `a = 1.2`, `b = 0.5`, `Δ_min = 1e-6`, `Δ_max = 50`,
+//! `Δ_0 = 0.1` are Riedmiller and Braun's. RProp is a full-batch method: the signs of minibatch gradients are
+//! too noisy for it.
 
 use super::driver::{Counted, FullBatch, Point, StepOutcome};
 use super::flat::Problem;
@@ -20,10 +23,13 @@ use crate::error::{Error, Result};
 /// What RProp does to a weight whose gradient changed sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RpropVariant {
-    /// The lecture's rule (Riedmiller & Braun): undo the weight's previous change.
+    /// Rprop+ with weight backtracking (Riedmiller & Braun 1993): undo the weight's previous change.
     Backtracking,
     /// iRProp- (Igel & Hüsken 2000): leave the weight where it is.
     IRpropMinus,
+    /// The lecture's rule (lecture 003): step with the shrunk step size against the current gradient's sign,
+    /// no backtracking, and remember the gradient.
+    Plain,
 }
 
 /// RProp's constants.
@@ -115,10 +121,19 @@ impl Rprop {
                 -sign(g[i]) * self.steps[i]
             } else if prod < 0.0 {
                 self.steps[i] = (self.steps[i] * c.eta_minus).max(c.step_min);
-                self.prev_g[i] = 0.0;
                 match c.variant {
-                    RpropVariant::Backtracking => -self.prev_dw[i],
-                    RpropVariant::IRpropMinus => 0.0,
+                    RpropVariant::Backtracking => {
+                        self.prev_g[i] = 0.0;
+                        -self.prev_dw[i]
+                    }
+                    RpropVariant::IRpropMinus => {
+                        self.prev_g[i] = 0.0;
+                        0.0
+                    }
+                    RpropVariant::Plain => {
+                        self.prev_g[i] = g[i];
+                        -sign(g[i]) * self.steps[i]
+                    }
                 }
             } else {
                 self.prev_g[i] = g[i];
@@ -146,6 +161,7 @@ impl<P: Problem + ?Sized> FullBatch<P> for Rprop {
         match self.cfg.variant {
             RpropVariant::Backtracking => "rprop",
             RpropVariant::IRpropMinus => "irprop-",
+            RpropVariant::Plain => "rprop-plain",
         }
     }
 
