@@ -1,5 +1,6 @@
 //! AdaDelta (Zeiler, 2012): RMSProp whose step size is itself a running RMS of past steps, so the units of
-//! the step match the units of the weights and no learning rate is needed. The lecture's form:
+//! the step match the units of the weights and no learning rate is needed. Zeiler's form (one decay, as in
+//! PyTorch), the default:
 //!
 //! ```text
 //! g    = grad E(W_{t-1}) + rho W_{t-1}

@@ -31,9 +31,12 @@
 //! - `S(t-1) = S(t) != 0` (a straight line, no parabola) gives `μ = +μ_max`: keep going the way it went.
 //! - `S(t) = 0` gives `μ = 0`: the weight sits at a stationary point.
 //!
-//! Fahlman's rule ([`QuickpropVariant::Fahlman`], the default) agrees with the lecture form except in that last
-//! case of the first item: when the slope kept its sign and grew (the parabola through the two slopes opens
-//! downward), Fahlman takes the maximum step `μ Δw(t-1)` forward, the lecture form steps back.
+//! Fahlman's rule ([`QuickpropVariant::Fahlman`], the default) decides by the direction of the last step rather
+//! than by the ratio. When the last step went downhill (`S(t-1)` opposite in sign to `Δw(t-1)`, the usual case)
+//! the two agree except in that last case of the first item: when the slope kept its sign and grew (the parabola
+//! through the two slopes opens downward), Fahlman takes the maximum step `μ Δw(t-1)` forward, the lecture form
+//! steps back. After a step that went uphill (which a capped or backward step can produce) they differ in
+//! general. (Checked on 200 000 random `(S(t), S(t-1), Δw(t-1))` with a script, not kept.)
 
 use super::driver::{Counted, FullBatch, Point, StepOutcome};
 use super::flat::Problem;

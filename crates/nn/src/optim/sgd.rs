@@ -1,6 +1,7 @@
 //! Stochastic gradient descent with momentum ("heavy ball"), Nesterov momentum and weight decay.
 //!
-//! The lecture's form, with learning rate `eta`, momentum `mu` and weight decay `rho`:
+//! Lecture 003's template, which every first-order method here shares, with learning rate `eta`, momentum `mu`
+//! and weight decay `rho`:
 //!
 //! ```text
 //! dW_t = eta (grad E(W_{t-1}) + rho W_{t-1}) + mu dW_{t-1}
@@ -22,6 +23,10 @@
 //! dW_t = eta (grad E(V_{t-1}) + rho V_{t-1}) + mu dW_{t-1}
 //! V_t  = V_{t-1} - (eta (grad E(V_{t-1}) + rho V_{t-1}) + mu dW_t)
 //! ```
+//!
+//! This reparametrised form is PyTorch's `SGD(nesterov=True)`. Lecture 003 writes the literal form, the
+//! gradient taken at the shifted weights with the parameters holding `W`; that is
+//! [`super::NesterovLookAhead`]. Both visit the same look-ahead points (`V_t` here is its `W_t - mu dW_t`).
 
 use super::{Optimizer, ParamState, StateMap, check_positive, check_range, for_each_param};
 use crate::error::Result;
