@@ -218,7 +218,7 @@ fn nesterov_look_ahead_as_a_full_batch_method_matches_the_hand_numbers() {
     let tol = Tolerances { grad_norm: 0.0, rel_loss_change: 0.0, max_iters: 3 };
     let s = minimize(&mut opt, &mut p, W0.to_vec(), &tol).unwrap();
     assert_eq!(s.iters(), 3);
-    assert_steps(&[s.point.x.clone()], &[[1.9585045163900001, 1.47891447522]]);
+    assert_steps(std::slice::from_ref(&s.point.x), &[[1.9585045163900001, 1.47891447522]]);
     // One gradient at each look-ahead point and one at each new point, plus the start.
     assert_eq!(s.evals.grad, 7);
 }

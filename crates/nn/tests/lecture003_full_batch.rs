@@ -186,8 +186,8 @@ fn the_stacked_errors_jacobian_agrees_with_central_differences() {
     let (e, j) = problem.residuals_jacobian(&w).unwrap();
     // e = d - o, example by example, outputs within an example.
     assert_eq!(e.len(), 6);
-    for k in 0..6 {
-        assert!((e[k] - (d.data()[k] - o.data()[k])).abs() < 1e-15);
+    for (k, (e, (d, o))) in e.iter().zip(d.data().iter().zip(o.data())).enumerate() {
+        assert!((e - (d - o)).abs() < 1e-15, "e[{k}] = {e}, d - o = {}", d - o);
     }
     let h = 1e-6;
     for c in 0..n {
