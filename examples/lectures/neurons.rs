@@ -68,7 +68,7 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<NeuronsReport> {
     line(out, "# activations f(x) and f'(x) from the tape, against central differences (h = 1e-6)")?;
     let xs: Vec<f64> = (0..=400).map(|i| -4.0 + 8.0 * i as f64 / 400.0).collect();
     let h = 1e-6;
-    let (mut values, mut derivs, mut at_points) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut panels, mut at_points) = (Vec::new(), Vec::new());
     let mut max_err = 0.0f64;
     for name in ACTIVATIONS {
         let (y, d) = value_and_derivative(name, &xs)?;
@@ -86,19 +86,20 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<NeuronsReport> {
         say(out, &format!("{name}: f(0)"), f0[0])?;
         say(out, &format!("{name}: f'(1)"), format!("{:.6}", d1[0]))?;
         at_points.push((name.to_string(), f0[0], d1[0]));
-        values.push((name.to_string(), xs.iter().copied().zip(y).collect()));
-        derivs.push((name.to_string(), xs.iter().copied().zip(d).collect()));
+        panels.push(XyPanel {
+            title: name.to_string(),
+            x_desc: "x".into(),
+            y_desc: String::new(),
+            series: vec![
+                ("f(x)".into(), xs.iter().copied().zip(y).collect()),
+                ("f'(x), tape".into(), xs.iter().copied().zip(d).collect()),
+            ],
+            ..Default::default()
+        });
     }
     say(out, "max_derivative_error", format!("{max_err:.3e}"))?;
-    let panel = |title: &str, series| XyPanel {
-        title: title.into(),
-        x_desc: "x".into(),
-        y_desc: String::new(),
-        series,
-        ..Default::default()
-    };
     let path = o.out.join("activations.png");
-    plot::xy_panels(&path, &[panel("f(x)", values), panel("f'(x) (tape)", derivs)], 2)?;
+    plot::xy_panels(&path, &panels, 4)?;
     say(out, "picture", path.display())?;
 
     line(out, "# stochastic binary neuron: fires with probability sigmoid(s)")?;
