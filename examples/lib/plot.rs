@@ -170,3 +170,190 @@ pub fn image_grid(path: &Path, images: &[Vec<f64>], side: usize, cols: usize, ca
     };
     tile_grid(path, images, side, cols, Some(captions), &color)
 }
+
+/// One chart of named curves `y(x)` over a numeric x axis (for functions, not epochs), for [`xy_panels`].
+#[derive(Debug, Clone, Default)]
+pub struct XyPanel {
+    /// Title above the chart.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_desc: String,
+    /// Label of the y axis.
+    pub y_desc: String,
+    /// `(name, points)`; non-finite points are skipped.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Draw the x axis on a log10 scale (values must be positive; ticks show `10^k`).
+    pub log_x: bool,
+    /// Draw the y axis on a log10 scale.
+    pub log_y: bool,
+}
+
+const MORE_COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+/// The colour of series `i` in the function charts (8 distinguishable colours, then dashed repeats).
+fn series_color(i: usize) -> RGBColor {
+    MORE_COLORS[i % MORE_COLORS.len()]
+}
+
+/// Writes a PNG with `panels` in a grid of `cols` columns: curves over a numeric x axis, optionally with
+/// log10 axes (drawn as `log10` of the values, labelled `1e{k}`).
+///
+/// # Errors
+/// [`Error::Plot`] when drawing or writing fails.
+pub fn xy_panels(path: &Path, panels: &[XyPanel], cols: usize) -> Result<PathBuf> {
+    ensure_font();
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = BitMapBackend::new(path, (460 * cols as u32, 360 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err(path))?;
+    for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols)).iter()) {
+        let tx = |v: f64| if panel.log_x { v.log10() } else { v };
+        let ty = |v: f64| if panel.log_y { v.log10() } else { v };
+        let pts = || panel.series.iter().flat_map(|s| s.1.iter().map(|&(x, y)| (tx(x), ty(y))));
+        let ok = |v: &f64| v.is_finite();
+        let bounds = |vals: Vec<f64>| {
+            let lo = vals.iter().copied().filter(ok).fold(f64::INFINITY, f64::min);
+            let hi = vals.iter().copied().filter(ok).fold(f64::NEG_INFINITY, f64::max);
+            if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(0.0).max(-1.0), lo.max(0.0) + 1.0) }
+        };
+        let (x0, x1) = bounds(pts().map(|p| p.0).collect());
+        let (y0, y1) = bounds(pts().map(|p| p.1).collect());
+        let pad = 0.05 * (y1 - y0);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 20))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(plot_err(path))?;
+        let (lx, ly) = (panel.log_x, panel.log_y);
+        let fx = move |v: &f64| if lx { format!("1e{v:.1}") } else { format!("{v:.2}") };
+        let fy = move |v: &f64| if ly { format!("1e{v:.1}") } else { format!("{v:.2}") };
+        chart
+            .configure_mesh()
+            .x_desc(panel.x_desc.as_str())
+            .y_desc(panel.y_desc.as_str())
+            .x_label_formatter(&fx)
+            .y_label_formatter(&fy)
+            .label_style((FONT, 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err(path))?;
+        for (i, (name, points)) in panel.series.iter().enumerate() {
+            let color = series_color(i);
+            let line: Vec<(f64, f64)> =
+                points.iter().map(|&(x, y)| (tx(x), ty(y))).filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(plot_err(path))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        if !panel.series.is_empty() {
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(plot_err(path))?;
+        }
+    }
+    root.present().map_err(plot_err(path))?;
+    Ok(path.to_path_buf())
+}
+
+/// One 2-D picture for [`plane_panels`]: a shaded field over a rectangle (a decision region or a loss
+/// surface), labelled points and named paths or lines on top.
+#[derive(Debug, Clone, Default)]
+pub struct PlanePanel {
+    /// Title above the picture.
+    pub title: String,
+    /// The rectangle `(x0, x1, y0, y1)`.
+    pub extent: (f64, f64, f64, f64),
+    /// `res x res` values in `[0, 1]`, row 0 at the bottom (`y0`), drawn from light blue (0) to light
+    /// orange (1); empty for a white background.
+    pub field: Vec<f64>,
+    /// Side of the field's grid.
+    pub res: usize,
+    /// Points `(x, y, class)`: class 0 blue circles, 1 orange, others further colours.
+    pub points: Vec<(f64, f64, usize)>,
+    /// `(name, polyline)`: separating lines, optimizer paths, contour lines (an empty name has no legend).
+    pub paths: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Writes a PNG with the 2-D panels in a grid of `cols` columns.
+///
+/// # Errors
+/// [`Error::Plot`] when drawing or writing fails.
+pub fn plane_panels(path: &Path, panels: &[PlanePanel], cols: usize) -> Result<PathBuf> {
+    ensure_font();
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = BitMapBackend::new(path, (420 * cols as u32, 420 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err(path))?;
+    for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols)).iter()) {
+        let (x0, x1, y0, y1) = panel.extent;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err(path))?;
+        chart.configure_mesh().disable_mesh().label_style((FONT, 12)).draw().map_err(plot_err(path))?;
+        let r = panel.res;
+        if r > 0 && panel.field.len() == r * r {
+            let (dx, dy) = ((x1 - x0) / r as f64, (y1 - y0) / r as f64);
+            let cells = panel.field.iter().enumerate().map(|(k, &v)| {
+                let (i, j) = (k / r, k % r);
+                let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
+                let mix = |a: f64, b: f64| (a + (b - a) * v) as u8;
+                let c = RGBColor(mix(198.0, 253.0), mix(219.0, 208.0), mix(239.0, 162.0));
+                let (cx, cy) = (x0 + j as f64 * dx, y0 + i as f64 * dy);
+                Rectangle::new([(cx, cy), (cx + dx, cy + dy)], c.filled())
+            });
+            chart.draw_series(cells).map_err(plot_err(path))?;
+        }
+        let class_color = |c: usize| [RGBColor(31, 119, 180), RGBColor(230, 100, 0), RGBColor(44, 160, 44)][c % 3];
+        chart
+            .draw_series(panel.points.iter().map(|&(x, y, c)| Circle::new((x, y), 3, class_color(c).filled())))
+            .map_err(plot_err(path))?;
+        let mut legend = false;
+        for (i, (name, line)) in panel.paths.iter().enumerate() {
+            let color = if name.is_empty() { RGBColor(90, 90, 90) } else { series_color(i) };
+            let width = if name.is_empty() { 1 } else { 2 };
+            let drawn = chart
+                .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(width)))
+                .map_err(plot_err(path))?;
+            if !name.is_empty() {
+                legend = true;
+                drawn
+                    .label(name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            }
+        }
+        if legend {
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 12))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(plot_err(path))?;
+        }
+    }
+    root.present().map_err(plot_err(path))?;
+    Ok(path.to_path_buf())
+}

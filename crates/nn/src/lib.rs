@@ -48,6 +48,7 @@ pub mod error;
 pub mod init;
 pub mod io;
 pub mod layers;
+pub mod logic;
 pub mod metrics;
 pub mod module;
 pub mod optim;

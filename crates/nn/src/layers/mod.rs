@@ -1,4 +1,4 @@
-//! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`], and for CNNs
+//! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`], [`PRelu`], and for CNNs
 //! [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`LocallyConnected2d`].
 //!
 //! Every layer implements [`crate::Module`]: `forward` records on a tape, parameters persist across tapes
@@ -11,6 +11,7 @@ mod dropout;
 mod linear;
 mod mlp;
 mod pool;
+mod prelu;
 mod sequential;
 
 pub use activation::Activation;
@@ -20,6 +21,7 @@ pub use dropout::Dropout;
 pub use linear::{Linear, LinearConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use prelu::PRelu;
 pub use sequential::Sequential;
 
 #[cfg(test)]
