@@ -222,3 +222,15 @@ fn nesterov_look_ahead_as_a_full_batch_method_matches_the_hand_numbers() {
     // One gradient at each look-ahead point and one at each new point, plus the start.
     assert_eq!(s.evals.grad, 7);
 }
+
+#[test]
+fn the_template_optimizers_reject_a_momentum_of_one() {
+    let e1 = AdaGrad::<f64>::new(AdaGradConfig { momentum: 1.0, ..Default::default() }).unwrap_err();
+    assert_eq!(e1.to_string(), "adagrad: momentum = 1 is outside [0, 1)");
+    let e2 = RmsProp::<f64>::new(RmsPropConfig { momentum: 1.0, ..Default::default() }).unwrap_err();
+    assert_eq!(e2.to_string(), "rmsprop: momentum = 1 is outside [0, 1)");
+    let e3 = AdaDelta::<f64>::new(AdaDeltaConfig { momentum: -0.1, ..Default::default() }).unwrap_err();
+    assert_eq!(e3.to_string(), "adadelta: momentum = -0.1 is outside [0, 1)");
+    let e4 = NesterovLookAhead::<f64>::new(NagConfig { momentum: 1.0, ..Default::default() }).unwrap_err();
+    assert_eq!(e4.to_string(), "nesterov look-ahead: momentum = 1 is outside [0, 1)");
+}

@@ -62,6 +62,34 @@ fn rprop_plain_rule_steps_with_the_shrunk_step_after_a_sign_flip() {
     assert!((xs[2][1] + 0.1).abs() < 1e-12, "{xs:?}");
 }
 
+#[test]
+fn rprop_weight_decay_uses_the_sign_of_the_decayed_gradient() {
+    // rho = 0.5: the sign of g + 0.5 w; the minimum moves from (1, -0.15) to (0.8, -0.12). The first five steps
+    // are those without decay (no sign differs yet); at step 6 w1 = -0.124 is past -0.12 and turns, at step 7
+    // w0 = 0.993 is past 0.8 and turns.
+    let mut p = rprop_problem();
+    let cfg = RpropConfig { variant: RpropVariant::Plain, weight_decay: 0.5, ..Default::default() };
+    let mut rprop = Rprop::new(cfg).unwrap();
+    let xs = steps(&mut rprop, &mut p, &[0.0, 0.0], 7);
+    assert_steps(
+        &xs,
+        &[
+            [0.1, -0.1],
+            [0.22, -0.22],
+            [0.364, -0.16],
+            [0.5367999999999999, -0.08800000000000001],
+            [0.7441599999999999, -0.124],
+            [0.9929919999999999, -0.106],
+            [0.8685759999999999, -0.11499999999999999],
+        ],
+    );
+    assert!(
+        (rprop.step_sizes()[0] - 0.12441599999999997).abs() < 1e-15 && (rprop.step_sizes()[1] - 0.009).abs() < 1e-15
+    );
+    let err = Rprop::new(RpropConfig { weight_decay: -1.0, ..Default::default() }).unwrap_err().to_string();
+    assert!(err.contains("weight_decay >= 0"), "{err}");
+}
+
 /// `(w0 - 2)^2 + (w1^2 - 1)^2`: a parabola for w0, a double well for w1.
 fn quickprop_problem() -> FnProblem<f64, impl TapeFn<f64>> {
     FnProblem::new(vec![[2].into()], |_: &Tape<f64>, v: &[Var<'_, f64>]| {

@@ -47,6 +47,8 @@ pub struct RpropConfig {
     pub step_init: f64,
     /// Behaviour on a sign change.
     pub variant: RpropVariant,
+    /// Weight decay `ρ >= 0`: the sign of `g + ρ w` is used, lecture 003's template (default 0).
+    pub weight_decay: f64,
 }
 
 impl Default for RpropConfig {
@@ -58,6 +60,7 @@ impl Default for RpropConfig {
             step_max: 50.0,
             step_init: 0.1,
             variant: RpropVariant::Backtracking,
+            weight_decay: 0.0,
         }
     }
 }
@@ -75,19 +78,22 @@ impl Rprop {
     /// A fresh optimizer.
     ///
     /// # Errors
-    /// [`Error::Config`] unless `0 < b < 1 < a` and `0 < Δ_min <= Δ_0 <= Δ_max`.
+    /// [`Error::Config`] unless `0 < b < 1 < a`, `0 < Δ_min <= Δ_0 <= Δ_max` and `ρ >= 0` is finite.
     pub fn new(cfg: RpropConfig) -> Result<Self> {
         let ok = 0.0 < cfg.eta_minus
             && cfg.eta_minus < 1.0
             && cfg.eta_plus > 1.0
             && 0.0 < cfg.step_min
             && cfg.step_min <= cfg.step_init
-            && cfg.step_init <= cfg.step_max;
+            && cfg.step_init <= cfg.step_max
+            && cfg.weight_decay >= 0.0
+            && cfg.weight_decay.is_finite();
         if !ok {
             return Err(Error::Config {
                 what: "rprop",
                 msg: format!(
-                    "need 0 < eta_minus < 1 < eta_plus and 0 < step_min <= step_init <= step_max; got {cfg:?}"
+                    "need 0 < eta_minus < 1 < eta_plus, 0 < step_min <= step_init <= step_max and a finite \
+                     weight_decay >= 0; got {cfg:?}"
                 ),
             });
         }
@@ -105,7 +111,7 @@ impl Rprop {
     }
 
     /// Applies the rule to `x` given its gradient `g`, in place.
-    fn update(&mut self, x: &mut [f64], g: &[f64]) {
+    fn update(&mut self, x: &mut [f64], g_loss: &[f64]) {
         let n = x.len();
         if self.steps.len() != n {
             self.steps = vec![self.cfg.step_init; n];
@@ -113,6 +119,7 @@ impl Rprop {
             self.prev_dw = vec![0.0; n];
         }
         let c = self.cfg;
+        let g: Vec<f64> = g_loss.iter().zip(x.iter()).map(|(g, w)| g + c.weight_decay * w).collect();
         for i in 0..n {
             let prod = g[i] * self.prev_g[i];
             let dw = if prod > 0.0 {
