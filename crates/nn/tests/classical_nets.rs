@@ -1,4 +1,4 @@
-//! RProp and QuickProp: their first steps against numbers computed by hand from the lecture's rules, then
+//! RProp and QuickProp: their first steps against numbers computed by hand from the rules (RProp+ with backtracking, iRProp-, QuickProp), then
 //! full-batch training of XOR and of a small MLP on iris. Also the module adapter.
 
 use rand::SeedableRng;
@@ -46,7 +46,7 @@ fn assert_close(got: &[Vec<f64>], want: &[[f64; 2]]) {
 fn rprop_first_steps_match_the_hand_computed_rule() {
     // w0 heads for 1 with a gradient that never changes sign: steps 0.1, 0.12, 0.144, 0.1728.
     // w1 heads for -0.15: -0.1 (g = 0.3), -0.12 (g = 0.1, same sign), then g = -0.14 flips the sign:
-    // the step size halves to 0.06 and the lecture's rule undoes the -0.12 (w1 back to -0.1) while iRProp-
+    // the step size halves to 0.06 and RProp+ (backtracking) undoes the -0.12 (w1 back to -0.1) while iRProp-
     // stays at -0.22; both then see a gradient with remembered sign 0 and move 0.06 toward -0.15.
     let mut p = two_parabolas(1.0, 1.0, -0.15);
     let mut rprop = Rprop::new(RpropConfig::default()).unwrap();
