@@ -45,49 +45,6 @@ pub const MAX_HIDDEN_LAYERS: usize = 64;
 /// The `--data` default: the bundled file, relative to the workspace root (see [`resolve_data`]).
 pub const DEFAULT_DATA: &str = "examples/data/digits.csv.gz";
 
-/// The hidden activations the command line offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ActivationKind {
-    /// `max(0, x)`.
-    Relu,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// Logistic sigmoid.
-    Sigmoid,
-    /// Leaky relu with slope 0.01 below zero.
-    LeakyRelu,
-    /// `ln(1 + e^x)`.
-    Softplus,
-}
-
-impl ActivationKind {
-    /// The `nn` activation.
-    pub fn activation(self) -> Activation {
-        match self {
-            ActivationKind::Relu => Activation::Relu,
-            ActivationKind::Tanh => Activation::Tanh,
-            ActivationKind::Sigmoid => Activation::Sigmoid,
-            ActivationKind::LeakyRelu => Activation::leaky(0.01),
-            ActivationKind::Softplus => Activation::Softplus,
-        }
-    }
-}
-
-/// Parses a batch size: `full` or `0` is full batch, `1` stochastic, anything else mini-batches.
-///
-/// # Errors
-/// A message when it is neither `full` nor a number.
-pub fn parse_batching(s: &str) -> std::result::Result<Batching, String> {
-    match s.trim() {
-        "full" | "0" => Ok(Batching::Full),
-        "1" => Ok(Batching::Stochastic),
-        n => n
-            .parse::<usize>()
-            .map(|size| Batching::MiniBatch { size, drop_last: false })
-            .map_err(|_| format!("batch size must be a number or \"full\", got {n:?}")),
-    }
-}
-
 /// The command line of the digits example.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "digits", about = "Train an MLP on the 8x8 handwritten digits, or predict with a saved one")]
@@ -166,6 +123,49 @@ pub struct TrainArgs {
 impl Default for TrainArgs {
     fn default() -> Self {
         DigitsArgs::parse_from(["digits"]).train
+    }
+}
+
+/// The hidden activations the command line offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActivationKind {
+    /// `max(0, x)`.
+    Relu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+    /// Leaky relu with slope 0.01 below zero.
+    LeakyRelu,
+    /// `ln(1 + e^x)`.
+    Softplus,
+}
+
+impl ActivationKind {
+    /// The `nn` activation.
+    pub fn activation(self) -> Activation {
+        match self {
+            ActivationKind::Relu => Activation::Relu,
+            ActivationKind::Tanh => Activation::Tanh,
+            ActivationKind::Sigmoid => Activation::Sigmoid,
+            ActivationKind::LeakyRelu => Activation::leaky(0.01),
+            ActivationKind::Softplus => Activation::Softplus,
+        }
+    }
+}
+
+/// Parses a batch size: `full` or `0` is full batch, `1` stochastic, anything else mini-batches.
+///
+/// # Errors
+/// A message when it is neither `full` nor a number.
+pub fn parse_batching(s: &str) -> std::result::Result<Batching, String> {
+    match s.trim() {
+        "full" | "0" => Ok(Batching::Full),
+        "1" => Ok(Batching::Stochastic),
+        n => n
+            .parse::<usize>()
+            .map(|size| Batching::MiniBatch { size, drop_last: false })
+            .map_err(|_| format!("batch size must be a number or \"full\", got {n:?}")),
     }
 }
 

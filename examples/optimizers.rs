@@ -332,10 +332,10 @@ fn evaluations(e: &EvalCounts) -> String {
 fn decade(v: &f64) -> String {
     let e = v.log10().floor();
     let m = v / 10f64.powf(e);
-    match [1.0, 2.0, 5.0, 10.0].iter().find(|&&k| (m - k).abs() < 1e-6 * k) {
-        Some(&k) if k == 10.0 => format!("1e{}", e + 1.0),
-        Some(&k) => format!("{k}e{e}"),
+    match [1.0, 2.0, 5.0, 10.0].into_iter().find(|k| (m - k).abs() < 1e-6 * k) {
         None => String::new(),
+        Some(k) if k > 5.0 => format!("1e{}", e + 1.0), // 10 x 10^e, rounding
+        Some(k) => format!("{k}e{e}"),
     }
 }
 
