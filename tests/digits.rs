@@ -4,10 +4,16 @@
 use clap::Parser;
 use tapegrad::Tensor;
 use tapegrad_e2e::{is_png, scratch};
-use tapegrad_examples::digits::{self, DigitsArgs, PredictArgs, TrainArgs, parse_batching};
-use tapegrad_examples::optim_choice::OptimizerKind;
+use tapegrad_examples::digits::{default_data_path, load_split};
 use tapegrad_nn::data::Batching;
 use tapegrad_nn::{Mlp, Module};
+
+#[allow(dead_code)] // the example's `main`
+#[path = "../examples/digits.rs"]
+mod digits;
+
+use digits::optimizers::OptimizerKind;
+use digits::{DigitsArgs, PredictArgs, TrainArgs, parse_batching};
 
 /// The command line with `flags` after the program name, output into `dir`, no progress bar.
 fn args(dir: &std::path::Path, flags: &[&str]) -> TrainArgs {
@@ -34,6 +40,7 @@ fn default_run_reaches_97_percent_and_writes_pictures_and_model() {
     for png in ["curves.png", "weights.png", "misclassified.png"] {
         assert!(is_png(&dir.join(png)), "{png} missing or not a PNG");
     }
+    assert!(report.files.iter().all(|f| f.starts_with(&dir)), "{:?}", report.files);
     let svg = std::fs::read_to_string(dir.join("curves.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("accuracy"));
     assert!(dir.join("model.safetensors").metadata().unwrap().len() > 4 * 17_000);
@@ -46,13 +53,13 @@ fn a_saved_model_reloads_and_predicts_identically() {
     let model_path = dir.join("model.safetensors");
 
     let loaded = Mlp::<f32>::load(&model_path).unwrap();
-    let (_, test) = digits::load_split(&digits::default_data_path(), 7).unwrap();
+    let (_, test) = load_split(&default_data_path(), 7).unwrap();
     let a = report.model.predict(test.features()).unwrap();
     let b = loaded.predict(test.features()).unwrap();
     assert_eq!(a.to_vec(), b.to_vec(), "logits differ after reloading");
 
     // The predict mode on the test split gives the same classes and accuracy as training reported.
-    let p = PredictArgs { model: model_path.clone(), row: None, data: digits::default_data_path(), seed: 7 };
+    let p = PredictArgs { model: model_path.clone(), row: None, data: default_data_path(), seed: 7 };
     let mut out = Vec::new();
     let pred = digits::predict(&p, &mut out).unwrap();
     assert_eq!(pred, tapegrad::argmax_rows(&a).unwrap());
@@ -74,7 +81,7 @@ fn predict_rejects_a_short_row_and_a_missing_model() {
     let p = PredictArgs {
         model: scratch("digits-missing").join("nope.safetensors"),
         row: None,
-        data: digits::default_data_path(),
+        data: default_data_path(),
         seed: 0,
     };
     let err = digits::predict(&p, &mut Vec::new()).unwrap_err().to_string();
@@ -163,4 +170,76 @@ fn default_settings_exceed_95_percent_on_other_seeds() {
         let report = digits::train(&args(&dir, &["--seed", seed]), &mut Vec::new()).unwrap();
         assert!(report.test_accuracy > 0.95, "seed {seed}: test accuracy {}", report.test_accuracy);
     }
+}
+
+#[test]
+fn the_weights_picture_shows_the_change_from_initialisation() {
+    // The change is trained minus initial: a pixel that is 0 in every training image gives its weights no
+    // gradient, so under Adam (no weight decay) they end exactly where they started; the others moved.
+    let dir = scratch("digits-weights");
+    let report = digits::train(&args(&dir, &["--epochs", "3"]), &mut Vec::new()).unwrap();
+    let change = &report.weight_change;
+    assert_eq!(change.dims(), &[128, 64]);
+    let (train, _) = load_split(&default_data_path(), 0).unwrap();
+    let blank: Vec<usize> = (0..64).filter(|&j| train.features().data().chunks(64).all(|r| r[j] == 0.0)).collect();
+    assert_eq!(report.blank_pixels, blank);
+    assert!(!blank.is_empty() && blank.len() < 10, "blank pixels {blank:?}");
+    for j in 0..64 {
+        let column_moved = change.data().chunks(64).any(|row| row[j] != 0.0);
+        assert_eq!(column_moved, !blank.contains(&j), "pixel {j}");
+    }
+    // Not the trained weights themselves: those are nowhere zero.
+    let trained = report.model.params()[0].1.value().clone();
+    assert!(trained.data().iter().all(|&w| w != 0.0));
+}
+
+#[test]
+fn help_prints_relative_defaults_in_the_flags_format() {
+    for argv in [&["digits", "--help"][..], &["digits", "predict", "--help"]] {
+        let help = DigitsArgs::try_parse_from(argv).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        let text = help.to_string();
+        assert!(text.contains("[default: examples/data/digits.csv.gz]"), "{text}");
+        assert!(!text.contains(env!("CARGO_MANIFEST_DIR")), "a build-machine path in --help:\n{text}");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display().to_string();
+        assert!(!text.contains(&root), "a build-machine path in --help:\n{text}");
+    }
+    let help = DigitsArgs::try_parse_from(["digits", "--help"]).unwrap_err().to_string();
+    for shown in ["[default: out/digits]", "[default: adam]", "[default: 128,64]", "[default: 32]", "[default: 60]"] {
+        assert!(help.contains(shown), "{shown} missing:\n{help}");
+    }
+    // Every default shown is accepted back by its flag and gives the same arguments.
+    let defaults = DigitsArgs::try_parse_from(["digits"]).unwrap().train;
+    let spelled = DigitsArgs::try_parse_from([
+        "digits",
+        "--data",
+        "examples/data/digits.csv.gz",
+        "--optimizer",
+        "adam",
+        "--hidden",
+        "128,64",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "60",
+        "--out",
+        "out/digits",
+        "--activation",
+        "relu",
+        "--dropout",
+        "0",
+        "--seed",
+        "0",
+    ])
+    .unwrap()
+    .train;
+    assert_eq!(format!("{defaults:?}"), format!("{spelled:?}"));
+    // The relative default resolves to the bundled file from any folder.
+    assert_eq!(
+        std::fs::canonicalize(digits::resolve_data(&defaults.data)).unwrap(),
+        std::fs::canonicalize(default_data_path()).unwrap()
+    );
+    let predict = DigitsArgs::try_parse_from(["digits", "predict"]).unwrap();
+    let Some(digits::Command::Predict(p)) = predict.command else { panic!("predict did not parse") };
+    assert_eq!(p.model.to_str(), Some("out/digits/model.safetensors"));
 }

@@ -1,11 +1,17 @@
-//! The digits command line at its edges (issue 11): bad flags are refused before anything is trained or
+//! The digits command line at its edges: bad flags are refused before anything is trained or
 //! allocated, an unwritable `--out` before training, a diverged run exits with an error and saves nothing,
 //! and `predict` refuses hostile model files and non-finite rows with a clear error instead of aborting.
 
 use clap::Parser;
 use tapegrad_e2e::scratch;
 use tapegrad_examples::Error;
-use tapegrad_examples::digits::{self, DigitsArgs, PredictArgs, TrainArgs};
+use tapegrad_examples::digits::default_data_path;
+
+#[allow(dead_code)] // the example's `main`
+#[path = "../examples/digits.rs"]
+mod digits;
+
+use digits::{DigitsArgs, PredictArgs, TrainArgs};
 
 fn args(dir: &std::path::Path, flags: &[&str]) -> TrainArgs {
     let out = dir.to_str().unwrap();
@@ -112,7 +118,7 @@ fn digits_predict_refuses_a_hostile_model_file_with_a_clear_error() {
     {
         let path = dir.join(format!("model{i}.safetensors"));
         std::fs::write(&path, hostile_model(sizes)).unwrap();
-        let p = PredictArgs { model: path, row: None, data: digits::default_data_path(), seed: 0 };
+        let p = PredictArgs { model: path, row: None, data: default_data_path(), seed: 0 };
         let err = digits::predict(&p, &mut Vec::new()).unwrap_err().to_string();
         assert!(err.contains("model") && err.len() < 400, "{} bytes: {err}", err.len());
     }

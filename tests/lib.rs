@@ -1,5 +1,6 @@
-//! End-to-end tests live in this package; see the `[[test]]` targets. The examples' logic lives in
-//! `tapegrad-examples` (its library), so these tests run exactly what `cargo run --example` runs.
+//! End-to-end tests live in this package; see the `[[test]]` targets. Each example's test includes the
+//! example's own file (`#[path = "../examples/NAME.rs"] mod NAME;`) and calls its `run` with arguments parsed
+//! by its clap parser, so these tests run exactly what `cargo run --example NAME` runs.
 //!
 //! Helpers for the tests: a fresh scratch folder per test.
 

@@ -1,21 +1,31 @@
-//! Regression (diabetes, MSE) and binary classification (breast cancer, sigmoid + BCE) end to end.
+//! The `regression` (diabetes, MSE) and `binary` (breast cancer, sigmoid + BCE) examples end to end.
 
+use clap::Parser;
 use tapegrad::Tensor;
 use tapegrad_e2e::{is_png, scratch};
-use tapegrad_examples::binary::{self, BinaryOptions};
-use tapegrad_examples::regression::{self, RegressionOptions, least_squares};
+
+#[allow(dead_code)] // the example's `main`
+#[path = "../examples/binary.rs"]
+mod binary;
+#[allow(dead_code)] // the example's `main`
+#[path = "../examples/regression.rs"]
+mod regression;
+
+use binary::BinaryArgs;
+use regression::{RegressionArgs, least_squares};
 
 #[test]
 fn regression_beats_the_mean_predictor_and_writes_its_curve() {
     let dir = scratch("regression");
-    let report =
-        regression::run(&RegressionOptions { out_dir: dir.clone(), ..Default::default() }, &mut Vec::new()).unwrap();
+    let args = RegressionArgs::try_parse_from(["regression", "--out", dir.to_str().unwrap()]).unwrap();
+    let report = regression::run(&args, &mut Vec::new()).unwrap();
     assert!(report.mlp.mse < report.mean.mse, "MLP {:?} vs mean {:?}", report.mlp, report.mean);
     assert!(report.mlp.r2 > 0.3, "MLP R^2 {}", report.mlp.r2);
     // The linear model is the known strong baseline on this data (R^2 about 0.5).
     assert!(report.least_squares.r2 > 0.4, "least squares R^2 {}", report.least_squares.r2);
     assert!(report.mean.r2.abs() < 0.05, "mean predictor R^2 {}", report.mean.r2);
     assert!(is_png(&dir.join("loss.png")));
+    assert!(report.files.iter().all(|f| f.starts_with(&dir)), "{:?}", report.files);
 }
 
 #[test]
@@ -39,9 +49,32 @@ fn least_squares_reports_singular_normal_equations() {
 #[test]
 fn breast_cancer_classifier_reaches_93_percent_with_a_low_log_loss() {
     let dir = scratch("binary");
-    let report = binary::run(&BinaryOptions { out_dir: dir.clone(), ..Default::default() }, &mut Vec::new()).unwrap();
+    let args = BinaryArgs::try_parse_from(["binary", "--out", dir.to_str().unwrap()]).unwrap();
+    let report = binary::run(&args, &mut Vec::new()).unwrap();
     assert!(report.accuracy > 0.93, "accuracy {}", report.accuracy);
     assert!(report.precision > 0.85 && report.recall > 0.85, "{report:?}");
     assert!(report.log_loss < 0.3, "log-loss {}", report.log_loss);
     assert!(is_png(&dir.join("curves.png")));
+    assert!(report.files.iter().all(|f| f.starts_with(&dir)), "{:?}", report.files);
+}
+
+#[test]
+fn help_shows_relative_defaults_and_zero_epochs_write_nothing() {
+    for (help, want) in [
+        (RegressionArgs::try_parse_from(["regression", "--help"]).unwrap_err(), "[default: out/regression]"),
+        (BinaryArgs::try_parse_from(["binary", "--help"]).unwrap_err(), "[default: out/binary]"),
+    ] {
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains(want) && help.to_string().contains("--epochs"), "{help}");
+    }
+    assert_eq!(RegressionArgs::try_parse_from(["regression"]).unwrap().epochs, 60);
+    assert_eq!(BinaryArgs::try_parse_from(["binary"]).unwrap().epochs, 50);
+
+    let dir = scratch("tabular-bad").join("never");
+    let flags = |name| [name, "--epochs", "0", "--out", dir.to_str().unwrap()];
+    let err = regression::run(&RegressionArgs::try_parse_from(flags("regression")).unwrap(), &mut Vec::new());
+    assert!(err.unwrap_err().to_string().starts_with("--epochs"));
+    let err = binary::run(&BinaryArgs::try_parse_from(flags("binary")).unwrap(), &mut Vec::new());
+    assert!(err.unwrap_err().to_string().starts_with("--epochs"));
+    assert!(!dir.exists(), "a rejected run created its output folder");
 }

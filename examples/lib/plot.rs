@@ -1,4 +1,5 @@
-//! Pictures the examples write: training curves (PNG and SVG), weight tiles and digit grids (PNG).
+//! Pictures the examples write: training curves (PNG and SVG) and grids of digits (PNG). Tiles on a shared
+//! colour scale with a colour bar are in [`crate::heatmap`].
 //!
 //! Text is drawn with a font compiled into the binary (`assets/DejaVuSans.ttf`), so no system font library
 //! is needed.
@@ -9,10 +10,11 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-pub(crate) const FONT: &str = "sans-serif";
+/// The font family name the bundled font is registered under.
+pub const FONT: &str = "sans-serif";
 
 /// Registers the bundled font under `sans-serif` (once per process).
-pub(crate) fn ensure_font() {
+pub fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -22,7 +24,7 @@ pub(crate) fn ensure_font() {
 }
 
 /// Turns any drawing error into [`Error::Plot`] for `path`.
-pub(crate) fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+pub fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::Plot { path: path.display().to_string(), msg: e.to_string() }
 }
 
@@ -99,17 +101,6 @@ pub fn curves(stem: &Path, panels: &[Panel<'_>]) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-/// Diverging colour for `v` in `[-1, 1]`: blue for negative, white at zero, red for positive.
-fn diverging(v: f64) -> RGBColor {
-    let v = v.clamp(-1.0, 1.0);
-    let fade = |c: f64| (255.0 * (1.0 - v.abs()) + c * v.abs()) as u8;
-    if v >= 0.0 {
-        RGBColor(fade(178.0), fade(24.0), fade(43.0))
-    } else {
-        RGBColor(fade(33.0), fade(102.0), fade(172.0))
-    }
-}
-
 /// Draws each row of `images` (`side x side` values, row-major) as a tile in a grid of `cols` columns, with an
 /// optional caption under each tile. `color` maps a value to its pixel colour.
 fn tile_grid(
@@ -143,20 +134,6 @@ fn tile_grid(
     }
     root.present().map_err(plot_err(path))?;
     Ok(path.to_path_buf())
-}
-
-/// Writes the weights of each hidden unit (one row of `images`, `side x side` values) as a tile, blue for
-/// negative and red for positive, each tile scaled by its own largest magnitude: the picture of what the
-/// first layer looks for.
-///
-/// # Errors
-/// [`Error::Plot`] when drawing or writing fails.
-pub fn weight_tiles(path: &Path, weights: &[Vec<f64>], side: usize, cols: usize) -> Result<PathBuf> {
-    let color = |img: &[f64], v: f64| {
-        let m = img.iter().fold(0.0f64, |m, w| m.max(w.abs()));
-        diverging(if m > 0.0 { v / m } else { 0.0 })
-    };
-    tile_grid(path, weights, side, cols, None, &color)
 }
 
 /// Writes grey-scale images (values in `[0, 1]`, dark ink on white) in a grid with a caption under each.

@@ -1,28 +1,109 @@
-//! The classical full-batch methods of `nn` (RProp, QuickProp, conjugate gradients, BFGS, L-BFGS, Newton-CG) on
-//! the digits: one iteration per "epoch", each over the whole training set, through `nn`'s flat
-//! [`ModuleProblem`] view of the MLP's parameters.
+//! The `--optimizer` flag of the digits example: the first-order optimizers of `nn` (one step per
+//! mini-batch, through `fit`), and the classical full-batch methods (RProp, QuickProp, conjugate gradients,
+//! BFGS, L-BFGS, Newton-CG), which take one iteration over the whole training set per "epoch" through `nn`'s
+//! flat [`ModuleProblem`] view of the MLP's parameters.
 //!
 //! Dense-matrix methods need `n x n` memory for `n` parameters: BFGS is refused when that exceeds
-//! [`DENSE_LIMIT_BYTES`] (the default 64-128-64-10 MLP has 17226 parameters, 2.4 GB), with a pointer to L-BFGS.
-//! Levenberg-Marquardt and full Newton are left to the `optimizers` example, which runs them on iris.
+//! [`DENSE_LIMIT_BYTES`] (the default 64-128-64-10 MLP has 17226 parameters, 2.4 GB), with a pointer to
+//! L-BFGS. Levenberg-Marquardt and full Newton are left to the `optimizers` example, which runs them on iris.
 
-use crate::error::{Error, Result};
-use crate::optim_choice::OptimizerKind;
+use clap::ValueEnum;
 use std::ops::ControlFlow;
 use std::time::Instant;
-use tapegrad::{Tape, Var};
+use tapegrad::{Float, Tape, Var};
+use tapegrad_examples::error::{Error, Result};
 use tapegrad_nn::data::Dataset;
 use tapegrad_nn::layers::Mlp;
-use tapegrad_nn::optim::bfgs::{Bfgs, BfgsConfig};
-use tapegrad_nn::optim::cg::{CgBeta, CgConfig, ConjugateGradient};
-use tapegrad_nn::optim::driver::{Counted, FullBatch, Point, StepOutcome};
-use tapegrad_nn::optim::flat::{ModuleProblem, Problem};
-use tapegrad_nn::optim::lbfgs::{Lbfgs, LbfgsConfig};
-use tapegrad_nn::optim::newton::{NewtonCg, NewtonCgConfig};
-use tapegrad_nn::optim::quickprop::{Quickprop, QuickpropConfig};
-use tapegrad_nn::optim::rprop::{Rprop, RpropConfig};
+use tapegrad_nn::optim::driver::Counted;
+use tapegrad_nn::optim::full_batch::{
+    Bfgs, BfgsConfig, CgBeta, CgConfig, ConjugateGradient, FullBatch, Lbfgs, LbfgsConfig, ModuleProblem, NewtonCg,
+    NewtonCgConfig, Point, Problem, Quickprop, QuickpropConfig, Rprop, RpropConfig, StepOutcome,
+};
+use tapegrad_nn::optim::{
+    AdaDelta, AdaDeltaConfig, AdaGrad, AdaGradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
+};
 use tapegrad_nn::train::{EpochStats, History, Loss, StopReason, evaluate};
 use tapegrad_nn::{Module, Result as NnResult};
+
+/// The optimizers of `nn`: the first-order ones, and the classical full-batch methods that fit a digits MLP
+/// (Levenberg-Marquardt and full Newton run in the `optimizers` example, on iris).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    /// Plain stochastic gradient descent (default lr 0.1).
+    Sgd,
+    /// SGD with heavy-ball momentum 0.9 (default lr 0.01).
+    Momentum,
+    /// SGD with Nesterov momentum 0.9 (default lr 0.01).
+    Nesterov,
+    /// AdaGrad (default lr 0.01).
+    Adagrad,
+    /// RMSProp, decay 0.9 (default lr 1e-3).
+    Rmsprop,
+    /// AdaDelta, decay 0.9 (default lr 1).
+    Adadelta,
+    /// Adam, betas 0.9 / 0.999 (default lr 1e-3).
+    Adam,
+    /// AdamW, weight decay 0.01 (default lr 1e-3).
+    Adamw,
+    /// RProp (full batch, one iteration per epoch; no learning rate).
+    Rprop,
+    /// QuickProp (full batch).
+    Quickprop,
+    /// Conjugate gradients, Polak-Ribiere+ with a line search (full batch).
+    Cg,
+    /// BFGS (full batch; dense inverse Hessian, so small nets only).
+    Bfgs,
+    /// L-BFGS (full batch).
+    Lbfgs,
+    /// Newton-CG with exact Hessian-vector products (full batch).
+    NewtonCg,
+}
+
+impl OptimizerKind {
+    /// Whether this is a classical full-batch method (see [`Method`]) rather than an
+    /// [`Optimizer`].
+    pub fn is_full_batch(self) -> bool {
+        self.default_lr().is_nan()
+    }
+
+    /// The learning rate used when none is given (NaN for the full-batch methods, which have none).
+    pub fn default_lr(self) -> f64 {
+        match self {
+            OptimizerKind::Sgd => 0.1,
+            OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::Adagrad => 0.01,
+            OptimizerKind::Rmsprop | OptimizerKind::Adam | OptimizerKind::Adamw => 1e-3,
+            OptimizerKind::Adadelta => 1.0,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Builds the first-order optimizer with learning rate `lr` (or [`OptimizerKind::default_lr`]).
+///
+/// # Errors
+/// `nn`'s config error for a negative or non-finite learning rate; [`Error::Input`] for a full-batch
+/// method.
+pub fn build_optimizer<T: Float + 'static>(kind: OptimizerKind, lr: Option<f64>) -> Result<Box<dyn Optimizer<T>>> {
+    let lr = lr.unwrap_or(kind.default_lr());
+    let sgd = |momentum: f64, nesterov: bool| Sgd::new(SgdConfig { lr, momentum, nesterov, ..Default::default() });
+    Ok(match kind {
+        OptimizerKind::Sgd => Box::new(sgd(0.0, false)?),
+        OptimizerKind::Momentum => Box::new(sgd(0.9, false)?),
+        OptimizerKind::Nesterov => Box::new(sgd(0.9, true)?),
+        OptimizerKind::Adagrad => Box::new(AdaGrad::new(AdaGradConfig { lr, ..Default::default() })?),
+        OptimizerKind::Rmsprop => Box::new(RmsProp::new(RmsPropConfig { lr, ..Default::default() })?),
+        OptimizerKind::Adadelta => Box::new(AdaDelta::new(AdaDeltaConfig { lr, ..Default::default() })?),
+        OptimizerKind::Adam => Box::new(Adam::new(AdamConfig { lr, ..Default::default() })?),
+        OptimizerKind::Adamw => Box::new(AdamW::new(AdamWConfig { lr, ..Default::default() })?),
+        _ => {
+            return Err(Error::Input {
+                what: "optimizer".into(),
+                msg: format!("{kind:?} is a full-batch method, not a first-order optimizer"),
+            });
+        }
+    })
+}
 
 /// Largest dense `n x n` matrix of `f64` a method may allocate here (1 GiB).
 pub const DENSE_LIMIT_BYTES: usize = 1 << 30;
@@ -63,7 +144,7 @@ impl Method {
 ///
 /// # Errors
 /// [`Error::Input`] for BFGS on a model too large for its dense matrix; `nn`'s config errors.
-pub fn build(kind: OptimizerKind, num_params: usize) -> Result<Option<Method>> {
+pub fn build_full_batch(kind: OptimizerKind, num_params: usize) -> Result<Option<Method>> {
     Ok(Some(match kind {
         OptimizerKind::Rprop => Method::Rprop(Rprop::new(RpropConfig::default())?),
         OptimizerKind::Quickprop => {
@@ -99,7 +180,7 @@ pub fn build(kind: OptimizerKind, num_params: usize) -> Result<Option<Method>> {
 /// # Errors
 /// [`Error::Input`] when the model has dropout (line searches need a deterministic loss); errors of the
 /// evaluations.
-pub fn train(
+pub fn train_full_batch(
     model: &mut Mlp<f32>,
     method: &mut Method,
     train: &Dataset<f32>,
