@@ -15,7 +15,8 @@
 //! - `regions`: decision regions of 1, 2 and 3 layers; universal approximation (error against width);
 //! - `training`: vanishing gradients per layer, zero initialisation against He, momentum as a moving average;
 //! - `losses`: `kl_div` against `sum p ln(p/q)`, a network trained with KL, the backprop cost against
-//!   `mse`, l_p norms.
+//!   `mse`, l_p norms;
+//! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -30,6 +31,8 @@ pub mod losses;
 pub mod margins;
 #[path = "lectures/neurons.rs"]
 pub mod neurons;
+#[path = "lectures/paths.rs"]
+pub mod paths;
 #[path = "lectures/regions.rs"]
 pub mod regions;
 #[path = "lectures/training.rs"]
@@ -70,6 +73,8 @@ pub enum Demo {
     Training,
     /// KL divergence, a net trained with KL, the backprop cost, l_p norms.
     Losses,
+    /// Optimizer paths on a quadratic valley and on Rosenbrock.
+    Paths,
 }
 
 /// The options every demonstration takes.
@@ -103,5 +108,6 @@ pub fn run(args: &LecturesArgs, out: &mut dyn Write) -> Result<()> {
         Demo::Regions => regions::run(&o, out).map(|_| ()),
         Demo::Training => training::run(&o, out).map(|_| ()),
         Demo::Losses => losses::run(&o, out).map(|_| ()),
+        Demo::Paths => paths::run(&o, out).map(|_| ()),
     }
 }

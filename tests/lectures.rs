@@ -149,8 +149,38 @@ fn every_command_in_the_lectures_table_parses_and_help_lists_the_demos() {
     }
     assert!(seen >= 6, "docs/lectures.md lists only {seen} commands");
     let help = LecturesArgs::try_parse_from(["lectures", "--help"]).unwrap_err().to_string();
-    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "--out", "--epochs"] {
+    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "paths", "--out", "--epochs"] {
         assert!(help.contains(demo), "--help lacks {demo}:\n{help}");
     }
     assert!(LecturesArgs::try_parse_from(["lectures", "nonsense"]).is_err());
+}
+
+#[test]
+fn optimizer_paths_show_second_order_methods_taking_the_shortcut() {
+    let o = opts("lectures-paths", None);
+    let mut out = Vec::new();
+    let runs = lectures::paths::run(&o, &mut out).unwrap();
+    assert_eq!(runs.len(), 22, "11 methods on 2 surfaces");
+    let get = |s: &str, m: &str| runs.iter().find(|r| r.surface == s && r.method == m).unwrap();
+    // A 2-D quadratic: Newton in one step, CG in two (n conjugate directions).
+    assert_eq!(get("valley", "newton").path.len(), 2);
+    assert!(get("valley", "newton").final_loss < 1e-20);
+    assert!(get("valley", "cg-pr+").path.len() <= 3 && get("valley", "cg-pr+").final_loss < 1e-20);
+    for r in &runs {
+        let start = if r.surface == "valley" { 19.25 } else { 24.2 };
+        assert!(r.final_loss < start, "{} on {}: {}", r.method, r.surface, r.final_loss);
+    }
+    for m in ["cg-pr+", "bfgs", "newton"] {
+        let r = get("rosenbrock", m);
+        assert!(r.final_loss < 1e-12 && r.path.len() < 100, "{m}: f {} after {}", r.final_loss, r.path.len());
+    }
+    for m in ["gd", "momentum 0.9", "nesterov 0.9", "adagrad", "adadelta", "adam", "rprop"] {
+        let r = get("rosenbrock", m);
+        assert!(r.final_loss > 1e-2, "{m} should still be crawling along the valley after 300 steps: {}", r.final_loss);
+    }
+    let t = text(out);
+    assert!(t.contains("valley: newton: steps=1"), "{t}");
+    for png in ["optimizer_paths_valley.png", "optimizer_paths_rosenbrock.png"] {
+        assert!(is_png(&o.out.join(png)), "{png}");
+    }
 }
