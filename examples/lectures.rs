@@ -16,13 +16,16 @@
 //! - `training`: vanishing gradients per layer, zero initialisation against He, momentum as a moving average;
 //! - `losses`: `kl_div` against `sum p ln(p/q)`, a network trained with KL, the backprop cost against
 //!   `mse`, l_p norms;
-//! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock.
+//! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock;
+//! - `depth`: MLPs of 1 to 6 layers on the digits.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use tapegrad_examples::error::{Result, prepare_out_dir};
 
+#[path = "lectures/depth.rs"]
+pub mod depth;
 #[path = "lectures/logic.rs"]
 pub mod logic;
 #[path = "lectures/losses.rs"]
@@ -75,6 +78,8 @@ pub enum Demo {
     Losses,
     /// Optimizer paths on a quadratic valley and on Rosenbrock.
     Paths,
+    /// MLPs of 1 to 6 layers on the digits: two or three suffice.
+    Depth,
 }
 
 /// The options every demonstration takes.
@@ -109,5 +114,6 @@ pub fn run(args: &LecturesArgs, out: &mut dyn Write) -> Result<()> {
         Demo::Training => training::run(&o, out).map(|_| ()),
         Demo::Losses => losses::run(&o, out).map(|_| ()),
         Demo::Paths => paths::run(&o, out).map(|_| ()),
+        Demo::Depth => depth::run(&o, out).map(|_| ()),
     }
 }

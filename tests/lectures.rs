@@ -149,7 +149,8 @@ fn every_command_in_the_lectures_table_parses_and_help_lists_the_demos() {
     }
     assert!(seen >= 6, "docs/lectures.md lists only {seen} commands");
     let help = LecturesArgs::try_parse_from(["lectures", "--help"]).unwrap_err().to_string();
-    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "paths", "--out", "--epochs"] {
+    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "paths", "depth", "--out", "--epochs"]
+    {
         assert!(help.contains(demo), "--help lacks {demo}:\n{help}");
     }
     assert!(LecturesArgs::try_parse_from(["lectures", "nonsense"]).is_err());
@@ -183,4 +184,16 @@ fn optimizer_paths_show_second_order_methods_taking_the_shortcut() {
     for png in ["optimizer_paths_valley.png", "optimizer_paths_rosenbrock.png"] {
         assert!(is_png(&o.out.join(png)), "{png}");
     }
+}
+
+#[test]
+fn depth_on_the_digits_two_or_three_layers_suffice() {
+    let o = opts("lectures-depth", None);
+    let mut out = Vec::new();
+    let r = lectures::depth::run(&o, &mut out).unwrap();
+    let acc = |l: usize| r.iter().find(|d| d.0 == l).unwrap().1;
+    assert!(acc(2) >= 0.96 && acc(2) > acc(1) + 0.01, "a hidden layer helps: {r:?}");
+    let shallow = acc(2).max(acc(3));
+    assert!(acc(4).max(acc(6)) <= shallow + 0.01, "more layers do not help: {r:?}");
+    assert!(text(out).contains("layers=6: test accuracy="));
 }
