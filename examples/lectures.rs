@@ -17,13 +17,16 @@
 //! - `losses`: `kl_div` against `sum p ln(p/q)`, a network trained with KL, the backprop cost against
 //!   `mse`, l_p norms;
 //! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock;
-//! - `depth`: MLPs of 1 to 6 layers on the digits.
+//! - `depth`: MLPs of 1 to 6 layers on the digits;
+//! - `construct`: growing a hidden layer when the running loss stabilises, pruning the smallest weights.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use tapegrad_examples::error::{Result, prepare_out_dir};
 
+#[path = "lectures/construct.rs"]
+pub mod construct;
 #[path = "lectures/depth.rs"]
 pub mod depth;
 #[path = "lectures/logic.rs"]
@@ -80,6 +83,8 @@ pub enum Demo {
     Paths,
     /// MLPs of 1 to 6 layers on the digits: two or three suffice.
     Depth,
+    /// Growing a hidden layer when Q stabilises; pruning the smallest weights.
+    Construct,
 }
 
 /// The options every demonstration takes.
@@ -115,5 +120,6 @@ pub fn run(args: &LecturesArgs, out: &mut dyn Write) -> Result<()> {
         Demo::Losses => losses::run(&o, out).map(|_| ()),
         Demo::Paths => paths::run(&o, out).map(|_| ()),
         Demo::Depth => depth::run(&o, out).map(|_| ()),
+        Demo::Construct => construct::run(&o, out).map(|_| ()),
     }
 }

@@ -149,8 +149,19 @@ fn every_command_in_the_lectures_table_parses_and_help_lists_the_demos() {
     }
     assert!(seen >= 6, "docs/lectures.md lists only {seen} commands");
     let help = LecturesArgs::try_parse_from(["lectures", "--help"]).unwrap_err().to_string();
-    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "paths", "depth", "--out", "--epochs"]
-    {
+    for demo in [
+        "neurons",
+        "logic",
+        "margins",
+        "regions",
+        "training",
+        "losses",
+        "paths",
+        "depth",
+        "construct",
+        "--out",
+        "--epochs",
+    ] {
         assert!(help.contains(demo), "--help lacks {demo}:\n{help}");
     }
     assert!(LecturesArgs::try_parse_from(["lectures", "nonsense"]).is_err());
@@ -196,4 +207,23 @@ fn depth_on_the_digits_two_or_three_layers_suffice() {
     let shallow = acc(2).max(acc(3));
     assert!(acc(4).max(acc(6)) <= shallow + 0.01, "more layers do not help: {r:?}");
     assert!(text(out).contains("layers=6: test accuracy="));
+}
+
+#[test]
+fn construct_grows_units_when_q_stabilises_and_prunes_small_weights() {
+    let o = opts("lectures-construct", None);
+    let mut out = Vec::new();
+    let r = lectures::construct::run(&o, &mut out).unwrap();
+    assert!(r.growths.len() >= 2, "{:?}", r.growths);
+    for (i, (step, h, before, after)) in r.growths.iter().enumerate() {
+        assert_eq!(*h, i + 2, "one unit at a time");
+        assert!((before - after).abs() < 1e-12, "step {step}: a new unit with outgoing weight 0 changes nothing");
+    }
+    let (plateau, last) = r.grow_loss;
+    assert!(last < plateau / 100.0, "growing beats the first plateau: {plateau} -> {last}");
+    let acc = |f: f64| r.pruning.iter().find(|p| p.0 == f).unwrap().1;
+    assert!(acc(0.0) >= 0.96, "{:?}", r.pruning);
+    assert!(acc(0.5) >= acc(0.0) - 0.05, "half the weights pruned cost little: {:?}", r.pruning);
+    assert!(acc(0.99) < 0.5, "pruning almost all destroys the net: {:?}", r.pruning);
+    assert!(text(out).contains("pruned 50%: test accuracy="));
 }
