@@ -75,13 +75,11 @@ fn path_of<P: Problem>(
     Ok((path, pt.f))
 }
 
-/// Every method's path on problem `p`: `(method, path, final f)`.
-fn all_paths<P: Problem>(
-    p: &mut P,
-    rates: Rates,
-    x0: [f64; 2],
-    steps: usize,
-) -> Result<Vec<(String, Vec<[f64; 2]>, f64)>> {
+/// One method's `(name, path, final f)`.
+type Run = (String, Vec<[f64; 2]>, f64);
+
+/// Every method's path on problem `p`.
+fn all_paths<P: Problem>(p: &mut P, rates: Rates, x0: [f64; 2], steps: usize) -> Result<Vec<Run>> {
     let mut out = Vec::new();
     for mut m in methods::<P>(rates)? {
         let (path, f) = path_of(m.as_mut(), p, x0, steps)?;
