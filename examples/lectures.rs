@@ -15,13 +15,20 @@
 //! - `regions`: decision regions of 1, 2 and 3 layers; universal approximation (error against width);
 //! - `training`: vanishing gradients per layer, zero initialisation against He, momentum as a moving average;
 //! - `losses`: `kl_div` against `sum p ln(p/q)`, a network trained with KL, the backprop cost against
-//!   `mse`, l_p norms.
+//!   `mse`, l_p norms;
+//! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock;
+//! - `depth`: MLPs of 1 to 6 layers on the digits;
+//! - `construct`: growing a hidden layer when the running loss stabilises, pruning the smallest weights.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use tapegrad_examples::error::{Result, prepare_out_dir};
 
+#[path = "lectures/construct.rs"]
+pub mod construct;
+#[path = "lectures/depth.rs"]
+pub mod depth;
 #[path = "lectures/logic.rs"]
 pub mod logic;
 #[path = "lectures/losses.rs"]
@@ -30,6 +37,8 @@ pub mod losses;
 pub mod margins;
 #[path = "lectures/neurons.rs"]
 pub mod neurons;
+#[path = "lectures/paths.rs"]
+pub mod paths;
 #[path = "lectures/regions.rs"]
 pub mod regions;
 #[path = "lectures/training.rs"]
@@ -70,6 +79,12 @@ pub enum Demo {
     Training,
     /// KL divergence, a net trained with KL, the backprop cost, l_p norms.
     Losses,
+    /// Optimizer paths on a quadratic valley and on Rosenbrock.
+    Paths,
+    /// MLPs of 1 to 6 layers on the digits: two or three suffice.
+    Depth,
+    /// Growing a hidden layer when Q stabilises; pruning the smallest weights.
+    Construct,
 }
 
 /// The options every demonstration takes.
@@ -103,5 +118,8 @@ pub fn run(args: &LecturesArgs, out: &mut dyn Write) -> Result<()> {
         Demo::Regions => regions::run(&o, out).map(|_| ()),
         Demo::Training => training::run(&o, out).map(|_| ()),
         Demo::Losses => losses::run(&o, out).map(|_| ()),
+        Demo::Paths => paths::run(&o, out).map(|_| ()),
+        Demo::Depth => depth::run(&o, out).map(|_| ()),
+        Demo::Construct => construct::run(&o, out).map(|_| ()),
     }
 }

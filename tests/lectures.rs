@@ -149,8 +149,81 @@ fn every_command_in_the_lectures_table_parses_and_help_lists_the_demos() {
     }
     assert!(seen >= 6, "docs/lectures.md lists only {seen} commands");
     let help = LecturesArgs::try_parse_from(["lectures", "--help"]).unwrap_err().to_string();
-    for demo in ["neurons", "logic", "margins", "regions", "training", "losses", "--out", "--epochs"] {
+    for demo in [
+        "neurons",
+        "logic",
+        "margins",
+        "regions",
+        "training",
+        "losses",
+        "paths",
+        "depth",
+        "construct",
+        "--out",
+        "--epochs",
+    ] {
         assert!(help.contains(demo), "--help lacks {demo}:\n{help}");
     }
     assert!(LecturesArgs::try_parse_from(["lectures", "nonsense"]).is_err());
+}
+
+#[test]
+fn optimizer_paths_show_second_order_methods_taking_the_shortcut() {
+    let o = opts("lectures-paths", None);
+    let mut out = Vec::new();
+    let runs = lectures::paths::run(&o, &mut out).unwrap();
+    assert_eq!(runs.len(), 22, "11 methods on 2 surfaces");
+    let get = |s: &str, m: &str| runs.iter().find(|r| r.surface == s && r.method == m).unwrap();
+    // A 2-D quadratic: Newton in one step, CG in two (n conjugate directions).
+    assert_eq!(get("valley", "newton").path.len(), 2);
+    assert!(get("valley", "newton").final_loss < 1e-20);
+    assert!(get("valley", "cg-pr+").path.len() <= 3 && get("valley", "cg-pr+").final_loss < 1e-20);
+    for r in &runs {
+        let start = if r.surface == "valley" { 19.25 } else { 24.2 };
+        assert!(r.final_loss < start, "{} on {}: {}", r.method, r.surface, r.final_loss);
+    }
+    for m in ["cg-pr+", "bfgs", "newton"] {
+        let r = get("rosenbrock", m);
+        assert!(r.final_loss < 1e-12 && r.path.len() < 100, "{m}: f {} after {}", r.final_loss, r.path.len());
+    }
+    for m in ["gd", "momentum 0.9", "nesterov 0.9", "adagrad", "adadelta", "adam", "rprop"] {
+        let r = get("rosenbrock", m);
+        assert!(r.final_loss > 1e-2, "{m} should still be crawling along the valley after 300 steps: {}", r.final_loss);
+    }
+    let t = text(out);
+    assert!(t.contains("valley: newton: steps=1"), "{t}");
+    for png in ["optimizer_paths_valley.png", "optimizer_paths_rosenbrock.png"] {
+        assert!(is_png(&o.out.join(png)), "{png}");
+    }
+}
+
+#[test]
+fn depth_on_the_digits_two_or_three_layers_suffice() {
+    let o = opts("lectures-depth", None);
+    let mut out = Vec::new();
+    let r = lectures::depth::run(&o, &mut out).unwrap();
+    let acc = |l: usize| r.iter().find(|d| d.0 == l).unwrap().1;
+    assert!(acc(2) >= 0.96 && acc(2) > acc(1) + 0.01, "a hidden layer helps: {r:?}");
+    let shallow = acc(2).max(acc(3));
+    assert!(acc(4).max(acc(6)) <= shallow + 0.01, "more layers do not help: {r:?}");
+    assert!(text(out).contains("layers=6: test accuracy="));
+}
+
+#[test]
+fn construct_grows_units_when_q_stabilises_and_prunes_small_weights() {
+    let o = opts("lectures-construct", None);
+    let mut out = Vec::new();
+    let r = lectures::construct::run(&o, &mut out).unwrap();
+    assert!(r.growths.len() >= 2, "{:?}", r.growths);
+    for (i, (step, h, before, after)) in r.growths.iter().enumerate() {
+        assert_eq!(*h, i + 2, "one unit at a time");
+        assert!((before - after).abs() < 1e-12, "step {step}: a new unit with outgoing weight 0 changes nothing");
+    }
+    let (plateau, last) = r.grow_loss;
+    assert!(last < plateau / 100.0, "growing beats the first plateau: {plateau} -> {last}");
+    let acc = |f: f64| r.pruning.iter().find(|p| p.0 == f).unwrap().1;
+    assert!(acc(0.0) >= 0.96, "{:?}", r.pruning);
+    assert!(acc(0.5) >= acc(0.0) - 0.05, "half the weights pruned cost little: {:?}", r.pruning);
+    assert!(acc(0.99) < 0.5, "pruning almost all destroys the net: {:?}", r.pruning);
+    assert!(text(out).contains("pruned 50%: test accuracy="));
 }

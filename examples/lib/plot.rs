@@ -200,7 +200,13 @@ pub fn xy_panels(path: &Path, panels: &[XyPanel], cols: usize) -> Result<PathBuf
         let bounds = |vals: Vec<f64>| {
             let lo = vals.iter().copied().filter(ok).fold(f64::INFINITY, f64::min);
             let hi = vals.iter().copied().filter(ok).fold(f64::NEG_INFINITY, f64::max);
-            if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(0.0).max(-1.0), lo.max(0.0) + 1.0) }
+            if lo.is_finite() && hi > lo {
+                (lo, hi)
+            } else if lo.is_finite() {
+                (lo - 1.0, lo + 1.0) // one value: centre it
+            } else {
+                (0.0, 1.0)
+            }
         };
         let (x0, x1) = bounds(pts().map(|p| p.0).collect());
         let (y0, y1) = bounds(pts().map(|p| p.1).collect());
