@@ -227,3 +227,22 @@ fn construct_grows_units_when_q_stabilises_and_prunes_small_weights() {
     assert!(acc(0.99) < 0.5, "pruning almost all destroys the net: {:?}", r.pruning);
     assert!(text(out).contains("pruned 50%: test accuracy="));
 }
+
+#[test]
+fn error_history_of_every_optimizer_on_point_clouds() {
+    let o = opts("lectures-history", None);
+    let mut out = Vec::new();
+    let runs = lectures::history::run(&o, &mut out).unwrap();
+    assert_eq!(runs.len(), 11);
+    for r in &runs {
+        let (first, last) = (r.losses[0], *r.losses.last().unwrap());
+        assert!(last < first / 5.0 && r.accuracy >= 0.98, "{}: {first} -> {last}, accuracy {}", r.method, r.accuracy);
+    }
+    let last = |m: &str| *runs.iter().find(|r| r.method == m).unwrap().losses.last().unwrap();
+    let best_first_order = runs[..7].iter().map(|r| *r.losses.last().unwrap()).fold(f64::INFINITY, f64::min);
+    assert!(last("bfgs") < best_first_order / 100.0 && last("cg-pr+") < best_first_order / 100.0);
+    assert!(text(out).contains("newton: accuracy="));
+    for png in ["error_history.png", "error_history_regions.png"] {
+        assert!(is_png(&o.out.join(png)), "{png}");
+    }
+}
