@@ -84,10 +84,8 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<Vec<HistoryRun>> {
             }
             losses.push(pt.f);
         }
-        drop(counted);
-        drop(all);
+        drop(all); // the boxed methods borrow the problem, which borrows the net
         problem.write(&pt.x)?;
-        drop(problem);
         let z = mlp.predict(&x)?;
         let right = z.data().iter().zip(y.data()).filter(|(z, y)| (**z > 0.0) == (**y > 0.5)).count();
         let accuracy = right as f64 / y.numel() as f64;
