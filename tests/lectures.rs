@@ -225,6 +225,10 @@ fn construct_grows_units_when_q_stabilises_and_prunes_small_weights() {
     assert!(acc(0.0) >= 0.96, "{:?}", r.pruning);
     assert!(acc(0.5) >= acc(0.0) - 0.05, "half the weights pruned cost little: {:?}", r.pruning);
     assert!(acc(0.99) < 0.5, "pruning almost all destroys the net: {:?}", r.pruning);
+    let (xavier, linear) = r.linear_init[0];
+    assert!(linear > 0.9 && linear > xavier + 0.5, "linear-model init starts trained: {:?}", r.linear_init);
+    let (xavier, linear) = *r.linear_init.last().unwrap();
+    assert!(linear > xavier, "and stays ahead after 3 epochs: {:?}", r.linear_init);
     assert!(text(out).contains("pruned 50%: test accuracy="));
 }
 
