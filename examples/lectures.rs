@@ -18,6 +18,7 @@
 //!   `mse`, l_p norms;
 //! - `paths`: the optimizers' paths on a quadratic valley and on Rosenbrock;
 //! - `depth`: MLPs of 1 to 6 layers on the digits;
+//! - `history`: the error history of every optimizer on 2-D point clouds, with the decision regions;
 //! - `construct`: growing a hidden layer when the running loss stabilises, pruning the smallest weights.
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ use tapegrad_examples::error::{Result, prepare_out_dir};
 pub mod construct;
 #[path = "lectures/depth.rs"]
 pub mod depth;
+#[path = "lectures/history.rs"]
+pub mod history;
 #[path = "lectures/logic.rs"]
 pub mod logic;
 #[path = "lectures/losses.rs"]
@@ -85,6 +88,8 @@ pub enum Demo {
     Depth,
     /// Growing a hidden layer when Q stabilises; pruning the smallest weights.
     Construct,
+    /// The error history of every optimizer on 2-D point clouds, with the final decision regions.
+    History,
 }
 
 /// The options every demonstration takes.
@@ -121,5 +126,6 @@ pub fn run(args: &LecturesArgs, out: &mut dyn Write) -> Result<()> {
         Demo::Paths => paths::run(&o, out).map(|_| ()),
         Demo::Depth => depth::run(&o, out).map(|_| ()),
         Demo::Construct => construct::run(&o, out).map(|_| ()),
+        Demo::History => history::run(&o, out).map(|_| ()),
     }
 }

@@ -225,5 +225,28 @@ fn construct_grows_units_when_q_stabilises_and_prunes_small_weights() {
     assert!(acc(0.0) >= 0.96, "{:?}", r.pruning);
     assert!(acc(0.5) >= acc(0.0) - 0.05, "half the weights pruned cost little: {:?}", r.pruning);
     assert!(acc(0.99) < 0.5, "pruning almost all destroys the net: {:?}", r.pruning);
+    let (xavier, linear) = r.linear_init[0];
+    assert!(linear > 0.9 && linear > xavier + 0.5, "linear-model init starts trained: {:?}", r.linear_init);
+    let (xavier, linear) = *r.linear_init.last().unwrap();
+    assert!(linear > xavier, "and stays ahead after 3 epochs: {:?}", r.linear_init);
     assert!(text(out).contains("pruned 50%: test accuracy="));
+}
+
+#[test]
+fn error_history_of_every_optimizer_on_point_clouds() {
+    let o = opts("lectures-history", None);
+    let mut out = Vec::new();
+    let runs = lectures::history::run(&o, &mut out).unwrap();
+    assert_eq!(runs.len(), 11);
+    for r in &runs {
+        let (first, last) = (r.losses[0], *r.losses.last().unwrap());
+        assert!(last < first / 5.0 && r.accuracy >= 0.98, "{}: {first} -> {last}, accuracy {}", r.method, r.accuracy);
+    }
+    let last = |m: &str| *runs.iter().find(|r| r.method == m).unwrap().losses.last().unwrap();
+    let best_first_order = runs[..7].iter().map(|r| *r.losses.last().unwrap()).fold(f64::INFINITY, f64::min);
+    assert!(last("bfgs") < best_first_order / 100.0 && last("cg-pr+") < best_first_order / 100.0);
+    assert!(text(out).contains("newton: accuracy="));
+    for png in ["error_history.png", "error_history_regions.png"] {
+        assert!(is_png(&o.out.join(png)), "{png}");
+    }
 }

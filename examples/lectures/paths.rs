@@ -33,9 +33,13 @@ pub struct PathRun {
 
 /// The learning rates of the first-order methods on one surface: `(gd, momentum/nesterov, adagrad,
 /// rmsprop, adadelta, adam)`.
-type Rates = (f64, f64, f64, f64, f64, f64);
+pub type Rates = (f64, f64, f64, f64, f64, f64);
 
-fn methods<P: Problem>(r: Rates) -> Result<Vec<Box<dyn FullBatch<P>>>> {
+/// The eleven methods, first-order ones with the given rates, classical ones with their defaults.
+///
+/// # Errors
+/// A rate the optimizers refuse.
+pub fn methods<P: Problem>(r: Rates) -> Result<Vec<Box<dyn FullBatch<P>>>> {
     let (gd, mom, ada, rms, delta, adam) = r;
     let sgd = |lr, momentum, nesterov| Sgd::new(SgdConfig { lr, momentum, nesterov, ..Default::default() });
     Ok(vec![
