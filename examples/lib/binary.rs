@@ -18,7 +18,8 @@ use tapegrad_nn::data::{Batching, CsvOptions, Dataset, StandardScaler};
 use tapegrad_nn::layers::{Activation, Mlp};
 use tapegrad_nn::metrics::{ConfusionMatrix, log_loss};
 use tapegrad_nn::optim::{Adam, AdamConfig};
-use tapegrad_nn::train::{FitConfig, Loss, fit};
+#[allow(deprecated)] // ported to the new `fit` by the lead
+use tapegrad_nn::train::{FitConfig, Loss, fit_positional as fit};
 
 /// Class index of malignant tumours in the file (benign is 1).
 pub const MALIGNANT: usize = 0;
@@ -76,6 +77,7 @@ pub fn run(opts: &BinaryOptions, out: &mut dyn Write) -> Result<BinaryReport> {
         loss: Loss::BceWithLogits,
         ..Default::default()
     };
+    #[allow(deprecated)]
     let history = fit(&mut model, &mut opt, &train, Some(&test), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
     writeln!(out, "training: {}", crate::error::stop_reason(&history)).map_err(io_err("stdout"))?;
     crate::error::ensure_trained(&history, &model)?;
@@ -85,6 +87,7 @@ pub fn run(opts: &BinaryOptions, out: &mut dyn Write) -> Result<BinaryReport> {
     let pred: Vec<usize> = p_benign.data().iter().map(|&p| usize::from(p > 0.5)).collect();
     let cm = ConfusionMatrix::new(truth, &pred, 2)?.with_labels(&["malignant", "benign"])?;
     let report_files = {
+        #[allow(deprecated)]
         let (tl, vl, ta, va) = (history.train_loss(), history.test_loss(), history.train_acc(), history.test_acc());
         plot::curves(
             &opts.out_dir.join("curves"),

@@ -119,7 +119,7 @@ pub fn train(
     let mut history = History::default();
     let run_start = Instant::now();
     let mut point: Option<Point> = None;
-    for epoch in 1..=iters {
+    for epoch in 0..iters {
         let start = Instant::now();
         let outcome = {
             let mut problem =
@@ -143,9 +143,10 @@ pub fn train(
         let stats = EpochStats {
             epoch,
             train_loss: tr.loss,
+            running_loss: f64::NAN, // one full-batch iteration per epoch: no batches to average over
             train_acc: tr.accuracy,
-            test_loss: Some(te.loss),
-            test_acc: te.accuracy,
+            val_loss: Some(te.loss),
+            val_acc: te.accuracy,
             lr: f64::NAN,
             train_time,
             time: start.elapsed(),
@@ -157,7 +158,7 @@ pub fn train(
             break;
         }
         if outcome == StepOutcome::Stuck {
-            history.stop = StopReason::EarlyStopping { epoch, best_epoch: epoch };
+            history.stop = StopReason::EarlyStopping { epoch, best_epoch: Some(epoch) };
             break;
         }
     }

@@ -44,8 +44,8 @@ pub fn write_outputs(
     let model_path = dir.join("model.safetensors");
     model.save(&model_path)?;
     let mut files = vec![model_path];
-    let (train_loss, test_loss) = (history.train_loss(), history.test_loss());
-    let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
+    let (train_loss, test_loss) = (history.train_loss(), history.val_loss());
+    let (train_acc, test_acc) = (history.train_acc(), history.val_acc());
     let panels = [
         Panel { title: "loss (softmax cross-entropy)", series: vec![("train", &train_loss), ("test", &test_loss)] },
         Panel { title: "accuracy", series: vec![("train", &train_acc), ("test", &test_acc)] },

@@ -18,7 +18,8 @@ use tapegrad_nn::data::{Batching, CsvOptions, Dataset, Delimiter, StandardScaler
 use tapegrad_nn::layers::{Activation, Mlp};
 use tapegrad_nn::metrics::{mse, r2};
 use tapegrad_nn::optim::{Adam, AdamConfig};
-use tapegrad_nn::train::{FitConfig, Loss, fit};
+#[allow(deprecated)] // ported to the new `fit` by the lead
+use tapegrad_nn::train::{FitConfig, Loss, fit_positional as fit};
 
 /// Options of [`run`].
 #[derive(Debug, Clone)]
@@ -143,6 +144,7 @@ pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionRe
         loss: Loss::Mse,
         ..Default::default()
     };
+    #[allow(deprecated)]
     let history = fit(&mut model, &mut opt, &train_s, Some(&test_s), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
     writeln!(out, "training: {}", crate::error::stop_reason(&history)).map_err(io_err("stdout"))?;
     crate::error::ensure_trained(&history, &model)?;
@@ -171,6 +173,7 @@ pub fn run(opts: &RegressionOptions, out: &mut dyn Write) -> Result<RegressionRe
     for (name, s) in [("MLP", mlp), ("least squares", least_squares), ("mean of train targets", mean)] {
         say(out, format!("{name:<22} {:>10.1} {:>8.4}", s.mse, s.r2))?;
     }
+    #[allow(deprecated)]
     let (tr, te) = (history.train_loss(), history.test_loss());
     let panel = Panel { title: "MSE (standardised target)", series: vec![("train", &tr), ("test", &te)] };
     let files = plot::curves(&opts.out_dir.join("loss"), &[panel])?;
