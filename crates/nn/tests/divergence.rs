@@ -3,7 +3,6 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::ops::ControlFlow;
 use tapegrad::{Param, Tensor};
 use tapegrad_nn::data::{Batching, Dataset, MinMaxScaler, StandardScaler, Targets};
 use tapegrad_nn::layers::{Activation, Mlp};
