@@ -23,12 +23,12 @@ pub(super) fn check_data<T: Float>(loss: Loss, data: &Dataset<T>, part: &str) ->
                 let v = t.data()[i];
                 return bad(format!("target {} of {} is {v:?}, not finite", i % k, data.describe_row(i / k)));
             }
-            if loss == Loss::BceWithLogits {
-                if let Some(i) = t.data().iter().position(|v| !(v.f64() >= 0.0 && v.f64() <= 1.0)) {
-                    let v = t.data()[i];
-                    let row = data.describe_row(i / k);
-                    return bad(format!("binary cross-entropy needs targets in [0, 1], found {v:?} in {row}"));
-                }
+            if loss == Loss::BceWithLogits
+                && let Some(i) = t.data().iter().position(|v| !(v.f64() >= 0.0 && v.f64() <= 1.0))
+            {
+                let v = t.data()[i];
+                let row = data.describe_row(i / k);
+                return bad(format!("binary cross-entropy needs targets in [0, 1], found {v:?} in {row}"));
             }
         }
         Targets::Classes { labels, .. } if loss == Loss::BceWithLogits => {
@@ -53,11 +53,11 @@ pub(super) fn loss_var<'t, T: Float>(
 ) -> Result<Var<'t, T>> {
     if let (Loss::SoftmaxCrossEntropy | Loss::Mse, Targets::Classes { labels, .. }) = (loss, targets) {
         let outputs = out.shape().dims().get(1).copied().unwrap_or(1);
-        if out.shape().rank() == 2 {
-            if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l >= outputs) {
-                let msg = format!("label {l} of {} is not below the model's {outputs} outputs", row(i));
-                return Err(Error::Config { what: "fit", msg });
-            }
+        if out.shape().rank() == 2
+            && let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l >= outputs)
+        {
+            let msg = format!("label {l} of {} is not below the model's {outputs} outputs", row(i));
+            return Err(Error::Config { what: "fit", msg });
         }
     }
     let v = match (loss, targets) {
