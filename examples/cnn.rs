@@ -32,7 +32,7 @@ use tapegrad_nn::data::{Batching, CsvOptions, Dataset};
 use tapegrad_nn::layers::{Activation, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Mlp, MlpConfig, Sequential};
 use tapegrad_nn::metrics::predict_classes;
 use tapegrad_nn::optim::{Adam, AdamConfig, CosineLr};
-use tapegrad_nn::train::{EpochStats, FitConfig, History, fit, fit_with_schedule};
+use tapegrad_nn::train::{EpochStats, FitConfig, History, fit};
 
 /// The command line.
 #[derive(Debug, Clone, Parser)]
@@ -107,12 +107,15 @@ pub fn run(args: &CnnArgs, out: &mut dyn Write) -> Result<CnnReport> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut mlp = Mlp::<f32>::from_config(MlpConfig { sizes: vec![64, 128, 64, 10], ..Default::default() }, &mut rng)?;
     let mut adam = Adam::new(AdamConfig { lr: 1e-3, ..Default::default() })?;
+    let batching = Batching::MiniBatch { size: 32, drop_last: false };
     let cfg = FitConfig {
         epochs: args.mlp_epochs,
-        batching: Batching::MiniBatch { size: 32, drop_last: false },
+        batching,
+        validation: Some(&test),
+        rng: Some(&mut rng),
         ..Default::default()
     };
-    let mlp_history = fit(&mut mlp, &mut adam, &train, Some(&test), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    let mlp_history = fit(&mut mlp, &mut adam, &train, cfg)?;
     let mlp_accuracy = accuracy(&mlp, &test)?;
     say(format!(
         "MLP {:?}: {} parameters, {} epochs, test accuracy {mlp_accuracy:.4}",
@@ -143,14 +146,22 @@ pub fn run(args: &CnnArgs, out: &mut dyn Write) -> Result<CnnReport> {
     // Adam with a cosine decay of the rate, batches of 32, reshuffled every epoch.
     let mut adam = Adam::new(AdamConfig { lr: args.lr, ..Default::default() })?;
     let schedule = CosineLr::new(args.lr, args.lr / 100.0, args.epochs.saturating_sub(1).max(1))?;
-    let cfg = FitConfig { epochs: args.epochs, ..cfg };
     let bar = progress_bar(args.epochs, args.quiet)?;
-    let show = |e: &EpochStats| {
-        bar.set_position(e.epoch as u64);
-        bar.set_message(format!("loss {:.4} | test accuracy {:.4}", e.train_loss, e.test_acc.unwrap_or(f64::NAN)));
+    let mut show = |e: &EpochStats| {
+        bar.set_position(e.epoch as u64 + 1); // epochs count from 0, the bar from 1
+        bar.set_message(format!("loss {:.4} | test accuracy {:.4}", e.train_loss, e.val_acc.unwrap_or(f64::NAN)));
         ControlFlow::Continue(())
     };
-    let history = fit_with_schedule(&mut cnn, &mut adam, &train, Some(&test), &cfg, &schedule, &mut rng, show)?;
+    let cfg = FitConfig {
+        epochs: args.epochs,
+        batching,
+        validation: Some(&test),
+        schedule: Some(&schedule),
+        rng: Some(&mut rng),
+        on_epoch: Some(&mut show),
+        ..Default::default()
+    };
+    let history = fit(&mut cnn, &mut adam, &train, cfg)?;
     bar.finish_and_clear();
     cnn.set_train(false); // dropout off from here on
     let cnn_accuracy = accuracy(&cnn, &test)?;
@@ -287,8 +298,8 @@ fn draw(
     files.push(heatmap::sections(&args.out.join("feature_maps.png"), &sections)?);
 
     // Loss and accuracy per epoch, the MLP's test curve beside the CNN's.
-    let (tl, vl, ta, va) = (history.train_loss(), history.test_loss(), history.train_acc(), history.test_acc());
-    let (ml, ma) = (mlp.test_loss(), mlp.test_acc());
+    let (tl, vl, ta, va) = (history.train_loss(), history.val_loss(), history.train_acc(), history.val_acc());
+    let (ml, ma) = (mlp.val_loss(), mlp.val_acc());
     let panels = [
         Panel {
             title: "loss (softmax cross-entropy)",

@@ -200,7 +200,7 @@ pub fn train_full_batch(
     let mut history = History::default();
     let run_start = Instant::now();
     let mut point: Option<Point> = None;
-    for epoch in 1..=iters {
+    for epoch in 0..iters {
         let start = Instant::now();
         let outcome = {
             let mut problem =
@@ -224,9 +224,10 @@ pub fn train_full_batch(
         let stats = EpochStats {
             epoch,
             train_loss: tr.loss,
+            running_loss: f64::NAN, // one full-batch iteration per epoch: no batches to average over
             train_acc: tr.accuracy,
-            test_loss: Some(te.loss),
-            test_acc: te.accuracy,
+            val_loss: Some(te.loss),
+            val_acc: te.accuracy,
             lr: f64::NAN,
             train_time,
             time: start.elapsed(),
@@ -238,7 +239,7 @@ pub fn train_full_batch(
             break;
         }
         if outcome == StepOutcome::Stuck {
-            history.stop = StopReason::EarlyStopping { epoch, best_epoch: epoch };
+            history.stop = StopReason::EarlyStopping { epoch, best_epoch: Some(epoch) };
             break;
         }
     }

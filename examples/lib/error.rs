@@ -100,17 +100,18 @@ pub fn ensure_trained<T: tapegrad::Float, M: tapegrad_nn::Module<T> + ?Sized>(
     Ok(())
 }
 
-/// Why training stopped, in words, for the examples' output.
+/// Why training stopped, in words, for the examples' output (epochs counted from 1 there, as progress bars do).
 pub fn stop_reason(history: &tapegrad_nn::train::History) -> String {
     use tapegrad_nn::train::StopReason;
     match history.stop {
         StopReason::Completed => format!("completed {} epochs", history.len()),
         StopReason::EarlyStopping { epoch, best_epoch } => {
-            format!("early stopping after epoch {epoch} (best epoch {best_epoch})")
+            let best = best_epoch.map_or("none (every loss NaN)".to_string(), |b| (b + 1).to_string());
+            format!("early stopping after epoch {} (best epoch {best})", epoch + 1)
         }
-        StopReason::Callback { epoch } => format!("stopped by the callback after epoch {epoch}"),
+        StopReason::Callback { epoch } => format!("stopped by the callback after epoch {}", epoch + 1),
         StopReason::Diverged { epoch } => {
-            format!("diverged in epoch {epoch}; parameters put back to the start of that epoch")
+            format!("diverged in epoch {}; parameters put back to the start of that epoch", epoch + 1)
         }
     }
 }

@@ -59,7 +59,8 @@ pub fn save_with_metadata<T: Float, M: Module<T> + ?Sized>(
 }
 
 /// Reads `path` into `module`'s parameters and buffers (in place: parameter ids stay, so optimizer state
-/// keyed by them stays valid).
+/// keyed by them stays valid). The module's training/eval mode is left as it is, like PyTorch's
+/// `load_state_dict`; [`Mlp::load`](crate::Mlp::load) builds a new model, in training mode like any new one.
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be read; [`Error::ModelFile`] when it is not valid safetensors, or its

@@ -145,15 +145,16 @@ impl ConfusionMatrix {
         Ok(ConfusionMatrix { k: num_classes, counts, labels: (0..num_classes).map(|c| c.to_string()).collect() })
     }
 
-    /// Names the classes in the printed table.
+    /// Names the classes in the printed table: `&["cat", "dog"]`, or a dataset's
+    /// [`crate::data::Dataset::class_names`].
     ///
     /// # Errors
     /// [`Error::Config`] unless there is one name per class.
-    pub fn with_labels(mut self, labels: &[&str]) -> Result<Self> {
+    pub fn with_labels<S: AsRef<str>>(mut self, labels: &[S]) -> Result<Self> {
         if labels.len() != self.k {
             return bad("confusion matrix", format!("{} labels for {} classes", labels.len(), self.k));
         }
-        self.labels = labels.iter().map(|s| s.to_string()).collect();
+        self.labels = labels.iter().map(|s| s.as_ref().to_string()).collect();
         Ok(self)
     }
 

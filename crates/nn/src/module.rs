@@ -147,9 +147,10 @@ pub fn summary<T: Float, M: Module<T> + ?Sized>(module: &M) -> String {
 }
 
 /// Checks a module's gradients against central finite differences in `f64`: every element of every
-/// parameter, then every element of the input `x`. The output is projected to a scalar with fixed random
-/// weights from `cfg.seed` (never a plain sum), and the tolerances are `cfg`'s, as in
-/// [`tapegrad::check_gradients`] (which cannot see parameters, only the tensors it is given).
+/// parameter, then of the input `x`. It is [`tapegrad::check_gradients`] with the parameters' values and the
+/// input as the function's inputs (each parameter bound to its leaf with [`tapegrad::Tape::bind_param`], so the
+/// module itself is never changed): the output projected to a scalar with fixed random weights from
+/// `cfg.seed` (never a plain sum), `cfg`'s tolerances.
 ///
 /// The module must be deterministic in its current mode (put dropout in eval mode first).
 ///
@@ -171,64 +172,44 @@ pub fn check_module_gradients<M: Module<f64> + ?Sized>(
     x: &Tensor<f64>,
     cfg: tapegrad::GradCheckConfig,
 ) -> Result<()> {
-    use rand::SeedableRng;
-    let (analytic, dx, w) = {
-        let tape = Tape::new();
-        let xv = tape.leaf(x.clone());
-        let y = module.forward(&tape, xv)?;
-        let w = Tensor::rand_uniform(y.shape(), 0.5, 1.5, &mut rand::rngs::StdRng::seed_from_u64(cfg.seed))?;
-        let g = y.mul(tape.constant(w.clone()))?.sum().backward()?;
-        let analytic: Vec<(String, Tensor<f64>)> = module
-            .params()
-            .into_iter()
-            .map(|(n, p)| {
-                let grad = g.param(p).cloned().unwrap_or_else(|| p.value().zeros_like());
-                (n, grad)
-            })
-            .collect();
-        let dx = g.get(xv)?.cloned().unwrap_or_else(|| x.zeros_like());
-        (analytic, dx, w)
-    };
-    let value = |m: &M, x: &Tensor<f64>| -> Result<f64> {
-        let y = m.predict(x)?;
-        Ok(y.data().iter().zip(w.data()).map(|(a, b)| a * b).sum())
-    };
-    let compare = |name: &str, e: usize, a: f64, plus: f64, minus: f64| -> Result<()> {
-        let numeric = (plus - minus) / (2.0 * cfg.eps);
-        if (a - numeric).abs() <= cfg.atol + cfg.rtol * numeric.abs() && a.is_finite() {
-            return Ok(());
+    let module: &M = module;
+    let names: Vec<String> = module.params().into_iter().map(|(n, _)| n).collect();
+    let mut inputs: Vec<Tensor<f64>> = module.params().iter().map(|(_, p)| p.value().clone()).collect();
+    inputs.push(x.clone());
+    let n = names.len();
+    // Every parameter and the input are inputs of one function: each parameter is bound to its leaf, so the
+    // forward pass reads the value the check perturbs, and the module's own parameters are never changed.
+    // an error of the forward pass that is not the engine's is kept here and returned as it is
+    let failure = std::cell::RefCell::new(None);
+    let f = tapegrad::tape_fn(|tape, v| {
+        for ((_, p), &leaf) in module.params().into_iter().zip(v) {
+            tape.bind_param(p, leaf)?;
         }
-        Err(crate::Error::Layer {
-            layer: "gradient check".into(),
-            msg: format!(
-                "{name} element {e}: analytic {a:.6e} vs numeric {numeric:.6e} (atol {:e}, rtol {:e})",
-                cfg.atol, cfg.rtol
-            ),
+        module.forward(tape, v[n]).map_err(|e| match e {
+            crate::Error::Engine(e) => e,
+            other => {
+                let msg = other.to_string();
+                failure.replace(Some(other));
+                tapegrad::Error::InvalidArgument { op: "check_module_gradients", msg }
+            }
         })
-    };
-    for (i, (name, grad)) in analytic.iter().enumerate() {
-        for e in 0..grad.numel() {
-            let orig = module.params()[i].1.value().data()[e];
-            let nudge = |m: &mut M, v: f64| m.params_mut()[i].1.value_mut().data_mut()[e] = v;
-            nudge(module, orig + cfg.eps);
-            let plus = value(module, x);
-            nudge(module, orig - cfg.eps);
-            let minus = value(module, x);
-            nudge(module, orig);
-            compare(name, e, grad.data()[e], plus?, minus?)?;
+    });
+    let checked = tapegrad::check_gradients(f, &inputs, cfg);
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    checked.map_err(|e| match e {
+        tapegrad::Error::GradientMismatch { input, element, analytic, numeric, atol, rtol } => {
+            let name = names.get(input).map_or("input", String::as_str);
+            crate::Error::Layer {
+                layer: "gradient check".into(),
+                msg: format!(
+                    "{name} element {element}: analytic {analytic:.6e} vs numeric {numeric:.6e} (atol {atol:e}, rtol {rtol:e})"
+                ),
+            }
         }
-    }
-    let mut xw = x.clone();
-    for e in 0..x.numel() {
-        let orig = x.data()[e];
-        xw.data_mut()[e] = orig + cfg.eps;
-        let plus = value(module, &xw)?;
-        xw.data_mut()[e] = orig - cfg.eps;
-        let minus = value(module, &xw)?;
-        xw.data_mut()[e] = orig;
-        compare("input", e, dx.data()[e], plus, minus)?;
-    }
-    Ok(())
+        e => e.into(),
+    })
 }
 
 #[cfg(test)]

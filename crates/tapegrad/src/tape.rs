@@ -386,6 +386,44 @@ impl<T: Float> Tape<T> {
         v
     }
 
+    /// Makes `v` stand for the parameter `p` on this tape: later [`Tape::param`] calls for `p` (a module's
+    /// forward pass) return `v`. A function of a module's parameter values can then be differentiated,
+    /// checked or evaluated at other values without changing the parameters; `nn`'s
+    /// `check_module_gradients` passes the parameters to [`crate::check_gradients`] this way. `v` must have
+    /// been made in the same grad mode as the later `param` calls (a leaf made under
+    /// [`Tape::no_grad`] stands in only under `no_grad`).
+    ///
+    /// ```
+    /// use tapegrad::{Param, Tape, Tensor};
+    /// let p = Param::new(Tensor::scalar(1.0_f64));
+    /// let tape = Tape::new();
+    /// let w = tape.leaf(Tensor::scalar(3.0));
+    /// tape.bind_param(&p, w)?;
+    /// let y = tape.param(&p).square(); // the module would read the parameter here
+    /// assert_eq!(y.item()?, 9.0);
+    /// assert_eq!(y.backward()?.get(w)?.unwrap().item()?, 6.0);
+    /// # Ok::<(), tapegrad::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ForeignVar`] when `v` belongs to another tape; [`Error::InvalidArgument`] when its shape is
+    /// not the parameter's.
+    pub fn bind_param<'t>(&'t self, p: &Param<T>, v: Var<'t, T>) -> Result<()> {
+        self.owns("bind_param", v)?;
+        let (want, got) = (p.value().shape().clone(), v.shape());
+        if want != got {
+            let msg = format!("the parameter has shape {want}, the variable {got}");
+            return Err(Error::InvalidArgument { op: "bind_param", msg });
+        }
+        let pid = p.id();
+        let mut params = self.params.borrow_mut();
+        match params.binary_search_by_key(&pid, |e| e.0) {
+            Ok(k) => params[k].1 = v.id,
+            Err(k) => params.insert(k, (pid, v.id)),
+        }
+        Ok(())
+    }
+
     /// Records the result of an operation: `value` computed from `inputs` by `op`. Every built-in op goes
     /// through here, and so can user-defined ones.
     ///

@@ -74,3 +74,20 @@ fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {
     assert_eq!(g.len(), 4);
     assert!(g.take(ps[2].id()).is_none());
 }
+
+#[test]
+fn bind_param_stands_in_for_the_parameter_and_refuses_foreign_or_misshapen_vars() {
+    let p = crate::Param::new(Tensor::from_vec(vec![1.0_f64, 2.0], [2]).unwrap());
+    let tape = Tape::new();
+    let w = tape.leaf(Tensor::from_vec(vec![3.0, 4.0], [2]).unwrap());
+    tape.bind_param(&p, w).unwrap();
+    let y = tape.param(&p).mul(w).unwrap().sum(); // w * w through the parameter: gradient 2w
+    assert_eq!(y.item().unwrap(), 25.0);
+    assert_eq!(y.backward().unwrap().get(w).unwrap().unwrap().data(), &[6.0, 8.0]);
+    assert_eq!(p.value().data(), &[1.0, 2.0], "the parameter itself is unchanged");
+    let e = tape.bind_param(&p, tape.leaf(Tensor::zeros([3]).unwrap())).unwrap_err();
+    assert_eq!(e.to_string(), "bind_param: the parameter has shape [2], the variable [3]");
+    let other = Tape::new();
+    let e = tape.bind_param(&p, other.leaf(Tensor::zeros([2]).unwrap())).unwrap_err();
+    assert!(matches!(e, crate::Error::ForeignVar { op: "bind_param" }), "{e}");
+}

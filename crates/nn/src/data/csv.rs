@@ -120,12 +120,17 @@ impl<T: Float> Dataset<T> {
     /// ```
     pub fn from_csv_reader(reader: impl BufRead, name: &str, opts: &CsvOptions) -> Result<Self> {
         let p = parse::<T>(reader, name, opts, Some(opts.label))?;
+        let names = p.header.as_deref().and_then(|h| class_names(h, opts.delimiter, p.rows, p.cols, &p.classes));
         let features = Tensor::from_vec(p.data, [p.rows, p.cols])?;
         let targets = match opts.label {
             Label::Class(_) => Targets::classes(p.classes),
             Label::Value(_) => Targets::Values(Tensor::from_vec(p.values, [p.rows, 1])?),
         };
-        Dataset::new(features, targets)
+        let ds = Dataset::new(features, targets)?.with_origin(name, p.lines);
+        match names {
+            Some(names) => ds.with_class_names(names),
+            None => Ok(ds),
+        }
     }
 }
 
@@ -170,18 +175,29 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
     }
 }
 
-/// The parsed numbers: features row-major `[rows, cols]`, plus the label column when one was asked for.
+/// The parsed numbers: features row-major `[rows, cols]`, plus the label column when one was asked for, the
+/// 1-based line of each row and the text of the first line when it was skipped as a header.
 struct Parsed<T> {
     data: Vec<T>,
     rows: usize,
     cols: usize,
     classes: Vec<usize>,
     values: Vec<T>,
+    lines: Vec<usize>,
+    header: Option<String>,
 }
 
 fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, label: Option<Label>) -> Result<Parsed<T>> {
     let err = |line: usize, column: usize, msg: String| Error::Parse { path: name.to_string(), line, column, msg };
-    let mut p = Parsed { data: Vec::new(), rows: 0, cols: 0, classes: Vec::new(), values: Vec::new() };
+    let mut p = Parsed {
+        data: Vec::new(),
+        rows: 0,
+        cols: 0,
+        classes: Vec::new(),
+        values: Vec::new(),
+        lines: Vec::new(),
+        header: None,
+    };
     // (fields per row, line of the first row, label field index)
     let mut layout: Option<(usize, usize, Option<usize>)> = None;
     let mut bytes = Vec::new();
@@ -196,6 +212,10 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
         }
         line_no += 1;
         if line_no <= opts.skip_lines {
+            if line_no == 1 {
+                p.header =
+                    std::str::from_utf8(&bytes).ok().map(|h| h.trim_start_matches('\u{feff}').trim_end().to_string());
+            }
             continue;
         }
         let text = match std::str::from_utf8(&bytes) {
@@ -259,6 +279,7 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
             }
         }
         p.rows += 1;
+        p.lines.push(line_no);
         p.cols = width - usize::from(label_at.is_some());
     }
     if p.rows == 0 {
@@ -275,6 +296,21 @@ fn parse<T: Float>(mut reader: impl BufRead, name: &str, opts: &CsvOptions, labe
         return Err(err(line, column, msg));
     }
     Ok(p)
+}
+
+/// The class names of a header line in scikit-learn's bundled-data form, `N,F,name_0,name_1,...` (iris.csv:
+/// `150,4,setosa,versicolor,virginica`): taken only when `N` and `F` are the file's row and feature counts and
+/// there is one name, not a number, per class.
+fn class_names(header: &str, d: Delimiter, rows: usize, cols: usize, classes: &[usize]) -> Option<Vec<String>> {
+    let fields: Vec<&str> = match d {
+        Delimiter::Char(c) => header.split(c).map(|f| f.trim_matches([' ', '\t'])).collect(),
+        Delimiter::Whitespace => header.split_whitespace().collect(),
+    };
+    let [n, f, names @ ..] = &fields[..] else { return None };
+    let num_classes = classes.iter().max().map_or(0, |m| m + 1);
+    let counts_match = n.parse::<usize>().ok()? == rows && f.parse::<usize>().ok()? == cols;
+    let are_names = names.iter().all(|s| !s.is_empty() && s.parse::<f64>().is_err());
+    (counts_match && are_names && names.len() == num_classes).then(|| names.iter().map(|s| s.to_string()).collect())
 }
 
 /// The 1-based field number in which the text `prefix` of a line ends.

@@ -1,4 +1,5 @@
 use super::*;
+use rand::SeedableRng;
 use std::io::Write;
 
 fn load(text: &str, opts: &CsvOptions) -> Result<Dataset<f64>> {
@@ -161,4 +162,31 @@ fn bundled_digits_load_from_gzip() {
     let digits = Dataset::<f32>::from_csv(data_path("digits.csv.gz"), &CsvOptions::default()).unwrap();
     assert_eq!((digits.len(), digits.num_features(), digits.num_classes()), (1797, 64, Some(10)));
     assert!(digits.features().data().iter().all(|&v| (0.0..=16.0).contains(&v)));
+}
+
+#[test]
+fn iris_keeps_its_class_names_and_each_row_its_file_line() {
+    let iris =
+        Dataset::<f64>::from_csv(data_path("iris.csv"), &CsvOptions { skip_lines: 1, ..Default::default() }).unwrap();
+    assert_eq!(iris.class_names().unwrap(), ["setosa", "versicolor", "virginica"]);
+    assert_eq!(iris.row_origin(0).map(|(_, l)| l), Some(2), "row 0 is on line 2, after the header");
+    let (train, _) = iris.stratified_split(0.3, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
+    assert_eq!(train.class_names(), iris.class_names(), "a split keeps the names");
+    let (_, line) = train.row_origin(5).unwrap();
+    let in_file = iris.features().data()[(line - 2) * 4..(line - 1) * 4].to_vec();
+    assert_eq!(train.features().data()[5 * 4..6 * 4], in_file[..], "the line is the row's own line");
+}
+
+#[test]
+fn a_header_is_taken_for_class_names_only_in_the_n_f_names_form_that_matches_the_data() {
+    let names = |text: &str| {
+        load(text, &CsvOptions { skip_lines: 1, ..Default::default() }).unwrap().class_names().map(<[String]>::to_vec)
+    };
+    assert_eq!(names("2,1,no,yes\n0.5,0\n1.5,1\n"), Some(vec!["no".to_string(), "yes".to_string()]));
+    assert_eq!(names("3,1,no,yes\n0.5,0\n1.5,1\n"), None, "row count differs");
+    assert_eq!(names("2,2,no,yes\n0.5,0\n1.5,1\n"), None, "feature count differs");
+    assert_eq!(names("2,1,no\n0.5,0\n1.5,1\n"), None, "one name short");
+    assert_eq!(names("2,1,0,1\n0.5,0\n1.5,1\n"), None, "numbers are not names");
+    assert_eq!(names("x,label\n0.5,0\n1.5,1\n"), None, "a column header is not a list of class names");
+    assert_eq!(load("0.5,0\n1.5,1\n", &CsvOptions::default()).unwrap().class_names(), None);
 }

@@ -31,6 +31,7 @@ pub use csv::{Column, CsvOptions, Delimiter, EmptyLines, Label, read_matrix, rea
 pub use scale::{MinMaxScaler, StandardScaler};
 
 use crate::error::{Error, Result};
+use std::sync::Arc;
 use tapegrad::{Float, Tensor};
 
 /// The targets of a dataset: one class index per row, or real values `[N, K]`.
@@ -94,11 +95,21 @@ impl<T: Float> Targets<T> {
     }
 }
 
-/// Features `[N, F]` and their targets, one row per example.
+/// Features `[N, F]` and their targets, one row per example, with the class names and the file each row
+/// came from when the data was loaded from one (kept by subsets, batches and scaling).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset<T: Float> {
     features: Tensor<T>,
     targets: Targets<T>,
+    class_names: Option<Arc<[String]>>,
+    origin: Option<Origin>,
+}
+
+/// The file rows were read from, and the 1-based line of each row in it.
+#[derive(Debug, Clone, PartialEq)]
+struct Origin {
+    file: Arc<str>,
+    lines: Vec<usize>,
 }
 
 impl<T: Float> Dataset<T> {
@@ -137,7 +148,73 @@ impl<T: Float> Dataset<T> {
         if targets.len() != n {
             return bad(format!("{} target rows for features {}", targets.len(), features.shape()));
         }
-        Ok(Dataset { features, targets })
+        Ok(Dataset { features, targets, class_names: None, origin: None })
+    }
+
+    /// The same dataset with names for its classes (printed by [`crate::metrics::ConfusionMatrix`] and
+    /// reports). [`Dataset::from_csv`] sets them when the file's first line has them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for real-valued targets or unless there is one name per class.
+    ///
+    /// # Examples
+    /// ```
+    /// use tapegrad::Tensor;
+    /// use tapegrad_nn::data::{Dataset, Targets};
+    /// let ds = Dataset::new(Tensor::<f32>::zeros([2, 1])?, Targets::classes(vec![0, 1]))?;
+    /// let ds = ds.with_class_names(["cat", "dog"])?;
+    /// assert_eq!(ds.class_names().unwrap(), ["cat", "dog"]);
+    /// # Ok::<(), tapegrad_nn::Error>(())
+    /// ```
+    pub fn with_class_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().map(|s| s.as_ref().to_string()).collect();
+        match self.num_classes() {
+            Some(k) if k == names.len() => {
+                self.class_names = Some(names.into());
+                Ok(self)
+            }
+            k => Err(Error::Config {
+                what: "dataset",
+                msg: match k {
+                    Some(k) => format!("{} class names for {k} classes", names.len()),
+                    None => "class names need class targets, found real-valued ones".into(),
+                },
+            }),
+        }
+    }
+
+    /// The class names, one per class index, when known (see [`Dataset::with_class_names`]).
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// The file and 1-based line that row `row` was read from, when the data came from a file.
+    ///
+    /// # Examples
+    /// ```
+    /// use tapegrad_nn::data::{CsvOptions, Dataset};
+    /// let ds = Dataset::<f64>::from_csv_reader("n,f\n1,0\n2,1\n".as_bytes(), "t.csv", &CsvOptions { skip_lines: 1, ..Default::default() })?;
+    /// assert_eq!(ds.gather(&[1])?.row_origin(0), Some(("t.csv", 3)));
+    /// # Ok::<(), tapegrad_nn::Error>(())
+    /// ```
+    pub fn row_origin(&self, row: usize) -> Option<(&str, usize)> {
+        let o = self.origin.as_ref()?;
+        Some((&o.file, *o.lines.get(row)?))
+    }
+
+    /// `row 7` or, for data read from a file, `row 7 (iris.csv line 9)`: how errors name a row.
+    pub(crate) fn describe_row(&self, row: usize) -> String {
+        match self.row_origin(row) {
+            Some((file, line)) => format!("row {row} ({file} line {line})"),
+            None => format!("row {row}"),
+        }
+    }
+
+    /// Records the file and the line of every row (the CSV loader).
+    pub(crate) fn with_origin(mut self, file: &str, lines: Vec<usize>) -> Self {
+        debug_assert_eq!(lines.len(), self.len());
+        self.origin = Some(Origin { file: file.into(), lines });
+        self
     }
 
     /// Number of examples `N`.
@@ -183,12 +260,13 @@ impl<T: Float> Dataset<T> {
         (self.features, self.targets)
     }
 
-    /// The same targets with new features (for example scaled ones).
+    /// The same targets, class names and row origins with new features (for example scaled ones).
     ///
     /// # Errors
     /// [`Error::Config`] as for [`Dataset::new`].
     pub fn with_features(&self, features: Tensor<T>) -> Result<Self> {
-        Dataset::new(features, self.targets.clone())
+        let ds = Dataset::new(features, self.targets.clone())?;
+        Ok(Dataset { class_names: self.class_names.clone(), origin: self.origin.clone(), ..ds })
     }
 
     /// The rows `idx`, in that order: a batch or a subset. One copy of the selected rows, no other
@@ -218,7 +296,15 @@ impl<T: Float> Dataset<T> {
         if idx.len() == self.len() && idx.iter().enumerate().all(|(k, &i)| k == i) {
             return Ok(self.clone());
         }
-        Ok(Dataset { features: gather_rows(&self.features, idx)?, targets: self.targets.gather(idx)? })
+        Ok(Dataset {
+            features: gather_rows(&self.features, idx)?,
+            targets: self.targets.gather(idx)?,
+            class_names: self.class_names.clone(),
+            origin: self
+                .origin
+                .as_ref()
+                .map(|o| Origin { file: o.file.clone(), lines: idx.iter().map(|&i| o.lines[i]).collect() }),
+        })
     }
 }
 

@@ -6,7 +6,10 @@
 //! | [`ExponentialLr`] | `base gamma^epoch` |
 //! | [`CosineLr`] | `min + (base - min) (1 + cos(pi min(epoch, period) / period)) / 2` |
 //!
-//! Epochs count from 0, and epoch 0 gets the base rate. Call [`LrSchedule::apply`] at the start of each epoch:
+//! Epochs count from 0, and epoch 0 gets the base rate: the numbering of [`crate::train::fit`]'s
+//! [`EpochStats::epoch`](crate::train::EpochStats::epoch), which sets `lr(e)` before epoch `e` when given
+//! the schedule in [`FitConfig::schedule`](crate::train::FitConfig::schedule). By hand, call
+//! [`LrSchedule::apply`] at the start of each epoch:
 //!
 //! ```
 //! use tapegrad_nn::optim::{CosineLr, LrSchedule, Optimizer, Sgd, SgdConfig};

@@ -14,16 +14,18 @@ pub struct Evaluation {
 /// The numbers of one epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {
-    /// The epoch, counted from 1.
+    /// The epoch, counted from 0 (the number a schedule gets).
     pub epoch: usize,
     /// Mean training loss over the epoch's batches (weighted by batch size), before each step's update.
     pub train_loss: f64,
+    /// The running loss estimate `Q` after the epoch's last batch (see [`History::running_loss`]).
+    pub running_loss: f64,
     /// Running training accuracy over the epoch's batches; `None` for regression.
     pub train_acc: Option<f64>,
-    /// Test loss after the epoch, in eval mode; `None` without a test set.
-    pub test_loss: Option<f64>,
-    /// Test accuracy after the epoch; `None` without a test set or for regression.
-    pub test_acc: Option<f64>,
+    /// Validation loss after the epoch, in eval mode; `None` without a validation set.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy after the epoch; `None` without a validation set or for regression.
+    pub val_acc: Option<f64>,
     /// The optimizer's learning rate during the epoch.
     pub lr: f64,
     /// Wall time of the epoch's training steps: shuffle, gather, forward, backward, update.
@@ -40,10 +42,10 @@ pub enum StopReason {
     Completed,
     /// The monitored loss did not improve for `patience` epochs.
     EarlyStopping {
-        /// The last epoch run.
+        /// The last epoch run (counted from 0).
         epoch: usize,
-        /// The epoch with the best monitored loss (0 when no epoch had one that was not NaN).
-        best_epoch: usize,
+        /// The epoch with the best monitored loss; `None` when every epoch's was NaN.
+        best_epoch: Option<usize>,
     },
     /// The callback returned [`std::ops::ControlFlow::Break`] after this epoch.
     Callback {
@@ -58,14 +60,21 @@ pub enum StopReason {
     },
 }
 
-/// Per-epoch statistics of a training run, ready to plot.
+/// Per-epoch statistics of a training run, and the running loss estimate per batch, ready to plot.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct History {
     /// One entry per epoch run.
     pub epochs: Vec<EpochStats>,
+    /// The running loss estimate of lecture 001 after every batch, in order over all epochs:
+    /// `Q_1 = loss_1`, then `Q_k = (1 - eta) Q_(k-1) + eta loss_k` with `eta` =
+    /// [`FitConfig::running_loss_eta`](super::FitConfig::running_loss_eta). It follows the loss of the
+    /// current weights over the last `~1/eta` batches, without the jump of a per-epoch mean; NaN from a batch
+    /// whose loss was not finite on.
+    pub running_loss: Vec<f64>,
     /// Why training stopped.
     pub stop: StopReason,
-    /// The epoch with the best monitored loss (test loss if there was a test set, else training loss).
+    /// The epoch (counted from 0) with the best monitored loss (validation loss if there was a validation
+    /// set, else training loss); `None` when no epoch had one that was not NaN.
     pub best_epoch: Option<usize>,
     /// Wall time of the whole run.
     pub total_time: Duration,
@@ -92,9 +101,15 @@ impl History {
         self.epochs.iter().map(|e| e.train_loss).collect()
     }
 
-    /// Test loss per epoch (`NaN` where there was none).
+    /// Validation loss per epoch (`NaN` where there was none).
+    pub fn val_loss(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.val_loss.unwrap_or(f64::NAN)).collect()
+    }
+
+    /// The old name of [`History::val_loss`].
+    #[deprecated(note = "the held-out split is the validation set: use `val_loss`")]
     pub fn test_loss(&self) -> Vec<f64> {
-        self.epochs.iter().map(|e| e.test_loss.unwrap_or(f64::NAN)).collect()
+        self.val_loss()
     }
 
     /// Training accuracy per epoch (`NaN` where there was none).
@@ -102,8 +117,14 @@ impl History {
         self.epochs.iter().map(|e| e.train_acc.unwrap_or(f64::NAN)).collect()
     }
 
-    /// Test accuracy per epoch (`NaN` where there was none).
+    /// Validation accuracy per epoch (`NaN` where there was none).
+    pub fn val_acc(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.val_acc.unwrap_or(f64::NAN)).collect()
+    }
+
+    /// The old name of [`History::val_acc`].
+    #[deprecated(note = "the held-out split is the validation set: use `val_acc`")]
     pub fn test_acc(&self) -> Vec<f64> {
-        self.epochs.iter().map(|e| e.test_acc.unwrap_or(f64::NAN)).collect()
+        self.val_acc()
     }
 }
