@@ -12,7 +12,6 @@ use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use tapegrad::Tensor;
 use tapegrad_examples::error::{Error, Result, ensure_trained, io_err, prepare_out_dir, stop_reason};
@@ -83,12 +82,14 @@ pub fn run(args: &BinaryArgs, out: &mut dyn Write) -> Result<BinaryReport> {
     let mut model = Mlp::<f64>::new(&[30, 16, 1], Activation::Relu, Activation::Identity, &mut rng)?;
     let mut opt = Adam::new(AdamConfig { lr: 1e-3, ..Default::default() })?;
     let cfg = FitConfig {
+        validation: Some(&test),
+        rng: Some(&mut rng),
         epochs: args.epochs,
         batching: Batching::MiniBatch { size: 32, drop_last: false },
         loss: Loss::BceWithLogits,
         ..Default::default()
     };
-    let history = fit(&mut model, &mut opt, &train, Some(&test), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    let history = fit(&mut model, &mut opt, &train, cfg)?;
     writeln!(out, "training: {}", stop_reason(&history)).map_err(io_err("stdout"))?;
     ensure_trained(&history, &model)?;
 
@@ -97,7 +98,7 @@ pub fn run(args: &BinaryArgs, out: &mut dyn Write) -> Result<BinaryReport> {
     let pred: Vec<usize> = p_benign.data().iter().map(|&p| usize::from(p > 0.5)).collect();
     let cm = ConfusionMatrix::new(truth, &pred, 2)?.with_labels(&["malignant", "benign"])?;
     let report_files = {
-        let (tl, vl, ta, va) = (history.train_loss(), history.test_loss(), history.train_acc(), history.test_acc());
+        let (tl, vl, ta, va) = (history.train_loss(), history.val_loss(), history.train_acc(), history.val_acc());
         plot::curves(
             &args.out.join("curves"),
             &[

@@ -246,29 +246,32 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
         ProgressStyle::with_template("{bar:30.cyan/blue} epoch {pos}/{len} {msg} [{elapsed}]")
             .map_err(|e| Error::Input { what: "progress bar".into(), msg: e.to_string() })?,
     );
-    let on_epoch = |e: &EpochStats| {
-        bar.set_position(e.epoch as u64);
+    let mut on_epoch = |e: &EpochStats| {
+        bar.set_position(e.epoch as u64 + 1); // epochs count from 0, the bar from 1
         bar.set_message(format!(
             "loss {:.4} acc {:.4} | test loss {:.4} acc {:.4}",
             e.train_loss,
             e.train_acc.unwrap_or(f64::NAN),
-            e.test_loss.unwrap_or(f64::NAN),
-            e.test_acc.unwrap_or(f64::NAN)
+            e.val_loss.unwrap_or(f64::NAN),
+            e.val_acc.unwrap_or(f64::NAN)
         ));
         ControlFlow::Continue(())
     };
     let history = match (full_batch, opt.as_mut()) {
         (Some(mut method), _) => {
-            optimizers::train_full_batch(&mut model, &mut method, &train_set, &test_set, args.epochs, on_epoch)?
+            optimizers::train_full_batch(&mut model, &mut method, &train_set, &test_set, args.epochs, &mut on_epoch)?
         }
         (None, Some(opt)) => {
             let fit_cfg = FitConfig {
                 epochs: args.epochs,
                 batching: args.batch_size,
                 loss: Loss::SoftmaxCrossEntropy,
+                validation: Some(&test_set),
+                rng: Some(&mut rng),
+                on_epoch: Some(&mut on_epoch),
                 ..Default::default()
             };
-            fit(&mut model, &mut **opt, &train_set, Some(&test_set), &fit_cfg, &mut rng, on_epoch)?
+            fit(&mut model, &mut **opt, &train_set, fit_cfg)?
         }
         (None, None) => return Err(Error::Check("no optimizer was built".into())),
     };
@@ -288,10 +291,10 @@ pub fn train(args: &TrainArgs, out: &mut dyn Write) -> Result<DigitsReport> {
             out,
             format!(
                 "epoch {}: train loss {:.4}, train accuracy {:.4}, test loss {:.4}; {:.1} ms per epoch",
-                last.epoch,
+                last.epoch + 1,
                 last.train_loss,
                 last.train_acc.unwrap_or(f64::NAN),
-                last.test_loss.unwrap_or(f64::NAN),
+                last.val_loss.unwrap_or(f64::NAN),
                 epoch_time.as_secs_f64() * 1e3
             ),
         )?;
@@ -492,8 +495,8 @@ pub fn write_outputs(
     let model_path = dir.join("model.safetensors");
     model.save(&model_path)?;
     let mut files = vec![model_path];
-    let (train_loss, test_loss) = (history.train_loss(), history.test_loss());
-    let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
+    let (train_loss, test_loss) = (history.train_loss(), history.val_loss());
+    let (train_acc, test_acc) = (history.train_acc(), history.val_acc());
     let panels = [
         Panel { title: "loss (softmax cross-entropy)", series: vec![("train", &train_loss), ("test", &test_loss)] },
         Panel { title: "accuracy", series: vec![("train", &train_acc), ("test", &test_acc)] },

@@ -12,7 +12,6 @@ use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use tapegrad::Tensor;
 use tapegrad_examples::error::{Error, Result, ensure_trained, io_err, prepare_out_dir, stop_reason};
@@ -91,12 +90,14 @@ pub fn run(args: &RegressionArgs, out: &mut dyn Write) -> Result<RegressionRepor
     let mut model = Mlp::<f64>::new(&[10, 16, 1], Activation::Tanh, Activation::Identity, &mut rng)?;
     let mut opt = Adam::new(AdamConfig { lr: 2e-3, ..Default::default() })?;
     let cfg = FitConfig {
+        validation: Some(&test_s),
+        rng: Some(&mut rng),
         epochs: args.epochs,
         batching: Batching::MiniBatch { size: 32, drop_last: false },
         loss: Loss::Mse,
         ..Default::default()
     };
-    let history = fit(&mut model, &mut opt, &train_s, Some(&test_s), &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    let history = fit(&mut model, &mut opt, &train_s, cfg)?;
     writeln!(out, "training: {}", stop_reason(&history)).map_err(io_err("stdout"))?;
     ensure_trained(&history, &model)?;
     let pred = ys.inverse_transform(&model.predict(test_s.features())?)?;
@@ -124,7 +125,7 @@ pub fn run(args: &RegressionArgs, out: &mut dyn Write) -> Result<RegressionRepor
     for (name, s) in [("MLP", mlp), ("least squares", least_squares), ("mean of train targets", mean)] {
         say(out, format!("{name:<22} {:>10.1} {:>8.4}", s.mse, s.r2))?;
     }
-    let (tr, te) = (history.train_loss(), history.test_loss());
+    let (tr, te) = (history.train_loss(), history.val_loss());
     let panel = Panel { title: "MSE (standardised target)", series: vec![("train", &tr), ("test", &te)] };
     let files = plot::curves(&args.out.join("loss"), &[panel])?;
     for f in &files {

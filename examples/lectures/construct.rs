@@ -7,7 +7,6 @@ use super::util::{column, line, say};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::io::Write;
-use std::ops::ControlFlow;
 use tapegrad::{Tape, Tensor};
 use tapegrad_examples::digits::{default_data_path, load_split};
 use tapegrad_examples::error::Result;
@@ -111,9 +110,10 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<ConstructReport> {
         epochs: 30,
         batching: Batching::MiniBatch { size: 32, drop_last: false },
         loss: Loss::SoftmaxCrossEntropy,
+        rng: Some(&mut rng),
         ..Default::default()
     };
-    fit(&mut mlp, &mut adam, &train, None, &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+    fit(&mut mlp, &mut adam, &train, cfg)?;
     let trained: Vec<Tensor<f32>> = mlp.params().iter().map(|(_, p)| p.value().clone()).collect();
     let mut mags: Vec<f32> = mlp
         .params()
@@ -179,10 +179,16 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<ConstructReport> {
             }
         }
         let mut adam = Adam::new(AdamConfig { lr: 2e-3, ..Default::default() })?;
-        let cfg1 = FitConfig { epochs: 1, ..cfg };
         curve.push(evaluate(&mut net, &test, Loss::SoftmaxCrossEntropy)?.accuracy.unwrap_or(f64::NAN));
         for _ in 0..epochs {
-            fit(&mut net, &mut adam, &train, None, &cfg1, &mut rng, |_| ControlFlow::Continue(()))?;
+            let one_epoch = FitConfig {
+                epochs: 1,
+                batching: Batching::MiniBatch { size: 32, drop_last: false },
+                loss: Loss::SoftmaxCrossEntropy,
+                rng: Some(&mut rng),
+                ..Default::default()
+            };
+            fit(&mut net, &mut adam, &train, one_epoch)?;
             curve.push(evaluate(&mut net, &test, Loss::SoftmaxCrossEntropy)?.accuracy.unwrap_or(f64::NAN));
         }
     }

@@ -6,7 +6,6 @@ use super::util::{line, say};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::io::Write;
-use std::ops::ControlFlow;
 use tapegrad_examples::digits::{default_data_path, load_split};
 use tapegrad_examples::error::Result;
 use tapegrad_nn::data::Batching;
@@ -37,9 +36,10 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<DepthReport> {
             epochs,
             batching: Batching::MiniBatch { size: 32, drop_last: false },
             loss: Loss::SoftmaxCrossEntropy,
+            rng: Some(&mut rng),
             ..Default::default()
         };
-        fit(&mut mlp, &mut opt, &train, None, &cfg, &mut rng, |_| ControlFlow::Continue(()))?;
+        fit(&mut mlp, &mut opt, &train, cfg)?;
         let acc = evaluate(&mut mlp, &test, Loss::SoftmaxCrossEntropy)?.accuracy.unwrap_or(f64::NAN);
         say(out, &format!("layers={layers}: test accuracy"), format!("{acc:.4}"))?;
         report.push((layers, acc));
