@@ -48,6 +48,7 @@ pub mod ops;
 pub mod param;
 pub mod shape;
 pub mod tape;
+mod tape_pool;
 pub mod tensor;
 mod tensor_build;
 mod tensor_math;

@@ -11,7 +11,6 @@ use crate::val::{BackwardCx, Val};
 use smallbox::space::S1;
 use smallbox::{SmallBox, smallbox};
 use smallvec::SmallVec;
-use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,46 +161,6 @@ impl Drop for RestoreFlag<'_> {
     }
 }
 
-thread_local! {
-    /// Emptied node arenas of dropped tapes, reused by the next tape made on the same thread: a training
-    /// loop that records one tape per step grows its arena once instead of every step.
-    static SPARE_NODES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Arenas with room for more nodes than this are freed, not kept; at most [`SPARE_KEEP`] are kept per
-/// thread (about 2.5 MB each at most).
-const SPARE_MAX: usize = 1 << 14;
-const SPARE_KEEP: usize = 2;
-
-fn spare_nodes<T: Float>() -> Vec<Node<T>> {
-    SPARE_NODES
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let i = s.iter().position(|b| b.is::<Vec<Node<T>>>())?;
-            s.swap_remove(i).downcast::<Vec<Node<T>>>().ok().map(|b| *b)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// Frees every node (values, ops) now; only the empty arena may be kept for the next tape.
-impl<T: Float> Drop for Tape<T> {
-    fn drop(&mut self) {
-        let mut nodes = std::mem::take(self.nodes.get_mut());
-        nodes.clear();
-        if nodes.capacity() == 0 || nodes.capacity() > SPARE_MAX {
-            return;
-        }
-        let _ = SPARE_NODES.try_with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < SPARE_KEEP {
-                s.push(Box::new(nodes));
-            }
-        });
-    }
-}
-
 impl<T: Float> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
@@ -220,7 +179,7 @@ impl<T: Float> Tape<T> {
     pub fn new() -> Self {
         Tape {
             id: fresh_tape_id(),
-            nodes: RefCell::new(spare_nodes()),
+            nodes: RefCell::new(crate::tape_pool::spare_nodes()),
             params: RefCell::new(Vec::new()),
             param_names: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),

@@ -1,6 +1,7 @@
 //! Unit tests of the tape's internals (arena reuse, node size, inline ops, gradient lookup).
 
 use super::*;
+use crate::tape_pool::SPARE_MAX;
 
 #[test]
 fn a_new_tape_reuses_the_emptied_arena_of_a_dropped_one() {
