@@ -32,7 +32,13 @@ impl<T: Float> Gradients<T> {
     }
 
     /// The gradient of a leaf, parameter or retained node of the tape the loss was on; `None` when the loss
-    /// does not depend on it (or it is an intermediate node that was not retained).
+    /// does not depend on it (or it is an intermediate node that was not retained: see
+    /// [`Var::retain_grad`] and [`Tape::set_retain_grads`]).
+    ///
+    /// A store answers `None` for "no gradient flowed here", as PyTorch leaves `.grad` at `None`. The
+    /// functions that return one tensor per requested variable ([`Tape::grad`], [`crate::grad`],
+    /// [`Tape::hvp`], [`crate::jacobian`], ...) return zeros of its shape instead, as JAX does: the
+    /// derivative of a function that ignores a variable is zero.
     ///
     /// # Errors
     /// [`Error::ForeignVar`] when `v` belongs to another tape than the one these gradients came from.
@@ -64,12 +70,25 @@ impl<T: Float> Gradients<T> {
         self.params.iter().map(|e| e.0)
     }
 
-    /// Number of parameters with a gradient.
-    pub fn len(&self) -> usize {
+    /// Number of parameters with a gradient (leaves and retained nodes are not counted: see
+    /// [`Gradients::num_nodes`]).
+    pub fn num_params(&self) -> usize {
         self.params.len()
     }
 
-    /// Whether no parameter got a gradient.
+    /// Number of nodes with a gradient: parameters, leaves and retained nodes.
+    pub fn num_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The old name of [`Gradients::num_params`], kept for one release.
+    #[deprecated(since = "0.2.0", note = "counts parameters only: use `num_params` (or `num_nodes`)")]
+    pub fn len(&self) -> usize {
+        self.num_params()
+    }
+
+    /// Whether no parameter got a gradient, kept for one release with [`Gradients::len`].
+    #[deprecated(since = "0.2.0", note = "use `num_params() == 0`")]
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
     }

@@ -41,10 +41,14 @@ pub mod higher;
 #[doc(hidden)]
 pub mod kernels;
 mod macros;
+/// Where each op's forward and derivative live (one section per op); the ops themselves are methods of
+/// [`Var`], so nothing here needs to be named by users.
+#[doc(hidden)]
 pub mod ops;
 pub mod param;
 pub mod shape;
 pub mod tape;
+mod tape_pool;
 pub mod tensor;
 mod tensor_build;
 mod tensor_math;
@@ -59,7 +63,13 @@ pub use higher::{TapeFn, grad, hessian, hvp, jacobian, tape_fn, value_and_grad};
 pub use kernels::conv::{Padding, Window2d, conv_output_size};
 pub use kernels::gemm::{num_threads, set_num_threads};
 pub use ops::layout::concat;
-pub use ops::loss::{argmax_rows, softmax_rows};
+/// Row-wise argmax of a `[N, C]` tensor: the same result as
+/// [`x.argmax_axis(1)`](Tensor::argmax_axis) (or `-1`), restricted to rank 2 with an error naming
+/// `argmax_rows` otherwise. `tapegrad_nn::metrics::predict_classes` is this function under the
+/// classifier's name, for a model's scores.
+pub use ops::loss::argmax_rows;
+/// Row-wise softmax of a `[N, C]` tensor of logits, without a tape (probabilities from a model's output).
+pub use ops::loss::softmax_rows;
 pub use param::{Param, ParamId};
 pub use shape::Shape;
 #[allow(deprecated)]

@@ -11,8 +11,8 @@ use crate::val::{BackwardCx, Val};
 use smallbox::space::S1;
 use smallbox::{SmallBox, smallbox};
 use smallvec::SmallVec;
-use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::gradients::Gradients;
@@ -45,6 +45,12 @@ pub trait Op<T: Float>: 'static {
     /// # Errors
     /// Any error of the operations it uses (a broken op; never expected for valid shapes).
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>>;
+
+    /// The op's constant arguments as graph pictures print them after its name (`p = 3` for `powf`,
+    /// `c = 0.5` for `mul_scalar`); `None` (the default) when it has none worth printing.
+    fn attributes(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a node is.
@@ -118,7 +124,11 @@ pub struct Tape<T: Float> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     /// Parameter id to node, sorted by id (binary search; no hashing on the per-step path).
     params: RefCell<Vec<(ParamId, usize)>>,
+    /// The names of the named parameters on the tape, by node (for graph pictures).
+    pub(crate) param_names: RefCell<Vec<(usize, Arc<str>)>>,
     grad_enabled: Cell<bool>,
+    /// Backward keeps every node's gradient, not only those of leaves, parameters and retained nodes.
+    retain_all: Cell<bool>,
     anomaly: Cell<bool>,
     /// The first anomaly (or other failure) found by an op that returns its result directly (`exp`,
     /// `relu`, ...): reported by the next fallible call on this tape (`backward`, `grad`, any op returning
@@ -151,46 +161,6 @@ impl Drop for RestoreFlag<'_> {
     }
 }
 
-thread_local! {
-    /// Emptied node arenas of dropped tapes, reused by the next tape made on the same thread: a training
-    /// loop that records one tape per step grows its arena once instead of every step.
-    static SPARE_NODES: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Arenas with room for more nodes than this are freed, not kept; at most [`SPARE_KEEP`] are kept per
-/// thread (about 2.5 MB each at most).
-const SPARE_MAX: usize = 1 << 14;
-const SPARE_KEEP: usize = 2;
-
-fn spare_nodes<T: Float>() -> Vec<Node<T>> {
-    SPARE_NODES
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let i = s.iter().position(|b| b.is::<Vec<Node<T>>>())?;
-            s.swap_remove(i).downcast::<Vec<Node<T>>>().ok().map(|b| *b)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// Frees every node (values, ops) now; only the empty arena may be kept for the next tape.
-impl<T: Float> Drop for Tape<T> {
-    fn drop(&mut self) {
-        let mut nodes = std::mem::take(self.nodes.get_mut());
-        nodes.clear();
-        if nodes.capacity() == 0 || nodes.capacity() > SPARE_MAX {
-            return;
-        }
-        let _ = SPARE_NODES.try_with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < SPARE_KEEP {
-                s.push(Box::new(nodes));
-            }
-        });
-    }
-}
-
 impl<T: Float> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
@@ -209,9 +179,11 @@ impl<T: Float> Tape<T> {
     pub fn new() -> Self {
         Tape {
             id: fresh_tape_id(),
-            nodes: RefCell::new(spare_nodes()),
+            nodes: RefCell::new(crate::tape_pool::spare_nodes()),
             params: RefCell::new(Vec::new()),
+            param_names: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
+            retain_all: Cell::new(false),
             anomaly: Cell::new(false),
             pending: RefCell::new(None),
         }
@@ -245,6 +217,7 @@ impl<T: Float> Tape<T> {
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
         self.params.get_mut().clear();
+        self.param_names.get_mut().clear();
         self.id = fresh_tape_id();
     }
 
@@ -308,6 +281,29 @@ impl<T: Float> Tape<T> {
         self.anomaly.get()
     }
 
+    /// Makes [`Var::backward`] keep the gradient of every node that needs one, intermediate results
+    /// included, as if [`Var::retain_grad`] had been called on each (for looking inside a graph and for
+    /// pictures: [`Tape::to_dot`]). Off by default: backward frees intermediate gradients as it passes them.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_retain_grads(true);
+    /// let x = tape.leaf(Tensor::scalar(3.0));
+    /// let h = x * x; // an intermediate node
+    /// let y = h.sin();
+    /// let g = y.backward().unwrap();
+    /// assert_eq!(g.get(h).unwrap().unwrap().item().unwrap(), 9f64.cos()); // dy/dh = cos h
+    /// ```
+    pub fn set_retain_grads(&self, on: bool) {
+        self.retain_all.set(on);
+    }
+
+    /// Whether backward keeps every node's gradient (see [`Tape::set_retain_grads`]).
+    pub fn retain_grads(&self) -> bool {
+        self.retain_all.get()
+    }
+
     /// Appends a node. The arena is borrowed for the whole of a first-order backward walk, so an op's
     /// backward that reaches its tape by another way than its [`BackwardCx`] gets [`Error::TapeBusy`].
     fn push(&self, op: &'static str, node: Node<T>) -> Result<Var<'_, T>> {
@@ -323,7 +319,10 @@ impl<T: Float> Tape<T> {
         self.push(name, node).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Data: a node that never gets a gradient.
+    /// Data: a node that never gets a gradient (PyTorch's tensor with `requires_grad=False`).
+    ///
+    /// The same as [`Tape::constant`] except for its label in graph pictures; to differentiate with respect
+    /// to a tensor, put it on the tape with [`Tape::leaf`] (or [`Tape::param`] for a model's parameter).
     ///
     /// # Panics
     /// When called from inside an op's first-order backward on the tape being differentiated (the walk
@@ -335,6 +334,11 @@ impl<T: Float> Tape<T> {
     }
 
     /// A constant: a node that never gets a gradient.
+    ///
+    /// Behaves exactly as [`Tape::input`] (neither can be differentiated with respect to; use
+    /// [`Tape::leaf`] or [`Tape::param`] for that): the two names only label the node differently in
+    /// graph pictures and `Debug` output, `input` for data fed to the computation, `constant` for fixed
+    /// numbers of the formula (what derivative formulas record, and [`Tape::scalar`]).
     ///
     /// # Panics
     /// As [`Tape::input`].
@@ -379,6 +383,9 @@ impl<T: Float> Tape<T> {
             }
         }
         let v = self.leafish(p.value().clone(), NodeKind::Param(pid), rg);
+        if let Some(name) = p.name_arc() {
+            self.param_names.borrow_mut().push((v.id, name.clone()));
+        }
         match slot {
             Ok(k) => self.params.borrow_mut()[k].1 = v.id,
             Err(k) => self.params.borrow_mut().insert(k, (pid, v.id)),
@@ -525,6 +532,7 @@ impl<T: Float> Tape<T> {
         if !rg {
             return Ok(grads);
         }
+        let keep_all = self.retain_all.get();
         let seed = Tensor::filled(shape, T::one());
         grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
         if create_graph {
@@ -535,7 +543,7 @@ impl<T: Float> Tape<T> {
                 let (op, inputs, keep) = {
                     let mut nodes = self.nodes.borrow_mut();
                     let n = &mut nodes[i];
-                    (n.op.take(), n.inputs.clone(), n.keeps_grad())
+                    (n.op.take(), n.inputs.clone(), n.keeps_grad() || keep_all)
                 };
                 let Some(op) = op else {
                     grads[i] = Some(g);
@@ -557,7 +565,7 @@ impl<T: Float> Tape<T> {
                     continue;
                 };
                 let cx = BackwardCx::new(self, Some(&nodes), i, &n.inputs, false);
-                self.backward_node(&cx, op, g, n.keeps_grad(), &mut grads[..=i])?;
+                self.backward_node(&cx, op, g, n.keeps_grad() || keep_all, &mut grads[..=i])?;
             }
         }
         Ok(grads)

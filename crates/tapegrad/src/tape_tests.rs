@@ -1,6 +1,7 @@
 //! Unit tests of the tape's internals (arena reuse, node size, inline ops, gradient lookup).
 
 use super::*;
+use crate::tape_pool::SPARE_MAX;
 
 #[test]
 fn a_new_tape_reuses_the_emptied_arena_of_a_dropped_one() {
@@ -68,10 +69,10 @@ fn gradients_are_found_by_parameter_and_by_node_whatever_the_order_of_use() {
     assert_eq!(g.get(x).unwrap().unwrap().item().unwrap(), 120.0);
     let ids: Vec<ParamId> = g.param_ids().collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "param ids ascend");
-    assert_eq!(g.len(), 5);
+    assert_eq!(g.num_params(), 5);
     assert_eq!(g.take(ps[2].id()).unwrap().item().unwrap(), prod / 3.0);
     assert!(g.param(&ps[2]).is_none());
-    assert_eq!(g.len(), 4);
+    assert_eq!(g.num_params(), 4);
     assert!(g.take(ps[2].id()).is_none());
 }
 

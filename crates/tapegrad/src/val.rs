@@ -15,11 +15,16 @@ use crate::tensor::Tensor;
 use std::sync::Arc;
 
 /// A value inside a derivative formula: a tensor (first-order backward) or a tape node (`create_graph`).
+///
+/// A custom op's formula receives and returns these and combines them with [`BackwardCx`]'s operations
+/// ([`BackwardCx::constant`] makes one from a tensor); it never needs to look inside.
 #[derive(Clone, Debug)]
 pub enum Val<T: Float> {
     /// A plain tensor.
     Tensor(Tensor<T>),
-    /// A node on the tape being differentiated.
+    /// A node on the tape being differentiated, by position: made and read by [`BackwardCx`]'s operations
+    /// only (a formula never needs to build one; hidden from the documentation for that reason).
+    #[doc(hidden)]
     Node(usize),
 }
 

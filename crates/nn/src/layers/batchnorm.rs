@@ -97,8 +97,8 @@ impl<T: Float> BatchNorm1d<T> {
             return bad(format!("momentum {} is not in [0, 1]", cfg.momentum));
         }
         Ok(BatchNorm1d {
-            weight: Param::new(Tensor::ones([features])?),
-            bias: Param::new(Tensor::zeros([features])?),
+            weight: Param::with_name(Tensor::ones([features])?, "weight"),
+            bias: Param::with_name(Tensor::zeros([features])?, "bias"),
             running_mean: Mutex::new(Tensor::zeros([features])?),
             running_var: Mutex::new(Tensor::ones([features])?),
             cfg,

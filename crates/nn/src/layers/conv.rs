@@ -106,8 +106,9 @@ impl<T: Float> Conv2d<T> {
     ) -> Result<Self> {
         check_sizes("Conv2d", &[in_channels, out_channels, kernel.0, kernel.1])?;
         // fans([O, C, kh, kw]) = (C kh kw, O kh kw): He's fan-in is the receptive field of one output.
-        let weight = Param::new(cfg.init.tensor([out_channels, in_channels, kernel.0, kernel.1], rng)?);
-        let bias = if cfg.bias { Some(Param::new(cfg.bias_init.tensor([out_channels], rng)?)) } else { None };
+        let weight = Param::with_name(cfg.init.tensor([out_channels, in_channels, kernel.0, kernel.1], rng)?, "weight");
+        let bias =
+            if cfg.bias { Some(Param::with_name(cfg.bias_init.tensor([out_channels], rng)?, "bias")) } else { None };
         Ok(Conv2d { weight, bias, stride: cfg.stride, padding: cfg.padding })
     }
 
@@ -128,7 +129,12 @@ impl<T: Float> Conv2d<T> {
         {
             return Err(bad(format!("bias must be [{o}] for weight {}, got {}", weight.shape(), b.shape())));
         }
-        Ok(Conv2d { weight: Param::new(weight), bias: bias.map(Param::new), stride: (1, 1), padding: Padding::Valid })
+        Ok(Conv2d {
+            weight: Param::with_name(weight, "weight"),
+            bias: bias.map(|b| Param::with_name(b, "bias")),
+            stride: (1, 1),
+            padding: Padding::Valid,
+        })
     }
 
     /// The same layer with another stride (builder style).
@@ -253,9 +259,12 @@ impl<T: Float> LocallyConnected2d<T> {
         // Drawn as [L O, C kh kw] so that every scheme sees fan-in C kh kw, then given its 6-D layout.
         let w = cfg.init.tensor::<T>([l * out_channels, ck], rng)?;
         let w = w.reshape([d.oh, d.ow, out_channels, in_channels, kernel.0, kernel.1])?;
-        let bias =
-            if cfg.bias { Some(Param::new(cfg.bias_init.tensor([out_channels, d.oh, d.ow], rng)?)) } else { None };
-        Ok(LocallyConnected2d { weight: Param::new(w), bias, input, win })
+        let bias = if cfg.bias {
+            Some(Param::with_name(cfg.bias_init.tensor([out_channels, d.oh, d.ow], rng)?, "bias"))
+        } else {
+            None
+        };
+        Ok(LocallyConnected2d { weight: Param::with_name(w, "weight"), bias, input, win })
     }
 
     /// The weight `[oh, ow, O, C, kh, kw]`.

@@ -89,8 +89,9 @@ impl<T: Float> Linear<T> {
                 ),
             });
         }
-        let weight = Param::new(cfg.init.tensor([out_features, in_features], rng)?);
-        let bias = if cfg.bias { Some(Param::new(cfg.bias_init.tensor([out_features], rng)?)) } else { None };
+        let weight = Param::with_name(cfg.init.tensor([out_features, in_features], rng)?, "weight");
+        let bias =
+            if cfg.bias { Some(Param::with_name(cfg.bias_init.tensor([out_features], rng)?, "bias")) } else { None };
         Ok(Linear { weight, bias })
     }
 
@@ -111,7 +112,7 @@ impl<T: Float> Linear<T> {
         {
             return Err(bad(format!("bias must be [{out}] for weight {}, got {}", weight.shape(), b.shape())));
         }
-        Ok(Linear { weight: Param::new(weight), bias: bias.map(Param::new) })
+        Ok(Linear { weight: Param::with_name(weight, "weight"), bias: bias.map(|b| Param::with_name(b, "bias")) })
     }
 
     /// Input width.

@@ -20,6 +20,8 @@ use tapegrad::{Float, Param, Tape, Tensor, Var};
 ///     .with(Linear::new(8, 1, &mut rng).unwrap());
 /// let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]);
+/// // Each parameter carries its path as its name (graph pictures print it: `Tape::to_dot`).
+/// assert!(net.params().iter().all(|(n, p)| p.name() == Some(n.as_str())));
 /// ```
 #[derive(Default)]
 pub struct Sequential<T: Float> {
@@ -38,8 +40,13 @@ impl<T: Float> Sequential<T> {
         self
     }
 
-    /// Appends a layer.
-    pub fn push(&mut self, layer: impl Module<T> + 'static) {
+    /// Appends a layer, naming its parameters with their paths in this chain (`layers.{i}.{name}`, the
+    /// names [`Module::params`] lists; see [`Param::name`]).
+    pub fn push(&mut self, mut layer: impl Module<T> + 'static) {
+        let i = self.layers.len();
+        for (name, p) in layer.params_mut() {
+            p.set_name(format!("layers.{i}.{name}"));
+        }
         self.layers.push(Box::new(layer));
     }
 

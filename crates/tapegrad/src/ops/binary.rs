@@ -23,6 +23,22 @@ fn unbroadcast<T: Float>(
     Ok(Some(cx.sum_to(g()?, &cx.input_shape(i))?))
 }
 
+// The fallible methods share the operators' names on purpose (PyTorch's `a.add(b)`); the operator traits are
+// implemented too, at the end of the file, and panic with these methods' messages.
+impl<'t, T: Float> Var<'t, T> {
+    /// Checks, computes and records a broadcasting op of two variables.
+    fn binary(
+        self,
+        rhs: Var<'t, T>,
+        op: impl Op<T>,
+        f: fn(Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>,
+    ) -> Result<Self> {
+        self.tape.owns(op.name(), rhs)?;
+        let v = f(self.value(), &rhs.value())?;
+        self.tape.record(op, &[self, rhs], v)
+    }
+}
+
 // ---- add: y = a + b;  da = sum_to(g), db = sum_to(g) ----
 
 pub(crate) fn add_t<T: Float>(a: Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
@@ -36,6 +52,17 @@ impl<T: Float> Op<T> for AddOp {
     }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![unbroadcast(cx, 0, || Ok(g.clone()))?, unbroadcast(cx, 1, || Ok(g))?])
+    }
+}
+
+#[allow(clippy::should_implement_trait)]
+impl<'t, T: Float> Var<'t, T> {
+    /// `self + rhs` with NumPy broadcasting.
+    ///
+    /// # Errors
+    /// [`crate::Error::ShapeMismatch`] when the shapes do not broadcast; [`crate::Error::ForeignVar`].
+    pub fn add(self, rhs: Var<'t, T>) -> Result<Self> {
+        self.binary(rhs, AddOp, add_t)
     }
 }
 
@@ -55,6 +82,17 @@ impl<T: Float> Op<T> for SubOp {
     }
 }
 
+#[allow(clippy::should_implement_trait)]
+impl<'t, T: Float> Var<'t, T> {
+    /// `self - rhs` with NumPy broadcasting.
+    ///
+    /// # Errors
+    /// As [`Var::add`].
+    pub fn sub(self, rhs: Var<'t, T>) -> Result<Self> {
+        self.binary(rhs, SubOp, sub_t)
+    }
+}
+
 // ---- mul: y = a * b;  da = sum_to(g * b), db = sum_to(g * a) ----
 
 pub(crate) fn mul_t<T: Float>(a: Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
@@ -71,6 +109,17 @@ impl<T: Float> Op<T> for MulOp {
             unbroadcast(cx, 0, || cx.mul(g.clone(), cx.input(1)))?,
             unbroadcast(cx, 1, || cx.mul(g, cx.input(0)))?
         ])
+    }
+}
+
+#[allow(clippy::should_implement_trait)]
+impl<'t, T: Float> Var<'t, T> {
+    /// `self * rhs` elementwise with NumPy broadcasting.
+    ///
+    /// # Errors
+    /// As [`Var::add`].
+    pub fn mul(self, rhs: Var<'t, T>) -> Result<Self> {
+        self.binary(rhs, MulOp, mul_t)
     }
 }
 
@@ -97,6 +146,17 @@ impl<T: Float> Op<T> for DivOp {
     }
 }
 
+#[allow(clippy::should_implement_trait)]
+impl<'t, T: Float> Var<'t, T> {
+    /// `self / rhs` elementwise with NumPy broadcasting.
+    ///
+    /// # Errors
+    /// As [`Var::add`].
+    pub fn div(self, rhs: Var<'t, T>) -> Result<Self> {
+        self.binary(rhs, DivOp, div_t)
+    }
+}
+
 // ---- neg: y = -a;  da = -g ----
 
 /// `-a`, in place when `a`'s storage is not shared.
@@ -114,77 +174,8 @@ impl<T: Float> Op<T> for NegOp {
     }
 }
 
-// ---- add_scalar: y = a + c;  da = g ----
-
-struct AddScalarOp;
-impl<T: Float> Op<T> for AddScalarOp {
-    fn name(&self) -> &'static str {
-        "add_scalar"
-    }
-    fn backward(&self, _cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(g)])
-    }
-}
-
-// ---- mul_scalar: y = c a;  da = c g ----
-
-struct MulScalarOp<T>(T);
-impl<T: Float> Op<T> for MulScalarOp<T> {
-    fn name(&self) -> &'static str {
-        "mul_scalar"
-    }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(cx.scale(g, self.0)?)])
-    }
-}
-
-// The fallible methods share the operators' names on purpose (PyTorch's `a.add(b)`); the operator traits are
-// implemented too, below, and panic with these methods' messages.
 #[allow(clippy::should_implement_trait)]
 impl<'t, T: Float> Var<'t, T> {
-    fn binary(
-        self,
-        rhs: Var<'t, T>,
-        op: impl Op<T>,
-        f: fn(Tensor<T>, &Tensor<T>) -> Result<Tensor<T>>,
-    ) -> Result<Self> {
-        self.tape.owns(op.name(), rhs)?;
-        let v = f(self.value(), &rhs.value())?;
-        self.tape.record(op, &[self, rhs], v)
-    }
-
-    /// `self + rhs` with NumPy broadcasting.
-    ///
-    /// # Errors
-    /// [`crate::Error::ShapeMismatch`] when the shapes do not broadcast; [`crate::Error::ForeignVar`].
-    pub fn add(self, rhs: Var<'t, T>) -> Result<Self> {
-        self.binary(rhs, AddOp, add_t)
-    }
-
-    /// `self - rhs` with NumPy broadcasting.
-    ///
-    /// # Errors
-    /// As [`Var::add`].
-    pub fn sub(self, rhs: Var<'t, T>) -> Result<Self> {
-        self.binary(rhs, SubOp, sub_t)
-    }
-
-    /// `self * rhs` elementwise with NumPy broadcasting.
-    ///
-    /// # Errors
-    /// As [`Var::add`].
-    pub fn mul(self, rhs: Var<'t, T>) -> Result<Self> {
-        self.binary(rhs, MulOp, mul_t)
-    }
-
-    /// `self / rhs` elementwise with NumPy broadcasting.
-    ///
-    /// # Errors
-    /// As [`Var::add`].
-    pub fn div(self, rhs: Var<'t, T>) -> Result<Self> {
-        self.binary(rhs, DivOp, div_t)
-    }
-
     /// `-self` (the `-` operator). Cannot fail: see [`crate::Tape::set_anomaly`].
     pub fn neg(self) -> Self {
         let v = neg_t(self.value());
@@ -199,19 +190,55 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn try_neg(self) -> Result<Self> {
         Ok(self.neg())
     }
+}
 
+// ---- add_scalar: y = a + c;  da = g ----
+
+struct AddScalarOp<T>(T);
+impl<T: Float> Op<T> for AddScalarOp<T> {
+    fn name(&self) -> &'static str {
+        "add_scalar"
+    }
+    fn backward(&self, _cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        Ok(smallvec![Some(g)])
+    }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("c = {}", self.0))
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
     /// `self + c`. Cannot fail: see [`crate::Tape::set_anomaly`].
     pub fn add_scalar(self, c: T) -> Self {
         let v = self.map_value(|x| x + c);
-        self.tape.record_infallible(AddScalarOp, self, v)
+        self.tape.record_infallible(AddScalarOp(c), self, v)
     }
+}
 
+// ---- mul_scalar: y = c a;  da = c g ----
+
+struct MulScalarOp<T>(T);
+impl<T: Float> Op<T> for MulScalarOp<T> {
+    fn name(&self) -> &'static str {
+        "mul_scalar"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        Ok(smallvec![Some(cx.scale(g, self.0)?)])
+    }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("c = {}", self.0))
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
     /// `c * self`. Cannot fail: see [`crate::Tape::set_anomaly`].
     pub fn mul_scalar(self, c: T) -> Self {
         let v = self.map_value(|x| x * c);
         self.tape.record_infallible(MulScalarOp(c), self, v)
     }
 }
+
+// ---- the operators: `+ - * /` and unary `-` on variables, and with a scalar on either side ----
 
 /// Unwraps an operator's result, panicking at the caller's line (`#[track_caller]` on every operator).
 #[track_caller]

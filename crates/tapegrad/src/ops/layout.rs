@@ -23,6 +23,20 @@ impl<T: Float> Op<T> for ReshapeOp {
     }
 }
 
+impl<'t, T: Float> Var<'t, T> {
+    /// The same elements under another shape with as many elements.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the element counts differ.
+    pub fn reshape(self, shape: impl Into<Shape>) -> Result<Self> {
+        let v = self.value().reshape(shape)?;
+        if v.shape() == &self.shape() {
+            return Ok(self);
+        }
+        self.tape.record(ReshapeOp, &[self], v)
+    }
+}
+
 // ---- permute: y[i_perm] = x[i];  dx = permute(g, inverse(perm)) ----
 
 struct PermuteOp(Vec<usize>);
@@ -30,12 +44,46 @@ impl<T: Float> Op<T> for PermuteOp {
     fn name(&self) -> &'static str {
         "permute"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("perm = {:?}", self.0))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let mut inv = vec![0; self.0.len()];
         for (i, &p) in self.0.iter().enumerate() {
             inv[p] = i;
         }
         Ok(smallvec![Some(cx.permute(g, &inv)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Reorders axes: output axis `i` is input axis `perm[i]`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `perm` is not a permutation of the axes.
+    pub fn permute(self, perm: &[usize]) -> Result<Self> {
+        let v = kernels::permute(&self.value(), perm)?;
+        self.tape.record(PermuteOp(perm.to_vec()), &[self], v)
+    }
+
+    /// Swaps two axes (negative axes count from the end).
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`].
+    pub fn transpose(self, a: isize, b: isize) -> Result<Self> {
+        let s = self.shape();
+        let (a, b) = (s.axis("transpose", a)?, s.axis("transpose", b)?);
+        let mut perm: Vec<usize> = (0..s.rank()).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// The transpose of a matrix (the last two axes swapped).
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`] for rank below 2.
+    pub fn t(self) -> Result<Self> {
+        self.transpose(-2, -1)
     }
 }
 
@@ -51,6 +99,20 @@ impl<T: Float> Op<T> for BroadcastToOp {
     }
 }
 
+impl<'t, T: Float> Var<'t, T> {
+    /// Repeats along size-1 (or missing leading) axes up to `shape`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the shape does not broadcast.
+    pub fn broadcast_to(self, shape: &Shape) -> Result<Self> {
+        let v = kernels::broadcast_to(&self.value(), shape)?;
+        if v.shape() == &self.shape() {
+            return Ok(self);
+        }
+        self.tape.record(BroadcastToOp, &[self], v)
+    }
+}
+
 // ---- sum_to: sum over broadcast axes;  dx = broadcast_to(g, shape(x)) ----
 
 struct SumToOp;
@@ -60,6 +122,20 @@ impl<T: Float> Op<T> for SumToOp {
     }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         Ok(smallvec![Some(cx.broadcast_to(g, &cx.input_shape(0))?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Sums over the axes along which `shape` would be broadcast to this variable's shape.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `shape` does not broadcast to this shape.
+    pub fn sum_to(self, shape: &Shape) -> Result<Self> {
+        if *shape == self.shape() {
+            return Ok(self);
+        }
+        let v = kernels::sum_to(&self.value(), shape)?;
+        self.tape.record(SumToOp, &[self], v)
     }
 }
 
@@ -97,9 +173,24 @@ impl<T: Float> Op<T> for NarrowOp {
     fn name(&self) -> &'static str {
         "narrow"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("axis = {}, start = {}", self.axis, self.start))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let total = cx.input_shape(0).dims()[self.axis];
         Ok(smallvec![Some(cx.pad(g, self.axis, self.start, total)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Elements `start..start + len` along `axis` (a slice).
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`], or [`Error::BadShape`] when the range exceeds the axis.
+    pub fn narrow(self, axis: isize, start: usize, len: usize) -> Result<Self> {
+        let axis = self.shape().axis("narrow", axis)?;
+        let v = narrow_t(&self.value(), axis, start, len)?;
+        self.tape.record(NarrowOp { axis, start }, &[self], v)
     }
 }
 
@@ -138,9 +229,24 @@ impl<T: Float> Op<T> for PadOp {
     fn name(&self) -> &'static str {
         "pad"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("axis = {}, before = {}", self.axis, self.before))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let len = cx.input_shape(0).dims()[self.axis];
         Ok(smallvec![Some(cx.narrow(g, self.axis, self.before, len)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Zero padding along `axis`: `before` zeros, this variable, then zeros up to `total`.
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`], or [`Error::BadShape`] when it does not fit.
+    pub fn pad(self, axis: isize, before: usize, total: usize) -> Result<Self> {
+        let axis = self.shape().axis("pad", axis)?;
+        let v = pad_t(&self.value(), axis, before, total)?;
+        self.tape.record(PadOp { axis, before }, &[self], v)
     }
 }
 
@@ -153,6 +259,9 @@ impl<T: Float> Op<T> for ConcatOp {
     fn name(&self) -> &'static str {
         "concat"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("axis = {}", self.axis))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let mut out = OpGrads::new();
         let mut off = 0;
@@ -162,184 +271,6 @@ impl<T: Float> Op<T> for ConcatOp {
             off += len;
         }
         Ok(out)
-    }
-}
-
-// ---- index_select: rows of x (axis 0) at index;  dx = index_add(g, index, rows(x)) ----
-
-pub(crate) fn index_select_t<T: Float>(x: &Tensor<T>, index: &[usize]) -> Result<Tensor<T>> {
-    if x.rank() == 0 {
-        return Err(Error::BadShape {
-            op: "index_select",
-            msg: "needs at least one axis".into(),
-            shape: x.shape().clone(),
-        });
-    }
-    let rows = x.dims()[0];
-    let row = x.numel() / rows.max(1);
-    let mut d = x.dims().to_vec();
-    d[0] = index.len();
-    let shape = Shape::new(&d);
-    let mut out = try_buffer("index_select", checked_numel::<T>("index_select", &shape)?)?;
-    for &i in index {
-        if i >= rows {
-            return Err(Error::IndexOutOfRange { op: "index_select", index: i, bound: rows });
-        }
-        out.extend_from_slice(&x.data()[i * row..(i + 1) * row]);
-    }
-    Ok(Tensor::from_parts(out, shape))
-}
-
-struct IndexSelectOp(Vec<usize>);
-impl<T: Float> Op<T> for IndexSelectOp {
-    fn name(&self) -> &'static str {
-        "index_select"
-    }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(cx.index_add(g, &self.0, cx.input_shape(0).dims()[0])?)])
-    }
-}
-
-// ---- index_add: zeros with `rows` rows, row index[j] += x[j];  dx = index_select(g, index) ----
-
-pub(crate) fn index_add_t<T: Float>(x: &Tensor<T>, index: &[usize], rows: usize) -> Result<Tensor<T>> {
-    if x.rank() == 0 || x.dims()[0] != index.len() {
-        return Err(Error::BadShape {
-            op: "index_add",
-            msg: format!("expected {} rows, one per index", index.len()),
-            shape: x.shape().clone(),
-        });
-    }
-    let row = x.numel() / index.len().max(1);
-    let mut d = x.dims().to_vec();
-    d[0] = rows;
-    let shape = Shape::new(&d);
-    let n = checked_numel::<T>("index_add", &shape)?;
-    if let Some(&bad) = index.iter().find(|&&i| i >= rows) {
-        return Err(Error::IndexOutOfRange { op: "index_add", index: bad, bound: rows });
-    }
-    let mut out = try_buffer("index_add", n)?;
-    out.resize(n, T::zero());
-    for (j, &i) in index.iter().enumerate() {
-        for (d, &s) in out[i * row..(i + 1) * row].iter_mut().zip(&x.data()[j * row..(j + 1) * row]) {
-            *d += s;
-        }
-    }
-    Ok(Tensor::from_parts(out, shape))
-}
-
-struct IndexAddOp(Vec<usize>);
-impl<T: Float> Op<T> for IndexAddOp {
-    fn name(&self) -> &'static str {
-        "index_add"
-    }
-    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(cx.index_select(g, &self.0)?)])
-    }
-}
-
-impl<'t, T: Float> Var<'t, T> {
-    /// The same elements under another shape with as many elements.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] when the element counts differ.
-    pub fn reshape(self, shape: impl Into<Shape>) -> Result<Self> {
-        let v = self.value().reshape(shape)?;
-        if v.shape() == &self.shape() {
-            return Ok(self);
-        }
-        self.tape.record(ReshapeOp, &[self], v)
-    }
-
-    /// Reorders axes: output axis `i` is input axis `perm[i]`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] when `perm` is not a permutation of the axes.
-    pub fn permute(self, perm: &[usize]) -> Result<Self> {
-        let v = kernels::permute(&self.value(), perm)?;
-        self.tape.record(PermuteOp(perm.to_vec()), &[self], v)
-    }
-
-    /// Swaps two axes (negative axes count from the end).
-    ///
-    /// # Errors
-    /// [`Error::AxisOutOfRange`].
-    pub fn transpose(self, a: isize, b: isize) -> Result<Self> {
-        let s = self.shape();
-        let (a, b) = (s.axis("transpose", a)?, s.axis("transpose", b)?);
-        let mut perm: Vec<usize> = (0..s.rank()).collect();
-        perm.swap(a, b);
-        self.permute(&perm)
-    }
-
-    /// The transpose of a matrix (the last two axes swapped).
-    ///
-    /// # Errors
-    /// [`Error::AxisOutOfRange`] for rank below 2.
-    pub fn t(self) -> Result<Self> {
-        self.transpose(-2, -1)
-    }
-
-    /// Repeats along size-1 (or missing leading) axes up to `shape`.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] when the shape does not broadcast.
-    pub fn broadcast_to(self, shape: &Shape) -> Result<Self> {
-        let v = kernels::broadcast_to(&self.value(), shape)?;
-        if v.shape() == &self.shape() {
-            return Ok(self);
-        }
-        self.tape.record(BroadcastToOp, &[self], v)
-    }
-
-    /// Sums over the axes along which `shape` would be broadcast to this variable's shape.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] when `shape` does not broadcast to this shape.
-    pub fn sum_to(self, shape: &Shape) -> Result<Self> {
-        if *shape == self.shape() {
-            return Ok(self);
-        }
-        let v = kernels::sum_to(&self.value(), shape)?;
-        self.tape.record(SumToOp, &[self], v)
-    }
-
-    /// Elements `start..start + len` along `axis` (a slice).
-    ///
-    /// # Errors
-    /// [`Error::AxisOutOfRange`], or [`Error::BadShape`] when the range exceeds the axis.
-    pub fn narrow(self, axis: isize, start: usize, len: usize) -> Result<Self> {
-        let axis = self.shape().axis("narrow", axis)?;
-        let v = narrow_t(&self.value(), axis, start, len)?;
-        self.tape.record(NarrowOp { axis, start }, &[self], v)
-    }
-
-    /// Zero padding along `axis`: `before` zeros, this variable, then zeros up to `total`.
-    ///
-    /// # Errors
-    /// [`Error::AxisOutOfRange`], or [`Error::BadShape`] when it does not fit.
-    pub fn pad(self, axis: isize, before: usize, total: usize) -> Result<Self> {
-        let axis = self.shape().axis("pad", axis)?;
-        let v = pad_t(&self.value(), axis, before, total)?;
-        self.tape.record(PadOp { axis, before }, &[self], v)
-    }
-
-    /// Rows (axis 0) picked by `index`, repeats allowed: how mini-batches are gathered.
-    ///
-    /// # Errors
-    /// [`Error::IndexOutOfRange`] for an index past the last row; [`Error::BadShape`] for a scalar.
-    pub fn index_select(self, index: &[usize]) -> Result<Self> {
-        let v = index_select_t(&self.value(), index)?;
-        self.tape.record(IndexSelectOp(index.to_vec()), &[self], v)
-    }
-
-    /// Adds row `j` of this variable into row `index[j]` of a zero tensor with `rows` rows.
-    ///
-    /// # Errors
-    /// [`Error::BadShape`] when the row count differs from `index.len()`; [`Error::IndexOutOfRange`].
-    pub fn index_add(self, index: &[usize], rows: usize) -> Result<Self> {
-        let v = index_add_t(&self.value(), index, rows)?;
-        self.tape.record(IndexAddOp(index.to_vec()), &[self], v)
     }
 }
 
@@ -388,6 +319,101 @@ pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Result<Var<'t, T>
         }
     }
     tape.record(ConcatOp { axis }, xs, Tensor::from_parts(out, shape))
+}
+
+// ---- index_select: rows of x (axis 0) at index;  dx = index_add(g, index, rows(x)) ----
+
+pub(crate) fn index_select_t<T: Float>(x: &Tensor<T>, index: &[usize]) -> Result<Tensor<T>> {
+    if x.rank() == 0 {
+        return Err(Error::BadShape {
+            op: "index_select",
+            msg: "needs at least one axis".into(),
+            shape: x.shape().clone(),
+        });
+    }
+    let rows = x.dims()[0];
+    let row = x.numel() / rows.max(1);
+    let mut d = x.dims().to_vec();
+    d[0] = index.len();
+    let shape = Shape::new(&d);
+    let mut out = try_buffer("index_select", checked_numel::<T>("index_select", &shape)?)?;
+    for &i in index {
+        if i >= rows {
+            return Err(Error::IndexOutOfRange { op: "index_select", index: i, bound: rows });
+        }
+        out.extend_from_slice(&x.data()[i * row..(i + 1) * row]);
+    }
+    Ok(Tensor::from_parts(out, shape))
+}
+
+struct IndexSelectOp(Vec<usize>);
+impl<T: Float> Op<T> for IndexSelectOp {
+    fn name(&self) -> &'static str {
+        "index_select"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        Ok(smallvec![Some(cx.index_add(g, &self.0, cx.input_shape(0).dims()[0])?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Rows (axis 0) picked by `index`, repeats allowed: how mini-batches are gathered.
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an index past the last row; [`Error::BadShape`] for a scalar.
+    pub fn index_select(self, index: &[usize]) -> Result<Self> {
+        let v = index_select_t(&self.value(), index)?;
+        self.tape.record(IndexSelectOp(index.to_vec()), &[self], v)
+    }
+}
+
+// ---- index_add: zeros with `rows` rows, row index[j] += x[j];  dx = index_select(g, index) ----
+
+pub(crate) fn index_add_t<T: Float>(x: &Tensor<T>, index: &[usize], rows: usize) -> Result<Tensor<T>> {
+    if x.rank() == 0 || x.dims()[0] != index.len() {
+        return Err(Error::BadShape {
+            op: "index_add",
+            msg: format!("expected {} rows, one per index", index.len()),
+            shape: x.shape().clone(),
+        });
+    }
+    let row = x.numel() / index.len().max(1);
+    let mut d = x.dims().to_vec();
+    d[0] = rows;
+    let shape = Shape::new(&d);
+    let n = checked_numel::<T>("index_add", &shape)?;
+    if let Some(&bad) = index.iter().find(|&&i| i >= rows) {
+        return Err(Error::IndexOutOfRange { op: "index_add", index: bad, bound: rows });
+    }
+    let mut out = try_buffer("index_add", n)?;
+    out.resize(n, T::zero());
+    for (j, &i) in index.iter().enumerate() {
+        for (d, &s) in out[i * row..(i + 1) * row].iter_mut().zip(&x.data()[j * row..(j + 1) * row]) {
+            *d += s;
+        }
+    }
+    Ok(Tensor::from_parts(out, shape))
+}
+
+struct IndexAddOp(Vec<usize>);
+impl<T: Float> Op<T> for IndexAddOp {
+    fn name(&self) -> &'static str {
+        "index_add"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        Ok(smallvec![Some(cx.index_select(g, &self.0)?)])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Adds row `j` of this variable into row `index[j]` of a zero tensor with `rows` rows.
+    ///
+    /// # Errors
+    /// [`Error::BadShape`] when the row count differs from `index.len()`; [`Error::IndexOutOfRange`].
+    pub fn index_add(self, index: &[usize], rows: usize) -> Result<Self> {
+        let v = index_add_t(&self.value(), index, rows)?;
+        self.tape.record(IndexAddOp(index.to_vec()), &[self], v)
+    }
 }
 
 #[cfg(test)]

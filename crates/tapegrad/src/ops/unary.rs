@@ -74,6 +74,9 @@ impl<T: Float> Op<T> for PowOp<T> {
     fn name(&self) -> &'static str {
         "powf"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("p = {}", self.0))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let d = cx.scale(cx.powf(cx.input(0), self.0 - T::one())?, self.0)?;
         Ok(smallvec![Some(cx.mul(g, d)?)])
