@@ -281,6 +281,7 @@ pub fn read_xor_init(path: &Path) -> Result<[Tensor<f64>; 4]> {
 /// Engine and file errors.
 pub fn write_graph(net: &Mlp<f64>, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
     let tape = Tape::new();
+    tape.set_retain_grads(true); // the picture shows the gradient on every node, intermediate ones too
     let (_, loss) = xor_loss(&tape, net)?;
     let grads = loss.backward()?;
     let dot_path = dir.join(format!("{stem}.dot"));
