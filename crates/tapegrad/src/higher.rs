@@ -46,7 +46,7 @@ impl<T: Float> Tape<T> {
             });
         }
         let gs = self.grad_graph(loss, wrt)?;
-        let mut dot: Option<Var<'t, T>> = None;
+        let mut seeds = Vec::with_capacity(gs.len());
         for (g, d) in gs.iter().zip(v) {
             if g.shape() != *d.shape() {
                 return Err(Error::ShapeMismatch {
@@ -56,16 +56,19 @@ impl<T: Float> Tape<T> {
                     rhs: d.shape().clone(),
                 });
             }
-            let term = g.mul(self.constant(d.clone()))?.sum();
-            dot = Some(match dot {
-                None => term,
-                Some(acc) => acc.add(term)?,
-            });
+            seeds.push((g.id, d.clone()));
         }
-        match dot {
-            None => Ok(Vec::new()),
-            Some(d) => self.grad(d, wrt),
-        }
+        // The gradient of `<grad, v>` is the reverse walk through the gradient graph seeded with `v` at each
+        // gradient: the same numbers as recording the dot product and walking back from it, without its
+        // 3 nodes per variable (and their derivatives) on the tape.
+        let kept = self.with_retained("hvp", wrt, || self.run_backward_seeded(seeds))??;
+        Ok(wrt
+            .iter()
+            .map(|w| match kept.get(w.id) {
+                Some(Some(Val::Tensor(t))) => t.clone(),
+                _ => w.value().zeros_like(),
+            })
+            .collect())
     }
 }
 

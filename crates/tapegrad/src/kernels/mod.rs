@@ -85,6 +85,18 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>>
             rhs: shape.clone(),
         });
     }
+    // Fast path: `x` repeated along new or size-1 leading axes only (`[m]` or `[1, m]` to `[n, m]`, the
+    // derivative of a bias gradient's `sum_to`): whole copies of its data, one after another.
+    let lead = x.dims().iter().take_while(|&&d| d == 1).count();
+    let tail = &x.dims()[lead..];
+    let n = checked_numel::<T>("broadcast_to", shape)?;
+    if x.numel() > 0 && tail.len() <= shape.rank() && tail == &shape.dims()[shape.rank() - tail.len()..] {
+        let mut out = try_buffer("broadcast_to", n)?;
+        for _ in 0..n / x.numel() {
+            out.extend_from_slice(x.data());
+        }
+        return Ok(Tensor::from_parts(out, shape.clone()));
+    }
     zip("broadcast_to", Tensor::try_full("broadcast_to", shape.clone(), T::zero())?, x, |_, v| v)
 }
 
