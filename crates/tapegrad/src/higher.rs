@@ -33,7 +33,8 @@ impl<T: Float> Tape<T> {
     }
 
     /// The Hessian-vector product `H v` of a scalar `loss` with respect to `wrt`, with `v` given per
-    /// variable. Exact: the gradient graph is recorded, dotted with `v` and differentiated again.
+    /// variable. Exact: the gradient graph is recorded, then walked back once with `v` as the incoming gradient
+    /// of each gradient (the gradient of `<grad, v>`, without recording the dot product).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `v` and `wrt` differ in count, [`Error::ShapeMismatch`] when a direction's
