@@ -125,6 +125,25 @@ pub(crate) fn softmax_t<T: Float>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T
         // Nothing to normalise; the kept maxima of `[2^46, 0]` along axis 1 alone would not fit.
         return Ok(x.clone());
     }
+    if axis + 1 == x.rank() {
+        // Along the last axis (the classes of `[N, C]` logits): row by row, no broadcasting. The maximum is
+        // NaN when the row holds a NaN, as `max_keep`'s, so a NaN row gives NaN as below.
+        let c = x.dims()[axis];
+        let mut out = x.to_vec();
+        for row in out.chunks_exact_mut(c.max(1)) {
+            let m =
+                row.iter().fold(T::neg_infinity(), |m, &v| if m.is_nan() || v.is_nan() { T::nan() } else { m.max(v) });
+            let mut s = T::zero();
+            for v in row.iter_mut() {
+                *v = (*v - m).exp();
+                s += *v;
+            }
+            for v in row.iter_mut() {
+                *v /= s;
+            }
+        }
+        return Ok(Tensor::from_parts(out, x.shape().clone()));
+    }
     let m = crate::ops::reduce::max_keep("softmax", x, axis)?;
     let e = kernels::zip("softmax", x.clone(), &m, |a, b| (a - b).exp()).expect("invariant: kept max broadcasts");
     let s = kernels::reduce_axis("softmax", &e, axis, true, T::zero(), |a, b| a + b)?;
