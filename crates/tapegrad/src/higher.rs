@@ -33,7 +33,8 @@ impl<T: Float> Tape<T> {
     }
 
     /// The Hessian-vector product `H v` of a scalar `loss` with respect to `wrt`, with `v` given per
-    /// variable. Exact: the gradient graph is recorded, dotted with `v` and differentiated again.
+    /// variable. Exact: the gradient graph is recorded, then walked back once with `v` as the incoming gradient
+    /// of each gradient (the gradient of `<grad, v>`, without recording the dot product).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `v` and `wrt` differ in count, [`Error::ShapeMismatch`] when a direction's
@@ -46,7 +47,7 @@ impl<T: Float> Tape<T> {
             });
         }
         let gs = self.grad_graph(loss, wrt)?;
-        let mut dot: Option<Var<'t, T>> = None;
+        let mut seeds = Vec::with_capacity(gs.len());
         for (g, d) in gs.iter().zip(v) {
             if g.shape() != *d.shape() {
                 return Err(Error::ShapeMismatch {
@@ -56,16 +57,19 @@ impl<T: Float> Tape<T> {
                     rhs: d.shape().clone(),
                 });
             }
-            let term = g.mul(self.constant(d.clone()))?.sum();
-            dot = Some(match dot {
-                None => term,
-                Some(acc) => acc.add(term)?,
-            });
+            seeds.push((g.id, d.clone()));
         }
-        match dot {
-            None => Ok(Vec::new()),
-            Some(d) => self.grad(d, wrt),
-        }
+        // The gradient of `<grad, v>` is the reverse walk through the gradient graph seeded with `v` at each
+        // gradient: the same numbers as recording the dot product and walking back from it, without its
+        // 3 nodes per variable (and their derivatives) on the tape.
+        let kept = self.with_retained("hvp", wrt, || self.run_backward_seeded(seeds))??;
+        Ok(wrt
+            .iter()
+            .map(|w| match kept.get(w.id) {
+                Some(Some(Val::Tensor(t))) => t.clone(),
+                _ => w.value().zeros_like(),
+            })
+            .collect())
     }
 }
 

@@ -525,16 +525,45 @@ impl<T: Float> Tape<T> {
         if shape.numel() != 1 {
             return Err(Error::NonScalarLoss { shape });
         }
-        // One slot per node: the gradient flowing into it during the walk, and afterwards the gradients
-        // that are kept (leaves, parameters, retained nodes); every other slot is emptied as the walk passes.
-        let mut grads: Vec<Option<Val<T>>> = Vec::new();
-        grads.resize_with(loss + 1, || None);
         if !rg {
+            let mut grads: Vec<Option<Val<T>>> = Vec::new();
+            grads.resize_with(loss + 1, || None);
             return Ok(grads);
         }
         let keep_all = self.retain_all.get();
         let seed = Tensor::filled(shape, T::one());
-        grads[loss] = Some(if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) });
+        let seed = if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) };
+        self.walk(vec![(loss, seed)], create_graph)
+    }
+
+    /// First-order reverse walk seeded with the gradients `seeds` (node id, tensor of that node's shape),
+    /// as if they flowed in from a loss above them: the vector-Jacobian product through the tape. A seed on a
+    /// node that needs no gradient contributes nothing; seeds on the same node add up. [`Tape::hvp`] seeds
+    /// the gradient graph with the direction `v` instead of recording `<grad, v>` and walking back from it.
+    pub(crate) fn run_backward_seeded(&self, seeds: Vec<(usize, Tensor<T>)>) -> Result<Vec<Option<Val<T>>>> {
+        self.check()?;
+        let seeds = {
+            let nodes = self.nodes.borrow();
+            seeds.into_iter().filter(|(id, _)| nodes[*id].requires_grad).map(|(id, t)| (id, Val::Tensor(t))).collect()
+        };
+        self.walk(seeds, false)
+    }
+
+    /// The reverse walk from `seeds` (each a node that requires a gradient, with its incoming gradient).
+    fn walk(&self, seeds: Vec<(usize, Val<T>)>, create_graph: bool) -> Result<Vec<Option<Val<T>>>> {
+        // One slot per node: the gradient flowing into it during the walk, and afterwards the gradients
+        // that are kept (leaves, parameters, retained nodes); every other slot is emptied as the walk passes.
+        let mut grads: Vec<Option<Val<T>>> = Vec::new();
+        let Some(loss) = seeds.iter().map(|s| s.0).max() else {
+            return Ok(grads);
+        };
+        grads.resize_with(loss + 1, || None);
+        for (id, g) in seeds {
+            grads[id] = Some(match grads[id].take() {
+                None => g,
+                Some(acc) => BackwardCx::new(self, None, id, &[], create_graph).add(acc, g)?,
+            });
+        }
         if create_graph {
             for i in (0..=loss).rev() {
                 let Some(g) = grads[i].take() else { continue };

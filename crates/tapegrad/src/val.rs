@@ -301,6 +301,22 @@ impl<'a, T: Float> BackwardCx<'a, T> {
         self.unary(a, |a| Ok(a.map_inplace(ops::activation::sigmoid_f)), |a| Ok(a.sigmoid()))
     }
 
+    /// `g [y > 0]`: relu's derivative for the gradient `g` of a relu's output `y`, in one pass (one node when
+    /// recorded).
+    pub fn relu_grad(&self, g: Val<T>, y: Val<T>) -> Result<Val<T>> {
+        self.binary(g, y, ops::activation::relu_grad_t, Var::relu_grad)
+    }
+
+    /// `g / N (softmax(z) - onehot(labels))` for logits `z` `[N, C]` and a scalar `g`: the derivative of
+    /// `softmax_cross_entropy` in one pass (one node when recorded).
+    pub(crate) fn softmax_cross_entropy_grad(&self, z: Val<T>, g: Val<T>, labels: &Arc<[usize]>) -> Result<Val<T>> {
+        if self.graph {
+            Ok(Val::Node(self.var(z)?.softmax_cross_entropy_grad(self.var(g)?, labels.clone())?.id))
+        } else {
+            Ok(Val::Tensor(ops::loss::softmax_cross_entropy_grad_t(&self.tensor(z)?, &self.tensor(g)?, labels)?))
+        }
+    }
+
     /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set.
     pub fn matmul(&self, a: Val<T>, b: Val<T>, ta: bool, tb: bool) -> Result<Val<T>> {
         if self.graph {

@@ -35,6 +35,20 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
         let y = b.data()[0];
         return Ok(a.map_inplace(|x| f(x, y)));
     }
+    // `b` repeated along leading axes of `a` (a bias row added to a batch, `[n, m]` and `[m]` or `[1, m]`):
+    // row by row over `a`'s buffer, in place when it is unshared; the inner loop vectorises.
+    let lead = b.dims().iter().take_while(|&&d| d == 1).count();
+    let tail = &b.dims()[lead..];
+    if b.numel() > 0 && b.rank() <= a.rank() && tail == &a.dims()[a.rank() - tail.len()..] {
+        let bd = b.data();
+        let mut a = a;
+        for row in a.data_mut().chunks_exact_mut(bd.len()) {
+            for (x, &y) in row.iter_mut().zip(bd) {
+                *x = f(*x, y);
+            }
+        }
+        return Ok(a);
+    }
     let out = Shape::broadcast(op, a.shape(), b.shape())?;
     if a.numel() == 1 && a.rank() <= b.rank() {
         let x = a.data()[0];
@@ -84,6 +98,18 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>>
             lhs: x.shape().clone(),
             rhs: shape.clone(),
         });
+    }
+    // Fast path: `x` repeated along new or size-1 leading axes only (`[m]` or `[1, m]` to `[n, m]`, the
+    // derivative of a bias gradient's `sum_to`): whole copies of its data, one after another.
+    let lead = x.dims().iter().take_while(|&&d| d == 1).count();
+    let tail = &x.dims()[lead..];
+    let n = checked_numel::<T>("broadcast_to", shape)?;
+    if x.numel() > 0 && tail.len() <= shape.rank() && tail == &shape.dims()[shape.rank() - tail.len()..] {
+        let mut out = try_buffer("broadcast_to", n)?;
+        for _ in 0..n / x.numel() {
+            out.extend_from_slice(x.data());
+        }
+        return Ok(Tensor::from_parts(out, shape.clone()));
     }
     zip("broadcast_to", Tensor::try_full("broadcast_to", shape.clone(), T::zero())?, x, |_, v| v)
 }

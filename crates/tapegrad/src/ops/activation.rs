@@ -62,13 +62,37 @@ elementwise!(
     }
 );
 
-elementwise!(
-    /// Rectified linear unit `max(x, 0)`; derivative `g [x > 0]` (taken as 0 at the kink). NaN propagates
-    /// as in PyTorch: `relu(NaN) = NaN`, and its gradient passes `g` through (a comparison with NaN is false,
-    /// so only `y <= 0` is masked).
-    relu, ReluOp, "relu", fwd: |x| if x <= T::zero() { T::zero() } else { x },
-    bwd: |cx, g| cx.mul(g, cx.constant(cx.output_value().map(|y| if y <= T::zero() { T::zero() } else { T::one() })))
-);
+// ---- relu: y = max(x, 0);  dx = relu_grad(g, y) = g [y > 0], one fused op ----
+
+struct ReluOp;
+impl<T: Float> Op<T> for ReluOp {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        Ok(smallvec![Some(cx.relu_grad(g, cx.output())?)])
+    }
+}
+
+/// `g [y > 0]` elementwise, as `g * mask` (so a NaN or infinite `g` where `y <= 0` gives NaN, exactly as
+/// multiplying by a 0/1 mask would): relu's derivative in one pass, without a mask tensor.
+pub(crate) fn relu_grad_t<T: Float>(g: Tensor<T>, y: &Tensor<T>) -> Result<Tensor<T>> {
+    kernels::zip("relu_grad", g, y, |g, y| if y <= T::zero() { g * T::zero() } else { g })
+}
+
+// ---- relu_grad(g, y) = g [y > 0]: linear in g, piecewise constant in y;
+// dg = relu_grad(gbar, y), dy = 0 (the mask's derivative is 0 wherever it exists) ----
+
+struct ReluGradOp;
+impl<T: Float> Op<T> for ReluGradOp {
+    fn name(&self) -> &'static str {
+        "relu_grad"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
+        let dg = if cx.needs(0) { Some(cx.relu_grad(g, cx.input(1))?) } else { None };
+        Ok(smallvec![dg, None])
+    }
+}
 
 elementwise!(
     /// Softplus `log(1 + e^x)`, a smooth relu; derivative `g sigmoid(x)`.
@@ -100,6 +124,25 @@ pub(crate) fn softmax_t<T: Float>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T
     if x.numel() == 0 {
         // Nothing to normalise; the kept maxima of `[2^46, 0]` along axis 1 alone would not fit.
         return Ok(x.clone());
+    }
+    if axis + 1 == x.rank() {
+        // Along the last axis (the classes of `[N, C]` logits): row by row, no broadcasting. The maximum is
+        // NaN when the row holds a NaN, as `max_keep`'s, so a NaN row gives NaN as below.
+        let c = x.dims()[axis];
+        let mut out = x.to_vec();
+        for row in out.chunks_exact_mut(c.max(1)) {
+            let m =
+                row.iter().fold(T::neg_infinity(), |m, &v| if m.is_nan() || v.is_nan() { T::nan() } else { m.max(v) });
+            let mut s = T::zero();
+            for v in row.iter_mut() {
+                *v = (*v - m).exp();
+                s += *v;
+            }
+            for v in row.iter_mut() {
+                *v /= s;
+            }
+        }
+        return Ok(Tensor::from_parts(out, x.shape().clone()));
     }
     let m = crate::ops::reduce::max_keep("softmax", x, axis)?;
     let e = kernels::zip("softmax", x.clone(), &m, |a, b| (a - b).exp()).expect("invariant: kept max broadcasts");
@@ -138,6 +181,29 @@ impl<T: Float> Op<T> for LogSoftmaxOp {
 }
 
 impl<'t, T: Float> Var<'t, T> {
+    /// Rectified linear unit `max(x, 0)`; derivative `g [x > 0]` (taken as 0 at the kink), one fused
+    /// `relu_grad` op. NaN propagates as in PyTorch: `relu(NaN) = NaN`, and its gradient passes `g` through
+    /// (a comparison with NaN is false, so only `y <= 0` is masked).
+    ///
+    /// Cannot fail: in anomaly mode a non-finite result is noted on the tape and reported by the next
+    /// fallible call (see [`crate::Tape::set_anomaly`]).
+    #[track_caller]
+    pub fn relu(self) -> Self {
+        let v = self.map_value(|x: T| if x <= T::zero() { T::zero() } else { x });
+        self.tape.record_infallible(ReluOp, self, v)
+    }
+
+    /// `self [y > 0]` for the gradient `self` of a relu's output `y` (relu's derivative as one op; what a
+    /// gradient graph through a relu records).
+    ///
+    /// # Errors
+    /// [`crate::Error::ShapeMismatch`] when the shapes do not broadcast.
+    pub(crate) fn relu_grad(self, y: Var<'t, T>) -> Result<Self> {
+        self.tape.owns("relu_grad", y)?;
+        let v = relu_grad_t(self.value(), &y.value())?;
+        self.tape.record(ReluGradOp, &[self, y], v)
+    }
+
     /// Leaky relu with the lecture's two slopes: `alpha x` for `x >= 0`, `beta x` for `x < 0`
     /// (`leaky_relu(1.0, 0.01)` is the usual one). NaN propagates (`beta * NaN`).
     ///
@@ -225,6 +291,20 @@ mod tests {
             check_unary(seed, |x| Ok(x.softplus()), (-4.0, 4.0))?;
             check_unary_rank(seed, |x| x.softmax(-1), (-3.0, 3.0), 1)?;
             check_unary_rank(seed, |x| x.log_softmax(0), (-3.0, 3.0), 1)?;
+        }
+        #[test]
+        fn relu_grad_matches_finite_differences_away_from_the_kink(n in 1usize..5, c in 1usize..5, seed in any::<u64>()) {
+            use crate::ops::testing::{check_both, random_tensor};
+            use rand::{SeedableRng, rngs::StdRng};
+            let mut rng = StdRng::seed_from_u64(seed);
+            let s = crate::Shape::new(&[n, c]);
+            let g = random_tensor(&mut rng, &s, (-2.0, 2.0));
+            // y of both signs, never within 0.1 of the kink.
+            let y = random_tensor(&mut rng, &s, (0.1, 2.0)).map(|v| if v > 1.05 { v - 2.1 } else { v });
+            check_both(|_t, v| v[0].relu_grad(v[1]), &[g.clone(), y.clone()])?;
+            // Reused: the gradient of relu(x) * x through relu_grad, and relu_grad of its own input.
+            check_both(|_t, v| v[0].relu_grad(v[1])?.mul(v[0]), &[g, y.clone()])?;
+            check_both(|_t, v| v[0].relu_grad(v[0]), &[y])?;
         }
         #[test]
         fn kinked_activation_gradients_match_away_from_kinks(seed in any::<u64>()) {

@@ -13,6 +13,7 @@ use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
+use std::sync::Arc;
 
 fn same_shape<T: Float>(op: &'static str, a: &Var<'_, T>, b: &Var<'_, T>) -> Result<()> {
     a.tape.owns(op, *b)?;
@@ -24,25 +25,81 @@ fn same_shape<T: Float>(op: &'static str, a: &Var<'_, T>, b: &Var<'_, T>) -> Res
 }
 
 // ---- softmax cross-entropy with class indices: L = mean_i (lse(z_i) - z_i[y_i]) ----
-// dz = g / N * (softmax(z) - onehot(y)).
+// dz = softmax_cross_entropy_grad(z, g) = g / N * (softmax(z) - onehot(y)), one fused op.
 
 struct SoftmaxCrossEntropyOp {
-    labels: Vec<usize>,
+    labels: Arc<[usize]>,
 }
 impl<T: Float> Op<T> for SoftmaxCrossEntropyOp {
     fn name(&self) -> &'static str {
         "softmax_cross_entropy"
     }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        let s = cx.input_shape(0);
-        let (n, c) = (s.dims()[0], s.dims()[1]);
-        let mut onehot = vec![T::zero(); n * c];
-        for (i, &y) in self.labels.iter().enumerate() {
-            onehot[i * c + y] = T::one();
-        }
-        let diff = cx.sub(cx.softmax(cx.input(0), 1)?, cx.constant(Tensor::from_parts(onehot, s)))?;
-        let gs = cx.scale(g, T::one() / T::of(n.max(1) as f64))?;
-        Ok(smallvec![Some(cx.mul(diff, gs)?)])
+        Ok(smallvec![Some(cx.softmax_cross_entropy_grad(cx.input(0), g, &self.labels)?)])
+    }
+}
+
+/// `g / N (softmax(z) - onehot(labels))` for logits `[N, C]` (labels checked by the loss) and a scalar `g`.
+pub(crate) fn softmax_cross_entropy_grad_t<T: Float>(
+    z: &Tensor<T>,
+    g: &Tensor<T>,
+    labels: &[usize],
+) -> Result<Tensor<T>> {
+    let op = "softmax_cross_entropy_grad";
+    if z.rank() != 2 || g.numel() != 1 || labels.len() != z.dims()[0] {
+        return Err(Error::ShapeMismatch {
+            op,
+            msg: format!("expected logits [N, C], a scalar gradient and N labels ({} labels)", labels.len()),
+            lhs: z.shape().clone(),
+            rhs: g.shape().clone(),
+        });
+    }
+    let (n, c) = (z.dims()[0], z.dims()[1]);
+    if let Some(&bad) = labels.iter().find(|&&y| y >= c) {
+        return Err(Error::IndexOutOfRange { op, index: bad, bound: c });
+    }
+    let s = g.data()[0] / T::of(n.max(1) as f64);
+    let mut p = softmax_t(z, 1)?.into_vec();
+    for (row, &y) in p.chunks_exact_mut(c.max(1)).zip(labels) {
+        row[y] -= T::one();
+    }
+    for x in &mut p {
+        *x *= s;
+    }
+    Ok(Tensor::from_parts(p, z.shape().clone()))
+}
+
+// ---- softmax_cross_entropy_grad(z, g) = g / N (p - onehot), p = softmax(z) along the classes:
+// with u = gbar g / N:  dz = p (u - sum(u p, classes)) (softmax's derivative applied to u),
+// dg = sum(gbar (p - onehot)) / N = sum(gbar * softmax_cross_entropy_grad(z, 1)). ----
+
+struct SoftmaxCrossEntropyGradOp {
+    labels: Arc<[usize]>,
+}
+impl<T: Float> Op<T> for SoftmaxCrossEntropyGradOp {
+    fn name(&self) -> &'static str {
+        "softmax_cross_entropy_grad"
+    }
+    fn backward(&self, cx: &BackwardCx<'_, T>, gbar: Val<T>) -> Result<OpGrads<T>> {
+        let z_shape = cx.input_shape(0);
+        let n = z_shape.dims()[0];
+        let inv_n = T::one() / T::of(n.max(1) as f64);
+        let dz = if cx.needs(0) {
+            let u = cx.mul(gbar.clone(), cx.scale(cx.input(1), inv_n)?)?;
+            let p = cx.softmax(cx.input(0), 1)?;
+            let dot = cx.sum_axis(cx.mul(u.clone(), p.clone())?, 1, true)?;
+            Some(cx.mul(p, cx.sub(u, dot)?)?)
+        } else {
+            None
+        };
+        let dg = if cx.needs(1) {
+            let one = cx.constant(Tensor::filled(cx.input_shape(1), T::one()));
+            let d = cx.softmax_cross_entropy_grad(cx.input(0), one, &self.labels)?;
+            Some(cx.sum_to(cx.mul(gbar, d)?, &cx.input_shape(1))?)
+        } else {
+            None
+        };
+        Ok(smallvec![dz, dg])
     }
 }
 
@@ -203,7 +260,19 @@ impl<'t, T: Float> Var<'t, T> {
             total += lse.data()[i] - z.data()[i * c + y];
         }
         let v = Tensor::scalar(total / T::of(n.max(1) as f64));
-        self.tape.record(SoftmaxCrossEntropyOp { labels: labels.to_vec() }, &[self], v)
+        self.tape.record(SoftmaxCrossEntropyOp { labels: labels.into() }, &[self], v)
+    }
+
+    /// `g / N (softmax(self) - onehot(labels))` for logits `self` `[N, C]` and a scalar `g`: the derivative
+    /// of [`Var::softmax_cross_entropy`] as one op (what a gradient graph through the loss records).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless the logits are `[N, C]` with N labels and `g` has one element;
+    /// [`Error::IndexOutOfRange`] for a label `>= C`.
+    pub(crate) fn softmax_cross_entropy_grad(self, g: Var<'t, T>, labels: Arc<[usize]>) -> Result<Self> {
+        self.tape.owns("softmax_cross_entropy_grad", g)?;
+        let v = softmax_cross_entropy_grad_t(&self.value(), &g.value(), &labels)?;
+        self.tape.record(SoftmaxCrossEntropyGradOp { labels }, &[self, g], v)
     }
 
     /// Softmax cross-entropy of logits `[N, C]` against probability targets `[N, C]` (soft labels):
@@ -341,6 +410,11 @@ mod tests {
             let z = random_tensor(&mut rng, &s, (-3.0, 3.0));
             let labels: Vec<usize> = (0..n).map(|_| rng.random_range(0..c)).collect();
             check_both(|_t, v| v[0].softmax_cross_entropy(&labels), std::slice::from_ref(&z))?;
+            // The fused derivative as an op of both its inputs (logits and a scalar gradient), and reused.
+            let g = random_tensor(&mut rng, &Shape::scalar(), (-2.0, 2.0));
+            let ls: std::sync::Arc<[usize]> = labels.clone().into();
+            check_both(|_t, v| v[0].softmax_cross_entropy_grad(v[1], ls.clone()), &[z.clone(), g])?;
+            check_both(|_t, v| v[0].softmax_cross_entropy_grad(v[1], ls.clone())?.mul(v[0]), &[z.clone(), Tensor::scalar(0.7)])?;
             let y = random_tensor(&mut rng, &s, (0.0, 1.0));
             let p = random_tensor(&mut rng, &s, (0.05, 0.95));
             check_both(|t, v| v[0].mse(t.input(y.clone())), std::slice::from_ref(&z))?;
