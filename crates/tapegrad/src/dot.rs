@@ -149,6 +149,15 @@ mod tests {
     }
 
     #[test]
+    fn leaky_relu_shows_both_slopes() {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::scalar(-2.0));
+        let _ = x.leaky_relu(0.5, 0.25).unwrap();
+        let dot = tape.to_dot(DotOptions::default(), None).unwrap();
+        assert!(dot.contains("#1 op: leaky_relu alpha = 0.5, beta = 0.25"), "{dot}");
+    }
+
+    #[test]
     fn parameters_show_their_names_and_constants_their_values() {
         let w = Param::with_name(Tensor::<f64>::ones([3, 4]).unwrap(), "layers.0.weight");
         let b = Param::new(Tensor::<f64>::zeros([4]).unwrap());

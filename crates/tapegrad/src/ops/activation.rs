@@ -110,6 +110,9 @@ impl<T: Float> Op<T> for LeakyReluOp<T> {
     fn name(&self) -> &'static str {
         "leaky_relu"
     }
+    fn attributes(&self) -> Option<String> {
+        Some(format!("alpha = {}, beta = {}", self.alpha, self.beta))
+    }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
         let (a, b) = (self.alpha, self.beta);
         let slope = cx.input_value(0).map(|x| if x >= T::zero() { a } else { b });
