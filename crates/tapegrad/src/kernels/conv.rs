@@ -375,24 +375,24 @@ pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Resul
 }
 
 /// The index in `plane` (rows of `w`) of the first maximum of rows `y0..y1`, columns `x0..x1`, or of the
-/// first NaN: a NaN is the maximum, and once found nothing replaces it, so the scan stops there.
+/// first NaN (a NaN is the maximum). The scan selects without branching on the data (which element wins is
+/// unpredictable, and mispredicted branches took most of the time); a NaN, rare, sends it to a second scan.
 #[inline]
 fn window_max<T: Float>(plane: &[T], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, usize)) -> usize {
     let mut best = y0 * w + x0;
     let mut bv = plane[best];
-    if bv.is_nan() {
-        return best;
-    }
+    let mut nan = false;
     for iy in y0..y1 {
-        let row = &plane[iy * w + x0..iy * w + x1];
-        for (j, &v) in row.iter().enumerate() {
-            if v > bv {
-                best = iy * w + x0 + j;
-                bv = v;
-            } else if v.is_nan() {
-                return iy * w + x0 + j;
-            }
+        for (i, &v) in plane.iter().enumerate().take(iy * w + x1).skip(iy * w + x0) {
+            let gt = v > bv;
+            best = if gt { i } else { best };
+            bv = if gt { v } else { bv };
+            nan |= v.is_nan();
         }
+    }
+    if nan {
+        let mut nans = (y0..y1).flat_map(|iy| iy * w + x0..iy * w + x1).filter(|&i| plane[i].is_nan());
+        return nans.next().unwrap_or(best);
     }
     best
 }
@@ -467,5 +467,34 @@ mod tests {
         let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
         assert_eq!(window_argmax(&[1.0, f64::NAN, 3.0, f64::NAN], &d, &win).unwrap(), vec![1]);
         assert_eq!(window_argmax(&[1.0, 3.0, 3.0, 2.0], &d, &win).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn argmax_matches_the_first_maximum_or_first_nan_by_definition() {
+        for (kh, kw, sh, sw, pad) in [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0)] {
+            let win = Window2d { kh, kw, sh, sw, top: pad, bottom: pad, left: pad, right: pad };
+            let d = win.check("t", &Shape::new(&[2, 3, 5, 6])).unwrap();
+            // Few distinct values (many ties), negatives (below the padding's zero), some NaN.
+            let x: Vec<f64> = (0..180usize)
+                .map(|i| if (i * 7919) % 23 == 0 { f64::NAN } else { ((i * 37) % 5) as f64 - 3.0 })
+                .collect();
+            let mut want = Vec::new();
+            for p in 0..6 {
+                for oy in 0..d.oh {
+                    for ox in 0..d.ow {
+                        let window = (0..kh).flat_map(|ki| (0..kw).map(move |kj| (ki, kj))).filter_map(|(ki, kj)| {
+                            let iy = (oy * sh + ki).checked_sub(pad).filter(|&v| v < 5)?;
+                            let ix = (ox * sw + kj).checked_sub(pad).filter(|&v| v < 6)?;
+                            Some(p * 30 + iy * 6 + ix)
+                        });
+                        let idx: Vec<usize> = window.collect();
+                        let first_nan = idx.iter().copied().find(|&i| x[i].is_nan());
+                        let max = idx.iter().map(|&i| x[i]).fold(f64::NEG_INFINITY, f64::max);
+                        want.push(first_nan.unwrap_or_else(|| idx.iter().copied().find(|&i| x[i] == max).unwrap()));
+                    }
+                }
+            }
+            assert_eq!(window_argmax(&x, &d, &win).unwrap(), want, "{win:?}");
+        }
     }
 }
