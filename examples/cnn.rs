@@ -23,13 +23,15 @@ use rand::rngs::StdRng;
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use tapegrad::{Float, Padding, Param, Tape, Tensor, Var};
+use tapegrad::{Padding, Tape, Tensor};
 use tapegrad_examples::error::{Error, Result, io_err};
 use tapegrad_examples::heatmap::{self, Scale, Section, Tile};
 use tapegrad_examples::plot::{self, Panel};
 use tapegrad_nn::Module;
 use tapegrad_nn::data::{Batching, CsvOptions, Dataset};
-use tapegrad_nn::layers::{Activation, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Mlp, MlpConfig, Sequential};
+use tapegrad_nn::layers::{
+    Activation, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Mlp, MlpConfig, Sequential, Unflatten,
+};
 use tapegrad_nn::metrics::predict_classes;
 use tapegrad_nn::optim::{Adam, AdamConfig, CosineLr};
 use tapegrad_nn::train::{EpochStats, FitConfig, History, fit};
@@ -127,7 +129,7 @@ pub fn run(args: &CnnArgs, out: &mut dyn Write) -> Result<CnnReport> {
     // The CNN: blocks of 3x3 "same" convolution + ReLU + 2x2 max pooling, then 64 ReLU units and 10 outputs.
     // Its own random stream, so the MLP's epochs do not change it.
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut cnn = Sequential::<f32>::new().with(Unflatten { image: [1, 8, 8] });
+    let mut cnn = Sequential::<f32>::new().with(Unflatten::new([1, 8, 8])); // [N, 64] rows as images
     let (mut channels, mut side) = (1, 8);
     for &c in &args.channels {
         cnn.push(Conv2d::new(channels, c, (3, 3), &mut rng)?.padding(Padding::Same));
@@ -181,30 +183,6 @@ pub fn run(args: &CnnArgs, out: &mut dyn Write) -> Result<CnnReport> {
     say(format!("mlp_test_accuracy={mlp_accuracy:.4}"))?;
     say(format!("test_accuracy={cnn_accuracy:.4}"))?;
     Ok(CnnReport { cnn_accuracy, mlp_accuracy, history, files })
-}
-
-/// The first layer of the CNN: `[N, 64]` rows of a [`Dataset`] as `[N, 1, 8, 8]` images (a reshape; no
-/// parameters), so `fit` can batch the rows.
-#[derive(Debug, Clone, Copy)]
-pub struct Unflatten {
-    /// The shape of one image, `[C, H, W]`.
-    pub image: [usize; 3],
-}
-
-impl<T: Float> Module<T> for Unflatten {
-    fn forward<'t>(&self, _tape: &'t Tape<T>, x: Var<'t, T>) -> tapegrad_nn::Result<Var<'t, T>> {
-        let [c, h, w] = self.image;
-        Ok(x.reshape([x.shape().dims()[0], c, h, w])?)
-    }
-    fn params(&self) -> Vec<(String, &Param<T>)> {
-        Vec::new()
-    }
-    fn params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        Vec::new()
-    }
-    fn layer_name(&self) -> String {
-        format!("Unflatten to {:?}", self.image)
-    }
 }
 
 /// The fraction of `test` that `model` classifies right.

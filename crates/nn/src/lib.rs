@@ -55,6 +55,8 @@ pub mod optim;
 pub mod train;
 
 pub use error::{Error, Result};
-pub use layers::{Activation, AvgPool2d, Conv2d, Flatten, Linear, LocallyConnected2d, MaxPool2d, Mlp, Sequential};
+pub use layers::{
+    Activation, AvgPool2d, Conv2d, Flatten, Linear, LocallyConnected2d, MaxPool2d, Mlp, Sequential, Unflatten,
+};
 pub use module::{Module, check_module_gradients};
 pub use optim::Optimizer;

@@ -1,6 +1,6 @@
 //! The element types a tensor can hold: `f32` (the training default) and `f64` (gradient checks).
 
-use crate::kernels::gemm::Gemm;
+use crate::kernels::gemm::{Gemm, GemmSerial};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
@@ -19,6 +19,7 @@ pub trait Float:
     num_traits::Float
     + num_traits::FloatConst
     + Gemm
+    + GemmSerial
     + Send
     + Sync
     + 'static

@@ -1,5 +1,5 @@
 use super::{Conv2d, Conv2dConfig, LocallyConnected2d};
-use crate::layers::{Activation, AvgPool2d, Flatten, Linear, MaxPool2d, Sequential};
+use crate::layers::{Activation, AvgPool2d, Flatten, Linear, MaxPool2d, Sequential, Unflatten};
 use crate::{Error, Module, check_module_gradients};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -104,4 +104,28 @@ fn cnn_layers_pass_module_gradient_checks() {
         .with(Flatten::new());
     let x = Tensor::from_vec((0..25).map(|i| ((i * 7) % 25) as f64 * 0.1).collect(), [1, 1, 5, 5]).unwrap();
     check_module_gradients(&mut net, &x, GradCheckConfig::default()).unwrap();
+}
+
+#[test]
+fn unflatten_undoes_flatten_and_names_itself_on_bad_rows() {
+    let x = Tensor::<f64>::from_vec((0..24).map(f64::from).collect(), [2, 3, 2, 2]).unwrap();
+    let rows = Flatten::new().predict(&x).unwrap();
+    assert_eq!(rows.dims(), &[2, 12]);
+    let back = Unflatten::new([3, 2, 2]).predict(&rows).unwrap();
+    assert_eq!((back.dims(), back.to_vec()), (x.dims(), x.to_vec()));
+    assert_eq!(Unflatten::new([12]).predict(&rows).unwrap().dims(), &[2, 12]);
+    for bad in [Tensor::<f64>::zeros([2, 11]).unwrap(), Tensor::zeros([24]).unwrap(), x.clone()] {
+        let err = Unflatten::new([3, 2, 2]).predict(&bad).unwrap_err().to_string();
+        assert!(err.contains("Unflatten to [3, 2, 2]") && err.contains("[N, 12]"), "{err}");
+    }
+    // In a network its gradient is the reshape's: the module check passes through it.
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut net = Sequential::<f64>::new()
+        .with(Unflatten::new([1, 3, 3]))
+        .with(Conv2d::new(1, 2, (2, 2), &mut rng).unwrap())
+        .with(Flatten::new());
+    let rows = Tensor::rand_uniform([2, 9], -1.0, 1.0, &mut rng).unwrap();
+    assert_eq!(net.predict(&rows).unwrap().dims(), &[2, 8]);
+    check_module_gradients(&mut net, &rows, GradCheckConfig::default()).unwrap();
+    assert!(net.summary(&[9]).unwrap().contains("Unflatten to [1, 3, 3]"));
 }

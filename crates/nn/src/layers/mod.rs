@@ -1,5 +1,5 @@
 //! Layers: [`Linear`], [`Activation`], [`Sequential`], [`Mlp`], [`Dropout`], [`BatchNorm1d`], [`PRelu`], and for CNNs
-//! [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`LocallyConnected2d`].
+//! [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`Unflatten`], [`LocallyConnected2d`].
 //!
 //! Every layer implements [`crate::Module`]: `forward` records on a tape, parameters persist across tapes
 //! and are named as PyTorch names them (`weight`, `bias`, `layers.0.weight`, ...).
@@ -20,7 +20,7 @@ pub use conv::{Conv2d, Conv2dConfig, LocallyConnected2d};
 pub use dropout::Dropout;
 pub use linear::{Linear, LinearConfig};
 pub use mlp::{Mlp, MlpConfig};
-pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use pool::{AvgPool2d, Flatten, MaxPool2d, Unflatten};
 pub use prelu::PRelu;
 pub use sequential::Sequential;
 

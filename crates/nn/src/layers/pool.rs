@@ -1,5 +1,5 @@
-//! Parameter-free layers for CNNs: [`MaxPool2d`], [`AvgPool2d`] (the lecture's subsampling) and
-//! [`Flatten`].
+//! Parameter-free layers for CNNs: [`MaxPool2d`], [`AvgPool2d`] (the lecture's subsampling),
+//! [`Flatten`] and its inverse [`Unflatten`].
 
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -131,5 +131,65 @@ impl<T: Float> Module<T> for Flatten {
 
     fn layer_name(&self) -> String {
         "Flatten".into()
+    }
+}
+
+/// Unflattens every axis after the first into `sample`: `[N, d]` to `[N, sample...]` with `d` the product of
+/// `sample`, the inverse of [`Flatten`]. What turns a [`crate::data::Dataset`]'s feature rows into images:
+/// `Unflatten::new([1, 8, 8])` makes the `[N, 64]` rows of the digits `[N, 1, 8, 8]`. PyTorch's
+/// `nn.Unflatten(1, sample)` (always axis 1 here: the axis [`Flatten`] makes). A reshape: no copy, no
+/// parameters.
+///
+/// ```
+/// use tapegrad::Tensor;
+/// use tapegrad_nn::{layers::Unflatten, Module};
+/// let y = Unflatten::new([1, 8, 8]).predict(&Tensor::<f32>::zeros([3, 64]).unwrap()).unwrap();
+/// assert_eq!(y.dims(), &[3, 1, 8, 8]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unflatten {
+    sample: Vec<usize>,
+}
+
+impl Unflatten {
+    /// The layer giving each row the shape `sample` (e.g. `[C, H, W]`).
+    pub fn new(sample: impl Into<Vec<usize>>) -> Self {
+        Unflatten { sample: sample.into() }
+    }
+
+    /// The shape of one sample after this layer.
+    pub fn sample(&self) -> &[usize] {
+        &self.sample
+    }
+}
+
+impl<T: Float> Module<T> for Unflatten {
+    fn forward<'t>(&self, _tape: &'t Tape<T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let s = x.shape();
+        let want = self.sample.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        match (s.dims(), want) {
+            (&[n, d], Some(want)) if d == want => {
+                let mut dims = Vec::with_capacity(1 + self.sample.len());
+                dims.push(n);
+                dims.extend_from_slice(&self.sample);
+                Ok(x.reshape(dims)?)
+            }
+            _ => Err(Error::Layer {
+                layer: <Self as Module<T>>::layer_name(self),
+                msg: format!("expected rows [N, {}], got {s}", self.sample.iter().product::<usize>()),
+            }),
+        }
+    }
+
+    fn params(&self) -> Vec<(String, &Param<T>)> {
+        Vec::new()
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        Vec::new()
+    }
+
+    fn layer_name(&self) -> String {
+        format!("Unflatten to {:?}", self.sample)
     }
 }

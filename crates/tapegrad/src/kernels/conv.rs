@@ -234,14 +234,32 @@ pub fn unfold_into<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut 
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let (k, l) = (win.kh * win.kw, oh * ow);
     assert_eq!(out.len(), n * c * k * l, "invariant: unfold_into's buffer fits the patches");
+    for i in 0..n {
+        unfold_image(&x[i * c * h * w..(i + 1) * c * h * w], d, win, &mut out[i * c * k * l..], l);
+    }
+}
+
+/// Unfolds ONE image `x` `[c, h, w]` (sizes in `d`, whose `n` is ignored) into the patch rows
+/// `out[r rs..r rs + oh ow]`, `r = ch kh kw + ki kw + kj`: `rs = oh ow` gives that image's `[c kh kw, oh ow]`
+/// matrix, and `rs = nb oh ow` with `out` starting at column `i oh ow` places it as image `i` of `nb` side by
+/// side (`[c kh kw, nb oh ow]`, the layout of one product over several images). Every element of those rows
+/// is written. The loops run kernel offset by kernel offset, so the clipping of each offset against the
+/// padding is computed once, not once per channel.
+///
+/// # Panics
+/// When `out` is too short for the rows (a broken caller invariant).
+pub fn unfold_image<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut [T], rs: usize) {
+    let WindowDims { c, h, w, oh, ow, .. } = *d;
+    let (k, l) = (win.kh * win.kw, oh * ow);
+    assert!(x.len() == c * h * w && (c * k == 0 || out.len() >= (c * k - 1) * rs + l), "invariant: unfold rows");
     let zero = T::zero();
-    for plane in 0..n * c {
-        let src = &x[plane * h * w..(plane + 1) * h * w];
-        for ki in 0..win.kh {
-            let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
-            for kj in 0..win.kw {
-                let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
-                let row = &mut out[(plane * k + ki * win.kw + kj) * l..][..l];
+    for ki in 0..win.kh {
+        let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
+        for kj in 0..win.kw {
+            let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
+            for ch in 0..c {
+                let src = &x[ch * h * w..(ch + 1) * h * w];
+                let row = &mut out[(ch * k + ki * win.kw + kj) * rs..][..l];
                 if xlo == xhi || ylo == yhi {
                     row.fill(zero); // this kernel offset reads only padding
                     continue;
@@ -287,16 +305,30 @@ pub fn fold_into<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d, out: &mut
     let (k, l) = (win.kh * win.kw, oh * ow);
     assert_eq!(cols.len(), n * c * k * l, "invariant: fold_into reads whole patches");
     assert_eq!(out.len(), n * c * h * w, "invariant: fold_into's buffer fits the image");
-    for plane in 0..n * c {
-        let dst = &mut out[plane * h * w..(plane + 1) * h * w];
-        for ki in 0..win.kh {
-            let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
-            for kj in 0..win.kw {
-                let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
-                if xlo == xhi {
-                    continue; // this kernel column reads only padding
-                }
-                let row = &cols[(plane * k + ki * win.kw + kj) * l..][..l];
+    for i in 0..n {
+        fold_image(&cols[i * c * k * l..], l, d, win, &mut out[i * c * h * w..(i + 1) * c * h * w]);
+    }
+}
+
+/// The adjoint of [`unfold_image`]: the patch rows `cols[r rs..r rs + oh ow]` of ONE image added into
+/// `out` `[c, h, w]` (sizes in `d`, whose `n` is ignored).
+///
+/// # Panics
+/// When `cols` is too short for the rows or `out` is not one image (a broken caller invariant).
+pub fn fold_image<T: Float>(cols: &[T], rs: usize, d: &WindowDims, win: &Window2d, out: &mut [T]) {
+    let WindowDims { c, h, w, oh, ow, .. } = *d;
+    let (k, l) = (win.kh * win.kw, oh * ow);
+    assert!(out.len() == c * h * w && (c * k == 0 || cols.len() >= (c * k - 1) * rs + l), "invariant: fold rows");
+    for ki in 0..win.kh {
+        let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
+        for kj in 0..win.kw {
+            let (xlo, xhi) = inside(kj, win.left, win.sw, w, ow);
+            if xlo == xhi {
+                continue; // this kernel column reads only padding
+            }
+            for ch in 0..c {
+                let dst = &mut out[ch * h * w..(ch + 1) * h * w];
+                let row = &cols[(ch * k + ki * win.kw + kj) * rs..][..l];
                 for oy in ylo..yhi {
                     let drow = &mut dst[(oy * win.sh + ki - win.top) * w..][..w];
                     let srow = &row[oy * ow..(oy + 1) * ow];
@@ -326,31 +358,43 @@ pub fn fold_into<T: Float>(cols: &[T], d: &WindowDims, win: &Window2d, out: &mut
 pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<Vec<usize>> {
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let mut out = try_buffer("max_pool2d", n * c * oh * ow)?;
+    let span = |o: usize, s: usize, before: usize, k: usize, len: usize| {
+        ((o * s).saturating_sub(before), (o * s + k).saturating_sub(before).min(len))
+    };
     for plane in 0..n * c {
-        let base = plane * h * w;
+        let (base, src) = (plane * h * w, &x[plane * h * w..(plane + 1) * h * w]);
         for oy in 0..oh {
-            let y0 = (oy * win.sh).saturating_sub(win.top);
-            let y1 = (oy * win.sh + win.kh).saturating_sub(win.top).min(h);
+            let rows = span(oy, win.sh, win.top, win.kh, h);
             for ox in 0..ow {
-                let x0 = (ox * win.sw).saturating_sub(win.left);
-                let x1 = (ox * win.sw + win.kw).saturating_sub(win.left).min(w);
-                let mut best = base + y0 * w + x0;
-                let mut bv = x[best];
-                for iy in y0..y1 {
-                    for ix in x0..x1 {
-                        let i = base + iy * w + ix;
-                        let v = x[i];
-                        if !bv.is_nan() && (v > bv || v.is_nan()) {
-                            best = i;
-                            bv = v;
-                        }
-                    }
-                }
-                out.push(best);
+                let cols = span(ox, win.sw, win.left, win.kw, w);
+                out.push(base + window_max(src, w, rows, cols));
             }
         }
     }
     Ok(out)
+}
+
+/// The index in `plane` (rows of `w`) of the first maximum of rows `y0..y1`, columns `x0..x1`, or of the
+/// first NaN (a NaN is the maximum). The scan selects without branching on the data (which element wins is
+/// unpredictable, and mispredicted branches took most of the time); a NaN, rare, sends it to a second scan.
+#[inline]
+fn window_max<T: Float>(plane: &[T], w: usize, (y0, y1): (usize, usize), (x0, x1): (usize, usize)) -> usize {
+    let mut best = y0 * w + x0;
+    let mut bv = plane[best];
+    let mut nan = false;
+    for iy in y0..y1 {
+        for (i, &v) in plane.iter().enumerate().take(iy * w + x1).skip(iy * w + x0) {
+            let gt = v > bv;
+            best = if gt { i } else { best };
+            bv = if gt { v } else { bv };
+            nan |= v.is_nan();
+        }
+    }
+    if nan {
+        let mut nans = (y0..y1).flat_map(|iy| iy * w + x0..iy * w + x1).filter(|&i| plane[i].is_nan());
+        return nans.next().unwrap_or(best);
+    }
+    best
 }
 
 #[cfg(test)]
@@ -423,5 +467,34 @@ mod tests {
         let d = win.check("t", &Shape::new(&[1, 1, 2, 2])).unwrap();
         assert_eq!(window_argmax(&[1.0, f64::NAN, 3.0, f64::NAN], &d, &win).unwrap(), vec![1]);
         assert_eq!(window_argmax(&[1.0, 3.0, 3.0, 2.0], &d, &win).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn argmax_matches_the_first_maximum_or_first_nan_by_definition() {
+        for (kh, kw, sh, sw, pad) in [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0)] {
+            let win = Window2d { kh, kw, sh, sw, top: pad, bottom: pad, left: pad, right: pad };
+            let d = win.check("t", &Shape::new(&[2, 3, 5, 6])).unwrap();
+            // Few distinct values (many ties), negatives (below the padding's zero), some NaN.
+            let x: Vec<f64> = (0..180usize)
+                .map(|i| if (i * 7919) % 23 == 0 { f64::NAN } else { ((i * 37) % 5) as f64 - 3.0 })
+                .collect();
+            let mut want = Vec::new();
+            for p in 0..6 {
+                for oy in 0..d.oh {
+                    for ox in 0..d.ow {
+                        let window = (0..kh).flat_map(|ki| (0..kw).map(move |kj| (ki, kj))).filter_map(|(ki, kj)| {
+                            let iy = (oy * sh + ki).checked_sub(pad).filter(|&v| v < 5)?;
+                            let ix = (ox * sw + kj).checked_sub(pad).filter(|&v| v < 6)?;
+                            Some(p * 30 + iy * 6 + ix)
+                        });
+                        let idx: Vec<usize> = window.collect();
+                        let first_nan = idx.iter().copied().find(|&i| x[i].is_nan());
+                        let max = idx.iter().map(|&i| x[i]).fold(f64::NEG_INFINITY, f64::max);
+                        want.push(first_nan.unwrap_or_else(|| idx.iter().copied().find(|&i| x[i] == max).unwrap()));
+                    }
+                }
+            }
+            assert_eq!(window_argmax(&x, &d, &win).unwrap(), want, "{win:?}");
+        }
     }
 }

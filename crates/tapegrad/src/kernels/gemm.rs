@@ -393,3 +393,90 @@ mod tests {
         NUM_THREADS.store(prev, Ordering::Relaxed);
     }
 }
+
+/// Element types with a single-threaded product: the convolution kernels split a batch's images across
+/// threads themselves, and each thread's products must then not offer work to the pool again.
+pub trait GemmSerial: Gemm {
+    /// [`Gemm::gemm`] on the calling thread only, whatever [`num_threads`] says.
+    ///
+    /// # Panics
+    /// As [`Gemm::gemm`].
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_serial(
+        alpha: Self,
+        a: &[Self],
+        av: MatRef,
+        b: &[Self],
+        bv: MatRef,
+        beta: Self,
+        c: &mut [Self],
+        c_off: usize,
+    );
+}
+
+macro_rules! impl_gemm_serial {
+    ($t:ty) => {
+        impl GemmSerial for $t {
+            fn gemm_serial(
+                alpha: $t,
+                a: &[$t],
+                av: MatRef,
+                b: &[$t],
+                bv: MatRef,
+                beta: $t,
+                c: &mut [$t],
+                c_off: usize,
+            ) {
+                let (m, k, n) = (av.rows, av.cols, bv.cols);
+                let work = m.saturating_mul(k).saturating_mul(n);
+                if work < THREADED_MIN || k == 0 || m == 0 || n == 0 || k != bv.rows {
+                    // These paths never use the pool (or panic with `gemm`'s message).
+                    return <$t as Gemm>::gemm(alpha, a, av, b, bv, beta, c, c_off);
+                }
+                thread_local! {
+                    /// The padded copy's buffer (see [`ALIASING_STRIDE`]), kept for the next product.
+                    static PADDED: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                PADDED.with(|buf| {
+                    let mut buf = buf.borrow_mut();
+                    let padded = needs_padded_copy::<$t>(&bv, work);
+                    let bv = if padded { padded_copy(b, &bv, &mut buf) } else { bv };
+                    let b: &[$t] = if padded { &buf } else { b };
+                    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+                    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+                    // SAFETY: as in `impl_gemm`'s `kernel`: the asserts just above bound every offset the
+                    // kernel reads (`a`, `b`) or writes (`c`) by its slice's length with checked arithmetic
+                    // and check that the strides fit in `isize`; `c` is borrowed mutably and cannot alias the
+                    // shared `a` and `b` (nor the thread-local copy `buf`, which only `b` may point into).
+                    // `Parallelism::None`: the product runs on this thread.
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            c.as_mut_ptr().add(c_off),
+                            1,
+                            n as isize,
+                            beta != 0.0,
+                            a.as_ptr().add(av.offset),
+                            av.cs as isize,
+                            av.rs as isize,
+                            b.as_ptr().add(bv.offset),
+                            bv.cs as isize,
+                            bv.rs as isize,
+                            beta,
+                            alpha,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                })
+            }
+        }
+    };
+}
+
+impl_gemm_serial!(f32);
+impl_gemm_serial!(f64);

@@ -1,26 +1,38 @@
-//! Convolution lowered to matrix products one image at a time: the three products of a convolution and its
-//! two derivatives, each through a per-thread scratch buffer holding the patches of ONE image
-//! (`[C kh kw, oh ow]`), so nothing of the size of a whole batch's patches (`N C kh kw oh ow`) is ever
-//! allocated.
+//! Convolution lowered to matrix products over chunks of a batch: the three products of a convolution and
+//! its two derivatives, each through per-thread scratch buffers holding the patches of ONE chunk of images
+//! (`[C kh kw, nb oh ow]`, the chunk's images side by side), so nothing of the size of a whole batch's
+//! patches (`N C kh kw oh ow`) is ever allocated.
 //!
-//! With `x` `[N, C, H, W]`, `w` `[O, C, kh, kw]` read as the matrix `W` `[O, C kh kw]`, `g` `[N, O, oh, ow]`
-//! and `U_n = unfold(x_n)` `[C kh kw, oh ow]`:
-//! - [`conv2d`]: `y_n = W U_n (+ b)`, one GEMM per image written straight into `y`.
-//! - [`conv_input_grad`] (a transposed convolution): `dx_n = fold(W^T g_n)`, the product into the scratch
-//!   buffer, then col2im added into `dx`.
-//! - [`conv_weight_grad`]: `dW = sum_n g_n U_n^T`, the images' products accumulated in place (`beta = 1`).
+//! With `x` `[N, C, H, W]`, `w` `[O, C, kh, kw]` read as the matrix `W` `[O, C kh kw]`, `g` `[N, O, oh, ow]`,
+//! a chunk's patches `U = [unfold(x_i) ...]` `[C kh kw, nb oh ow]` and its output gradients
+//! `G = [g_i ...]` `[O, nb oh ow]`:
+//! - [`conv2d`]: `Y = W U (+ b)`, one GEMM per chunk, its columns copied to the images of `y`.
+//! - [`conv_input_grad`] (a transposed convolution): `W^T G` into the scratch, then col2im of each image's
+//!   columns added into `dx`.
+//! - [`conv_weight_grad`]: `dW = sum over chunks of G U^T`, accumulated in place (`beta = 1`) within a
+//!   group of chunks, the groups' partial sums then added in group order.
 //!
-//! The scratch buffer is taken out of a thread-local pool for the call and put back after (a nested call
-//! takes another), and only grows: the largest single-image patch matrix seen on the thread stays allocated.
+//! How a batch is cut ([`Plan`]) depends only on the sizes, never on the thread count: chunks of `nb` images
+//! (as many as fit [`CHUNK`] patch elements, so that tiny images such as 8 x 8 digits still make products
+//! of a useful size, but at most a quarter of the batch), and the chunks in at most [`GROUPS`] contiguous
+//! groups. With more than one thread allowed ([`crate::num_threads`]) and enough work, the groups run on
+//! that many threads of the rayon pool, each product single-threaded ([`crate::kernels::gemm::GemmSerial`]); since the cut is
+//! the same, the results are bit-identical to one thread's, the weight gradient included (its groups' sums
+//! are added in a fixed order).
+//!
+//! The scratch buffers are taken out of a thread-local pool for the call and put back after (a nested call
+//! takes another), and only grow: the largest chunk seen on the thread stays allocated.
 
-use super::{Window2d, WindowDims, fold_into, unfold_into};
+use super::{Window2d, WindowDims, fold_image, unfold_image};
 use crate::error::Result;
 use crate::float::Float;
-use crate::kernels::gemm::MatRef;
+use crate::kernels::gemm::{Gemm, MatRef, num_threads};
 use crate::shape::Shape;
 use crate::tensor::{checked_numel, try_filled};
+use rayon::prelude::*;
 use std::any::Any;
 use std::cell::RefCell;
+use std::ops::Range;
 
 thread_local! {
     /// Scratch vectors of any element type, kept between calls on this thread.
@@ -44,14 +56,103 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     r
 }
 
-/// The sizes of one image: its window dims with `n = 1`.
 /// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
 fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
     try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
 }
 
-fn one(d: &WindowDims) -> WindowDims {
-    WindowDims { n: 1, ..*d }
+/// Patch elements of one chunk at most (1 MiB of `f32`): one 32 x 32 image of 64 channels under a 3x3
+/// kernel already exceeds it (a chunk of one image), a batch of 8 x 8 digits under the same kernel with 16
+/// channels makes chunks of 8 images (capped by a quarter of the batch of 32).
+pub const CHUNK: usize = 1 << 18;
+
+/// Groups of chunks at most: the units handed to threads, and the partial sums of the weight gradient.
+pub const GROUPS: usize = 8;
+
+/// Multiply-adds of a whole call below which it stays on the calling thread: handing out work costs a few
+/// microseconds per task.
+pub const PARALLEL_MIN: usize = 1 << 20;
+
+/// How a batch of `n` images is cut into chunks (one product each) and groups of chunks (one task each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Images.
+    pub n: usize,
+    /// Images per chunk (the last chunk may hold fewer).
+    pub nb: usize,
+    /// Groups of chunks.
+    pub groups: usize,
+    /// Threads the groups run on (1: the calling thread, products free to use the pool themselves).
+    pub threads: usize,
+}
+
+impl Plan {
+    /// The cut for `n` images of `per_image` patch elements and `work` multiply-adds in all, run on at most
+    /// [`num_threads`] threads.
+    pub fn new(n: usize, per_image: usize, work: usize) -> Self {
+        let nb = (CHUNK / per_image.max(1)).clamp(1, n.div_ceil(4).max(1));
+        let groups = n.div_ceil(nb).min(GROUPS);
+        let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
+        Plan { n, nb, groups, threads }
+    }
+
+    /// The images of group `g`: its chunks split as evenly as the chunk count allows.
+    fn group(&self, g: usize) -> Range<usize> {
+        let chunks = self.n.div_ceil(self.nb);
+        let (c0, c1) = (chunks * g / self.groups, chunks * (g + 1) / self.groups);
+        (c0 * self.nb).min(self.n)..(c1 * self.nb).min(self.n)
+    }
+
+    /// The chunks inside the images `r` (of one group): `(first image, images)`.
+    fn chunks(&self, r: Range<usize>) -> impl Iterator<Item = (usize, usize)> {
+        let end = r.end;
+        r.step_by(self.nb).map(move |i| (i, self.nb.min(end - i)))
+    }
+
+    /// Runs `f(group, part)` for every group with its part of the output, on `threads` threads (each taking a
+    /// contiguous run of groups) or on the calling thread. `f` receives whether its products must stay on
+    /// its thread.
+    fn run<P: Send>(&self, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
+        if self.threads <= 1 {
+            parts.into_iter().enumerate().for_each(|(g, p)| f(g, p, false));
+            return;
+        }
+        let mut buckets: Vec<Vec<(usize, P)>> = (0..self.threads).map(|_| Vec::new()).collect();
+        for (g, p) in parts.into_iter().enumerate() {
+            buckets[g * self.threads / self.groups].push((g, p));
+        }
+        buckets.into_par_iter().for_each(|b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
+    }
+
+    /// `buf` cut into the groups' parts, `per` elements per image.
+    fn split<'a, T>(&self, mut buf: &'a mut [T], per: usize) -> Vec<&'a mut [T]> {
+        let mut parts = Vec::with_capacity(self.groups);
+        for g in 0..self.groups {
+            let (part, rest) = buf.split_at_mut(self.group(g).len() * per);
+            parts.push(part);
+            buf = rest;
+        }
+        parts
+    }
+}
+
+/// `c = alpha a b + beta c`, on this thread only when `serial`.
+#[allow(clippy::too_many_arguments)]
+fn mm<T: Float>(serial: bool, a: &[T], av: MatRef, b: &[T], bv: MatRef, beta: T, c: &mut [T], c_off: usize) {
+    if serial {
+        T::gemm_serial(T::one(), a, av, b, bv, beta, c, c_off);
+    } else {
+        <T as Gemm>::gemm(T::one(), a, av, b, bv, beta, c, c_off);
+    }
+}
+
+/// The output gradients of images `i0..i0 + nb` of `g` (`[n, o, l]`) side by side: `[o, nb l]`.
+fn gather_columns<T: Float>(g: &[T], i0: usize, nb: usize, o: usize, l: usize, out: &mut [T]) {
+    for j in 0..nb {
+        for oo in 0..o {
+            out[oo * nb * l + j * l..][..l].copy_from_slice(&g[((i0 + j) * o + oo) * l..][..l]);
+        }
+    }
 }
 
 /// `y = conv2d(x, w) + b`: `x` `[n, c, h, w]` (sizes in `d`), `w` `[o, c kh kw]`, optional `b` `[o]`;
@@ -60,26 +161,63 @@ fn one(d: &WindowDims) -> WindowDims {
 /// # Errors
 /// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `conv2d` when `y` cannot be allocated.
 pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    let ck = d.c * win.kh * win.kw;
+    let per = ck * d.oh * d.ow;
+    conv2d_planned(x, w, b, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv2d_planned<T: Float>(
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    d: &WindowDims,
+    win: &Window2d,
+    o: usize,
+    plan: Plan,
+) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
     let mut y = zeroed("conv2d", &[d.n, o, l])?;
     if y.is_empty() {
         return Ok(y);
     }
-    let beta = match b {
-        Some(b) => {
-            for (row, &bv) in y.chunks_mut(l).zip(b.iter().cycle()) {
-                row.fill(bv);
+    if let Some(b) = b {
+        for (row, &bv) in y.chunks_mut(l).zip(b.iter().cycle()) {
+            row.fill(bv);
+        }
+    }
+    let wv = MatRef::row_major(o, ck, 0, false);
+    plan.run(plan.split(&mut y, o * l), |g, part, serial| {
+        let first = plan.group(g).start;
+        with_scratch(ck * plan.nb * l, |cols: &mut [T]| {
+            for (i0, nb) in plan.chunks(plan.group(g)) {
+                let cols = &mut cols[..ck * nb * l];
+                for j in 0..nb {
+                    let xi = &x[(i0 + j) * img..(i0 + j + 1) * img];
+                    unfold_image(xi, d, win, &mut cols[j * l..], nb * l);
+                }
+                let uv = MatRef::row_major(ck, nb * l, 0, false);
+                let beta = if b.is_some() { T::one() } else { T::zero() };
+                if nb == 1 {
+                    mm(serial, w, wv, cols, uv, beta, part, (i0 - first) * o * l);
+                    continue;
+                }
+                with_scratch(o * nb * l, |prod: &mut [T]| {
+                    mm(serial, w, wv, cols, uv, T::zero(), prod, 0);
+                    for j in 0..nb {
+                        for oo in 0..o {
+                            let dst = &mut part[((i0 - first + j) * o + oo) * l..][..l];
+                            let src = &prod[oo * nb * l + j * l..][..l];
+                            if b.is_some() {
+                                dst.iter_mut().zip(src).for_each(|(a, &v)| *a += v);
+                            } else {
+                                dst.copy_from_slice(src);
+                            }
+                        }
+                    }
+                });
             }
-            T::one()
-        }
-        None => T::zero(),
-    };
-    with_scratch(ck * l, |cols: &mut [T]| {
-        for i in 0..d.n {
-            unfold_into(&x[i * img..(i + 1) * img], &one(d), win, cols);
-            let (wv, uv) = (MatRef::row_major(o, ck, 0, false), MatRef::row_major(ck, l, 0, false));
-            T::gemm(T::one(), w, wv, cols, uv, beta, &mut y, i * o * l);
-        }
+        });
     });
     Ok(y)
 }
@@ -90,17 +228,43 @@ pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: 
 /// # Errors
 /// As [`conv2d`], naming `conv_input_grad`.
 pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    let ck = d.c * win.kh * win.kw;
+    let per = ck * d.oh * d.ow;
+    conv_input_grad_planned(g, w, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+}
+
+fn conv_input_grad_planned<T: Float>(
+    g: &[T],
+    w: &[T],
+    d: &WindowDims,
+    win: &Window2d,
+    o: usize,
+    plan: Plan,
+) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
     let mut dx = zeroed("conv_input_grad", &[d.n, d.c, d.h, d.w])?;
     if dx.is_empty() || l == 0 {
         return Ok(dx);
     }
-    with_scratch(ck * l, |cols: &mut [T]| {
-        for i in 0..d.n {
-            let (wv, gv) = (MatRef::row_major(o, ck, 0, true), MatRef::row_major(o, l, i * o * l, false));
-            T::gemm(T::one(), w, wv, g, gv, T::zero(), cols, 0);
-            fold_into(cols, &one(d), win, &mut dx[i * img..(i + 1) * img]);
-        }
+    let wv = MatRef::row_major(o, ck, 0, true);
+    plan.run(plan.split(&mut dx, img), |grp, part, serial| {
+        let first = plan.group(grp).start;
+        with_scratch(ck * plan.nb * l, |cols: &mut [T]| {
+            for (i0, nb) in plan.chunks(plan.group(grp)) {
+                let cols = &mut cols[..ck * nb * l];
+                if nb == 1 {
+                    mm(serial, w, wv, g, MatRef::row_major(o, l, i0 * o * l, false), T::zero(), cols, 0);
+                } else {
+                    with_scratch(o * nb * l, |gs: &mut [T]| {
+                        gather_columns(g, i0, nb, o, l, gs);
+                        mm(serial, w, wv, gs, MatRef::row_major(o, nb * l, 0, false), T::zero(), cols, 0);
+                    });
+                }
+                for j in 0..nb {
+                    fold_image(&cols[j * l..], nb * l, d, win, &mut part[(i0 - first + j) * img..][..img]);
+                }
+            }
+        });
     });
     Ok(dx)
 }
@@ -111,19 +275,53 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
 /// # Errors
 /// As [`conv2d`], naming `conv_weight_grad`.
 pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    let ck = d.c * win.kh * win.kw;
+    let per = ck * d.oh * d.ow;
+    conv_weight_grad_planned(x, g, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+}
+
+fn conv_weight_grad_planned<T: Float>(
+    x: &[T],
+    g: &[T],
+    d: &WindowDims,
+    win: &Window2d,
+    o: usize,
+    plan: Plan,
+) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
-    let mut dw = zeroed("conv_weight_grad", &[o, d.c, win.kh, win.kw])?;
-    if dw.is_empty() {
+    let op = "conv_weight_grad";
+    let mut dw = zeroed(op, &[o, d.c, win.kh, win.kw])?;
+    if dw.is_empty() || plan.groups == 0 {
         return Ok(dw);
     }
-    with_scratch(ck * l, |cols: &mut [T]| {
-        for i in 0..d.n {
-            unfold_into(&x[i * img..(i + 1) * img], &one(d), win, cols);
-            let (gv, uv) = (MatRef::row_major(o, l, i * o * l, false), MatRef::row_major(ck, l, 0, true));
-            let beta = if i == 0 { T::zero() } else { T::one() };
-            T::gemm(T::one(), g, gv, cols, uv, beta, &mut dw, 0);
-        }
+    // Group 0 sums into `dw` itself, every other group into its own partial sum.
+    let mut partials = zeroed::<T>(op, &[plan.groups - 1, o * ck])?;
+    let mut parts = vec![&mut dw[..]];
+    parts.extend(partials.chunks_mut(o * ck));
+    plan.run(parts, |grp, part, serial| {
+        with_scratch(ck * plan.nb * l, |cols: &mut [T]| {
+            for (k, (i0, nb)) in plan.chunks(plan.group(grp)).enumerate() {
+                let cols = &mut cols[..ck * nb * l];
+                for j in 0..nb {
+                    let xi = &x[(i0 + j) * img..(i0 + j + 1) * img];
+                    unfold_image(xi, d, win, &mut cols[j * l..], nb * l);
+                }
+                let uv = MatRef::row_major(ck, nb * l, 0, true);
+                let beta = if k == 0 { T::zero() } else { T::one() };
+                if nb == 1 {
+                    mm(serial, g, MatRef::row_major(o, l, i0 * o * l, false), cols, uv, beta, part, 0);
+                } else {
+                    with_scratch(o * nb * l, |gs: &mut [T]| {
+                        gather_columns(g, i0, nb, o, l, gs);
+                        mm(serial, gs, MatRef::row_major(o, nb * l, 0, false), cols, uv, beta, part, 0);
+                    });
+                }
+            }
+        });
     });
+    for p in partials.chunks(o * ck) {
+        dw.iter_mut().zip(p).for_each(|(a, &v)| *a += v);
+    }
     Ok(dw)
 }
 
@@ -183,6 +381,49 @@ mod tests {
                 let worst = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(worst < 1e-12, "{shape:?} {win:?}: {worst}");
             }
+        }
+    }
+
+    #[test]
+    fn chunked_plans_match_one_image_at_a_time_and_threads_change_no_bit() {
+        let win = Window2d::new((3, 2), (1, 2), Padding::Same);
+        let (n, o) = (11, 4);
+        let d = win.check("t", &Shape::new(&[n, 3, 6, 5])).unwrap();
+        let (ck, l) = (d.c * win.kh * win.kw, d.oh * d.ow);
+        let (x, w, b) = (values(n * 3 * 30, 1), values(o * ck, 2), values(o, 3));
+        let g = values(n * o * l, 4);
+        let run = |plan: Plan| {
+            (
+                conv2d_planned(&x, &w, Some(&b), &d, &win, o, plan).unwrap(),
+                conv2d_planned(&x, &w, None, &d, &win, o, plan).unwrap(),
+                conv_input_grad_planned(&g, &w, &d, &win, o, plan).unwrap(),
+                conv_weight_grad_planned(&x, &g, &d, &win, o, plan).unwrap(),
+            )
+        };
+        let one_by_one = run(Plan { n, nb: 1, groups: 1, threads: 1 });
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-12) && a.len() == b.len();
+        assert!(one_by_one.1.iter().zip(&one_by_one.0).any(|(u, v)| u != v), "the bias is added");
+        // Chunks of 3 images in 4 groups, of 2 in 3 groups, one chunk, and the plan the sizes choose.
+        for (nb, groups) in [(3, 4), (2, 3), (11, 1), (1, 8)] {
+            let serial = run(Plan { n, nb, groups, threads: 1 });
+            assert!(close(&serial.0, &one_by_one.0) && close(&serial.1, &one_by_one.1), "y, chunks of {nb}");
+            assert!(close(&serial.2, &one_by_one.2) && close(&serial.3, &one_by_one.3), "grads, chunks of {nb}");
+            for threads in 2..=groups.min(3) {
+                assert_eq!(run(Plan { n, nb, groups, threads }), serial, "{threads} threads, chunks of {nb}");
+            }
+        }
+        let chosen = Plan::new(n, ck * l, 0);
+        assert_eq!((chosen.nb, chosen.groups, chosen.threads), (3, 4, 1));
+        // Every image lands in exactly one chunk of one group.
+        for plan in [chosen, Plan { n, nb: 2, groups: 3, threads: 1 }, Plan::new(1000, 100, 0)] {
+            let mut seen = Vec::new();
+            for grp in 0..plan.groups {
+                for (i0, nb) in plan.chunks(plan.group(grp)) {
+                    assert!((1..=plan.nb).contains(&nb));
+                    seen.extend(i0..i0 + nb);
+                }
+            }
+            assert_eq!(seen, (0..plan.n).collect::<Vec<_>>(), "{plan:?}");
         }
     }
 
