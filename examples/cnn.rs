@@ -54,7 +54,7 @@ pub struct CnnArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output channels of each convolution block, comma-separated (1 to 3 blocks: 8x8 -> 4x4 -> 2x2 -> 1x1).
-    #[arg(long, value_delimiter = ',', default_values_t = [16, 32])]
+    #[arg(long, value_delimiter = ',', default_value = "16,32")]
     pub channels: Vec<usize>,
     /// Dropout probability before each fully connected layer of the CNN (0 for none).
     #[arg(long, default_value_t = 0.25)]

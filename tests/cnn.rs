@@ -54,7 +54,7 @@ fn help_and_bad_flags_stop_before_anything_is_written() {
     let help = CnnArgs::try_parse_from(["cnn", "--help"]).unwrap_err();
     assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     let text = help.to_string();
-    assert!(text.contains("[default: out/cnn]") && text.contains("--channels"), "{text}");
+    assert!(text.contains("[default: out/cnn]") && text.contains("[default: 16,32]"), "{text}");
 
     let dir = scratch("cnn-bad").join("never");
     for (flags, flag) in [
