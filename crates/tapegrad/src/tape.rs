@@ -530,7 +530,6 @@ impl<T: Float> Tape<T> {
             grads.resize_with(loss + 1, || None);
             return Ok(grads);
         }
-        let keep_all = self.retain_all.get();
         let seed = Tensor::filled(shape, T::one());
         let seed = if create_graph { Val::Node(self.constant(seed).id) } else { Val::Tensor(seed) };
         self.walk(vec![(loss, seed)], create_graph)
@@ -553,6 +552,7 @@ impl<T: Float> Tape<T> {
     fn walk(&self, seeds: Vec<(usize, Val<T>)>, create_graph: bool) -> Result<Vec<Option<Val<T>>>> {
         // One slot per node: the gradient flowing into it during the walk, and afterwards the gradients
         // that are kept (leaves, parameters, retained nodes); every other slot is emptied as the walk passes.
+        let keep_all = self.retain_all.get();
         let mut grads: Vec<Option<Val<T>>> = Vec::new();
         let Some(loss) = seeds.iter().map(|s| s.0).max() else {
             return Ok(grads);
