@@ -1,4 +1,4 @@
-//! Soak test (issue 11): 10,000 training steps of the digits MLP 64-128-64-10 (Adam, batches of 32)
+//! Soak test: 10,000 training steps of the digits MLP 64-128-64-10 (Adam, batches of 32)
 //! through `fit`, the resident set size sampled from `/proc/self/statm` after about 1,000 steps and at the
 //! end. Memory must stay flat: growth under 1%. This is the only test in its binary, so no other test's
 //! allocations move the numbers. About a second in a release build.
