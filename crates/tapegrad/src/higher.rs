@@ -23,13 +23,7 @@ impl<T: Float> Tape<T> {
             self.owns("grad", w)?;
         }
         let kept = self.with_retained("grad", wrt, || self.run_backward(loss.id, false))??;
-        Ok(wrt
-            .iter()
-            .map(|w| match kept.get(w.id) {
-                Some(Some(Val::Tensor(t))) => t.clone(),
-                _ => w.value().zeros_like(),
-            })
-            .collect())
+        Ok(kept_or_zeros(&kept, wrt))
     }
 
     /// The Hessian-vector product `H v` of a scalar `loss` with respect to `wrt`, with `v` given per
@@ -63,13 +57,7 @@ impl<T: Float> Tape<T> {
         // gradient: the same numbers as recording the dot product and walking back from it, without its
         // 3 nodes per variable (and their derivatives) on the tape.
         let kept = self.with_retained("hvp", wrt, || self.run_backward_seeded(seeds))??;
-        Ok(wrt
-            .iter()
-            .map(|w| match kept.get(w.id) {
-                Some(Some(Val::Tensor(t))) => t.clone(),
-                _ => w.value().zeros_like(),
-            })
-            .collect())
+        Ok(kept_or_zeros(&kept, wrt))
     }
 }
 
@@ -221,4 +209,15 @@ pub fn hvp<T: Float>(f: impl TapeFn<T>, xs: &[Tensor<T>], v: &[Tensor<T>]) -> Re
     let (y, leaves) = eval(&f, &tape, xs)?;
     let hv = tape.hvp(y, &leaves, v)?;
     Ok((y.item()?, hv))
+}
+
+/// The gradient each of `wrt` kept from a walk, or zeros of its shape where none flowed (JAX's convention,
+/// shared by [`Tape::grad`] and [`Tape::hvp`]).
+fn kept_or_zeros<T: Float>(kept: &[Option<Val<T>>], wrt: &[Var<'_, T>]) -> Vec<Tensor<T>> {
+    wrt.iter()
+        .map(|w| match kept.get(w.id) {
+            Some(Some(Val::Tensor(t))) => t.clone(),
+            _ => w.value().zeros_like(),
+        })
+        .collect()
 }
