@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use tapegrad_e2e::{is_png, scratch};
+use tapegrad_examples::plot;
 
 #[allow(dead_code)] // the example's `main`
 #[path = "../examples/lectures.rs"]
@@ -195,6 +196,41 @@ fn optimizer_paths_show_second_order_methods_taking_the_shortcut() {
     for png in ["optimizer_paths_valley.png", "optimizer_paths_rosenbrock.png"] {
         assert!(is_png(&o.out.join(png)), "{png}");
     }
+    for surface in ["valley", "rosenbrock"] {
+        let segments = t
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{surface}: contour segments=")))
+            .and_then(|n| n.trim().parse::<usize>().ok());
+        assert!(segments.is_some_and(|n| n > 500), "{surface}: contour lines drawn: {t}");
+    }
+}
+
+#[test]
+fn contour_lines_trace_the_level_sets() {
+    // f = x^2 + y^2 sampled on a 60 x 60 grid over [-2, 2]^2: the level r^2 is the circle of radius r.
+    let (res, ext) = (60, (-2.0, 2.0, -2.0, 2.0));
+    let at = |k: usize| -2.0 + (k as f64 + 0.5) * 4.0 / res as f64;
+    let f: Vec<f64> = (0..res * res).map(|k| at(k % res).powi(2) + at(k / res).powi(2)).collect();
+    let radii = [0.5, 1.0, 1.7];
+    let levels: Vec<f64> = radii.iter().map(|r| r * r).collect();
+    let lines = plot::contour_lines(&f, res, ext, &levels);
+    let mut length = [0.0; 3];
+    for l in &lines {
+        assert_eq!(l.len(), 2, "segments");
+        let r = |p: (f64, f64)| p.0.hypot(p.1);
+        // The ends lie on the circle up to the linear interpolation's error (grid step 1/15).
+        let k = radii.iter().position(|&c| (r(l[0]) - c).abs() < 0.01).expect("an end on one of the circles");
+        assert!((r(l[1]) - radii[k]).abs() < 0.01, "{l:?}");
+        length[k] += (l[1].0 - l[0].0).hypot(l[1].1 - l[0].1);
+    }
+    for (k, c) in radii.iter().enumerate() {
+        let circumference = 2.0 * std::f64::consts::PI * c;
+        assert!((length[k] / circumference - 1.0).abs() < 0.01, "r = {c}: length {} vs {circumference}", length[k]);
+    }
+    // A level outside the range, a NaN grid and a wrong-sized grid give no lines.
+    assert!(plot::contour_lines(&f, res, ext, &[100.0]).is_empty());
+    assert!(plot::contour_lines(&vec![f64::NAN; res * res], res, ext, &[1.0]).is_empty());
+    assert!(plot::contour_lines(&f[1..], res, ext, &[1.0]).is_empty());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Lecture 003, the optimizers drawn: the path of each method from the same start on a quadratic valley
 //! `f = a^2 / 2 + 5 b^2` (condition number 10) and on Rosenbrock's banana `100 (b - a^2)^2 + (1 - a)^2`,
-//! over the surface shaded by `log f`. The first-order methods run in their textbook/PyTorch form (see
+//! over the contour lines of `log f`. The first-order methods run in their textbook/PyTorch form (see
 //! `docs/optimizers.md`), the classical ones (RProp, CG, BFGS, Newton) through the full-batch driver.
 
 use super::Opts;
@@ -151,17 +151,22 @@ pub fn run(o: &Opts, out: &mut dyn Write) -> Result<Vec<PathRun>> {
             })
             .collect();
         let (lo, hi) = raw.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-        // Banded shading: 12 levels of log f, so the level sets show as contour bands.
-        let field: Vec<f64> = raw.iter().map(|v| ((v - lo) / (hi - lo) * 12.0).floor() / 12.0).collect();
+        // The surface shaded by log f, with 12 contour lines at equal steps of log f (so the narrow valley
+        // floor gets as many lines as the steep walls); the path is drawn on top.
+        let field: Vec<f64> = raw.iter().map(|v| (v - lo) / (hi - lo)).collect();
+        let levels: Vec<f64> = (0..12).map(|k| lo + (k as f64 + 0.5) / 12.0 * (hi - lo)).collect();
+        let contours: Vec<(String, Vec<(f64, f64)>)> =
+            plot::contour_lines(&raw, res, ext, &levels).into_iter().map(|l| (String::new(), l)).collect();
+        say(out, &format!("{name}: contour segments"), contours.len())?;
         let panels: Vec<PlanePanel> = paths
             .into_iter()
             .map(|(method, n, f_last, line)| PlanePanel {
-                title: format!("{method}: {n} steps, f = {f_last:.1e}"),
+                title: format!("{method}: {n} step{}, f = {f_last:.1e}", if n == 1 { "" } else { "s" }),
                 extent: ext,
                 field: field.clone(),
                 res,
                 points: vec![(x0[0], x0[1], 2)],
-                paths: vec![("path".into(), line)],
+                paths: contours.iter().cloned().chain([("path".into(), line)]).collect(),
             })
             .collect();
         let path = o.out.join(format!("optimizer_paths_{name}.png"));

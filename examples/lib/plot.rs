@@ -275,6 +275,64 @@ pub struct PlanePanel {
     pub paths: Vec<(String, Vec<(f64, f64)>)>,
 }
 
+/// The contour lines of a sampled function at each of `levels` (marching squares).
+///
+/// `values` holds `res x res` samples taken at cell centres of the rectangle `extent = (x0, x1, y0, y1)`,
+/// row 0 at the bottom, as in [`PlanePanel::field`]. Each returned line is one straight segment
+/// `[p, q]` where the linear interpolation between neighbouring samples crosses a level; together they trace
+/// the level set `f = level` (ready for [`PlanePanel::paths`] with an empty name). A square whose four
+/// corners lie on alternating sides of the level (a saddle) is split by the value at its centre, the mean of
+/// the corners. Non-finite samples end the lines that would pass through them.
+pub fn contour_lines(values: &[f64], res: usize, extent: (f64, f64, f64, f64), levels: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let mut lines = Vec::new();
+    if res < 2 || values.len() != res * res {
+        return lines;
+    }
+    let (x0, x1, y0, y1) = extent;
+    let (dx, dy) = ((x1 - x0) / res as f64, (y1 - y0) / res as f64);
+    // The sample (i, j) sits at the centre of cell (i, j): row i counts up from y0, column j from x0.
+    let at = |i: usize, j: usize| (x0 + (j as f64 + 0.5) * dx, y0 + (i as f64 + 0.5) * dy);
+    for &level in levels {
+        for i in 0..res - 1 {
+            for j in 0..res - 1 {
+                // Corners counter-clockwise from the bottom left, and the edges between them.
+                let corners = [(i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j)];
+                let v = corners.map(|(a, b)| values[a * res + b]);
+                if v.iter().any(|x| !x.is_finite()) {
+                    continue;
+                }
+                // Where the level crosses edge k (from corner k to corner k + 1), if it does.
+                let cross = |k: usize| {
+                    let (a, b) = (v[k], v[(k + 1) % 4]);
+                    if (a < level) == (b < level) {
+                        return None;
+                    }
+                    let t = (level - a) / (b - a);
+                    let (p, q) = (at(corners[k].0, corners[k].1), at(corners[(k + 1) % 4].0, corners[(k + 1) % 4].1));
+                    Some((p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1)))
+                };
+                let hits: Vec<(usize, (f64, f64))> = (0..4).filter_map(|k| cross(k).map(|p| (k, p))).collect();
+                match hits.as_slice() {
+                    [(_, p), (_, q)] => lines.push(vec![*p, *q]),
+                    [a, b, c, d] => {
+                        // Saddle: pair each crossing with the neighbour that keeps the centre's side whole.
+                        let centre_below = v.iter().sum::<f64>() / 4.0 < level;
+                        if centre_below == (v[0] < level) {
+                            lines.push(vec![a.1, b.1]);
+                            lines.push(vec![c.1, d.1]);
+                        } else {
+                            lines.push(vec![a.1, d.1]);
+                            lines.push(vec![b.1, c.1]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    lines
+}
+
 /// Writes a PNG with the 2-D panels in a grid of `cols` columns.
 ///
 /// # Errors
@@ -313,8 +371,10 @@ pub fn plane_panels(path: &Path, panels: &[PlanePanel], cols: usize) -> Result<P
             .draw_series(panel.points.iter().map(|&(x, y, c)| Circle::new((x, y), 3, class_color(c).filled())))
             .map_err(plot_err(path))?;
         let mut legend = false;
-        for (i, (name, line)) in panel.paths.iter().enumerate() {
-            let color = if name.is_empty() { RGBColor(90, 90, 90) } else { series_color(i) };
+        let mut named = 0;
+        for (name, line) in &panel.paths {
+            let color = if name.is_empty() { RGBColor(90, 90, 90) } else { series_color(named) };
+            named += usize::from(!name.is_empty());
             let width = if name.is_empty() { 1 } else { 2 };
             let drawn = chart
                 .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(width)))
