@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tapegrad::{Tape, Tensor, Var, argmax_rows};
 use tapegrad_examples::error::{Error, Result, io_err, prepare_out_dir};
+use tapegrad_examples::plot::PALETTE;
 use tapegrad_nn::optim::driver::{Counted, norm};
 use tapegrad_nn::optim::full_batch::{
     Bfgs, BfgsConfig, CgBeta, CgConfig, ConjugateGradient, EvalCounts, FirstOrder, FnLeastSquares, FnProblem,
@@ -347,20 +348,7 @@ fn accuracy(p: &FnProblem<f64, impl tapegrad::TapeFn<f64>>, w: &[f64], x: &Tenso
     Ok(pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64)
 }
 
-/// Ten colours that stay apart (matplotlib's "tab10"); a family has at most ten methods.
-const COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
+// A family has at most ten methods: one colour each from `plot::PALETTE`.
 /// Line patterns, cycled beside the colours: `(dash, gap)` in pixels, `None` for solid.
 const DASHES: [Option<(u32, u32)>; 3] = [None, Some((10, 5)), Some((3, 4))];
 
@@ -385,7 +373,7 @@ fn series<DB: DrawingBackend, CT: CoordTranslate>(
 where
     CT::From: Clone + 'static,
 {
-    let style = COLORS[k % COLORS.len()].stroke_width(2);
+    let style = PALETTE[k % PALETTE.len()].stroke_width(2);
     match DASHES[k % DASHES.len()] {
         None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
         Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(points, dash, gap, style)).map(|_| ()),
@@ -463,7 +451,7 @@ fn draw<DB: DrawingBackend>(
         // The legend, outside the data: a sample of each line and the method's name.
         for (k, r) in mine.iter().enumerate() {
             let y = 60 + 26 * k as i32;
-            let style = COLORS[k % COLORS.len()].stroke_width(2);
+            let style = PALETTE[k % PALETTE.len()].stroke_width(2);
             let sample = vec![(10, y), (60, y)];
             match DASHES[k % DASHES.len()] {
                 None => legend.draw(&PathElement::new(sample, style)),

@@ -165,7 +165,8 @@ pub struct XyPanel {
     pub log_y: bool,
 }
 
-const MORE_COLORS: [RGBColor; 8] = [
+/// The series colours of every chart (matplotlib's `tab10`), cycled by series index.
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -173,12 +174,14 @@ const MORE_COLORS: [RGBColor; 8] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
 
-/// The colour of series `i` in the function charts (8 distinguishable colours, then dashed repeats).
+/// The colour of series `i` in the function charts ([`PALETTE`], cycled).
 fn series_color(i: usize) -> RGBColor {
-    MORE_COLORS[i % MORE_COLORS.len()]
+    PALETTE[i % PALETTE.len()]
 }
 
 /// Writes a PNG with `panels` in a grid of `cols` columns: curves over a numeric x axis, optionally with
