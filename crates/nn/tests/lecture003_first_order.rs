@@ -3,6 +3,8 @@
 //! `fixtures/lecture003_steps.txt`). The problem is `E(w) = sum a (w - c)^2`, `w0 = [1, -2]`, `a = [0.5, 2]`,
 //! `c = [3, 1]`, whose first gradient is `[-2, -12]`.
 
+mod common;
+use common::assert_steps;
 use rand::SeedableRng;
 use tapegrad::{Gradients, Param, Tape, Tensor};
 use tapegrad_nn::optim::driver::{Tolerances, minimize};
@@ -34,16 +36,6 @@ fn steps(opt: &mut dyn Optimizer<f64>, k: usize) -> Vec<Vec<f64>> {
             w.value().to_vec()
         })
         .collect()
-}
-
-fn assert_steps(got: &[Vec<f64>], want: &[[f64; 2]]) {
-    assert_eq!(got.len(), want.len());
-    for (k, (g, w)) in got.iter().zip(want).enumerate() {
-        for i in 0..2 {
-            let tol = 1e-12 * (1.0 + w[i].abs());
-            assert!((g[i] - w[i]).abs() <= tol, "step {}: w{i} = {:e}, by hand {:e}", k + 1, g[i], w[i]);
-        }
-    }
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! `V0 = I`, and Levenberg-Marquardt on a network's stacked errors. Step numbers come from
 //! `fixtures/lecture003_steps.py` (plain Python, no tapegrad; output in `fixtures/lecture003_steps.txt`).
 
+mod common;
+use common::assert_steps;
 use rand::SeedableRng;
 use tapegrad::{Tape, TapeFn, Tensor, Var};
 use tapegrad_nn::optim::driver::{FullBatch, Tolerances, minimize};
@@ -27,16 +29,6 @@ fn steps(
             x.clone()
         })
         .collect()
-}
-
-fn assert_steps(got: &[Vec<f64>], want: &[[f64; 2]]) {
-    assert_eq!(got.len(), want.len());
-    for (k, (g, w)) in got.iter().zip(want).enumerate() {
-        for i in 0..2 {
-            let tol = 1e-12 * (1.0 + w[i].abs());
-            assert!((g[i] - w[i]).abs() <= tol, "step {}: w{i} = {}, by hand {}", k + 1, g[i], w[i]);
-        }
-    }
 }
 
 /// `(w0 - 1)^2 + (w1 + 0.15)^2`.
