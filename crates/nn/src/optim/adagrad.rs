@@ -22,7 +22,9 @@
 //!
 //! `mu = 0` (the default) is PyTorch's `Adagrad` exactly (it has no momentum).
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
+use super::{
+    Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param, template_step,
+};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -115,21 +117,15 @@ impl<T: Float> Optimizer<T> for AdaGrad<T> {
                 acc.fill(g0);
             }
             s.steps += 1;
-            if c.momentum == 0.0 {
-                for ((w, &g), acc) in w.iter_mut().zip(g).zip(acc.iter_mut()) {
-                    let g = g + rho * *w;
-                    *acc += g * g;
-                    *w -= eta * g / (acc.sqrt() + eps);
-                }
-                return Ok(());
-            }
-            let [v] = &mut velocity.get("adagrad", id, w.len())?.bufs;
-            for (((w, &g), acc), v) in w.iter_mut().zip(g).zip(acc.iter_mut()).zip(v.iter_mut()) {
-                let g = g + rho * *w;
-                *acc += g * g;
-                *v = eta * g / (acc.sqrt() + eps) + mu * *v;
-                *w -= *v;
-            }
+            let v = if c.momentum == 0.0 {
+                None
+            } else {
+                Some((&mut velocity.get("adagrad", id, w.len())?.bufs[0][..], mu))
+            };
+            template_step(w, g, rho, v, |i, g| {
+                acc[i] += g * g;
+                eta * g / (acc[i].sqrt() + eps)
+            });
             Ok(())
         })
     }

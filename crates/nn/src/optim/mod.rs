@@ -171,6 +171,31 @@ pub(crate) fn for_each_param<T: Float>(
     Ok(())
 }
 
+/// Lecture 003's shared template for one parameter: with the decayed gradient `g + rho w` of each element,
+/// `step(i, g + rho w)` updates that element's own state and returns its step; then `w -= step`, or with
+/// momentum `(v, mu)`: `v = step + mu v` and `w -= v`.
+pub(crate) fn template_step<T: Float>(
+    w: &mut [T],
+    g: &[T],
+    rho: T,
+    momentum: Option<(&mut [T], T)>,
+    mut step: impl FnMut(usize, T) -> T,
+) {
+    match momentum {
+        None => {
+            for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
+                *w -= step(i, g + rho * *w);
+            }
+        }
+        Some((v, mu)) => {
+            for (i, ((w, &g), v)) in w.iter_mut().zip(g).zip(v.iter_mut()).enumerate() {
+                *v = step(i, g + rho * *w) + mu * *v;
+                *w -= *v;
+            }
+        }
+    }
+}
+
 /// One parameter's optimizer state, created zeroed for a parameter of `len` elements.
 pub(crate) trait ParamState {
     /// Zeroed state for `len` elements.

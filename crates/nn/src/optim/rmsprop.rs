@@ -23,7 +23,9 @@
 //! With a constant learning rate this is PyTorch's `RMSprop(momentum=mu)` (there `b = mu b + g / (sqrt(S) +
 //! eps)`, `W -= eta b`, so `dW = eta b`). `mu = 0` (the default) is plain RMSProp.
 
-use super::{Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param};
+use super::{
+    Buffers, GradSource, Optimizer, StateMap, check_eps_in, check_positive, check_range, for_each_param, template_step,
+};
 use crate::error::Result;
 use tapegrad::{Float, Param};
 
@@ -105,21 +107,15 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             let s = state.get("rmsprop", id, w.len())?;
             s.steps += 1;
             let [avg] = &mut s.bufs;
-            if c.momentum == 0.0 {
-                for ((w, &g), s) in w.iter_mut().zip(g).zip(avg.iter_mut()) {
-                    let g = g + rho * *w;
-                    *s = gamma * *s + one_minus * g * g;
-                    *w -= eta * g / (s.sqrt() + eps);
-                }
-                return Ok(());
-            }
-            let [v] = &mut velocity.get("rmsprop", id, w.len())?.bufs;
-            for (((w, &g), s), v) in w.iter_mut().zip(g).zip(avg.iter_mut()).zip(v.iter_mut()) {
-                let g = g + rho * *w;
-                *s = gamma * *s + one_minus * g * g;
-                *v = eta * g / (s.sqrt() + eps) + mu * *v;
-                *w -= *v;
-            }
+            let v = if c.momentum == 0.0 {
+                None
+            } else {
+                Some((&mut velocity.get("rmsprop", id, w.len())?.bufs[0][..], mu))
+            };
+            template_step(w, g, rho, v, |i, g| {
+                avg[i] = gamma * avg[i] + one_minus * g * g;
+                eta * g / (avg[i].sqrt() + eps)
+            });
             Ok(())
         })
     }
