@@ -402,22 +402,59 @@ pub fn fold_image<T: Float>(cols: &[T], rs: usize, d: &WindowDims, win: &Window2
 /// # Errors
 /// [`Error::Allocation`] naming `max_pool2d` when the indices cannot be allocated.
 pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<Vec<usize>> {
+    Ok(window_max_and_argmax(x, d, win)?.0)
+}
+
+/// [`window_argmax`] and the maxima themselves (`x` at those indices), found in one pass.
+///
+/// # Errors
+/// [`Error::Allocation`] naming `max_pool2d` when the indices or values cannot be allocated.
+pub fn window_max_and_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<(Vec<usize>, Vec<T>)> {
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let mut out = try_buffer("max_pool2d", n * c * oh * ow)?;
+    let mut vals = try_buffer("max_pool2d", n * c * oh * ow)?;
     let span = |o: usize, s: usize, before: usize, k: usize, len: usize| {
         ((o * s).saturating_sub(before), (o * s + k).saturating_sub(before).min(len))
     };
+    // 2 x 2 windows that all lie inside the input (no padding reached): the four elements read directly.
+    let inside2 = (win.kh, win.kw, win.top, win.left) == (2, 2, 0, 0)
+        && oh.checked_sub(1).is_none_or(|o| o * win.sh + 2 <= h)
+        && ow.checked_sub(1).is_none_or(|o| o * win.sw + 2 <= w);
     for plane in 0..n * c {
         let (base, src) = (plane * h * w, &x[plane * h * w..(plane + 1) * h * w]);
         for oy in 0..oh {
             let rows = span(oy, win.sh, win.top, win.kh, h);
             for ox in 0..ow {
-                let cols = span(ox, win.sw, win.left, win.kw, w);
-                out.push(base + window_max(src, w, rows, cols));
+                let i = if inside2 {
+                    max2x2(src, w, oy * win.sh * w + ox * win.sw)
+                } else {
+                    window_max(src, w, rows, span(ox, win.sw, win.left, win.kw, w))
+                };
+                out.push(base + i);
+                vals.push(src[i]);
             }
         }
     }
-    Ok(out)
+    Ok((out, vals))
+}
+
+/// The index of the first maximum (or first NaN) of the 2 x 2 window whose top-left element is `plane[i]`
+/// (rows of `w`), by selects; a NaN goes to [`window_max`].
+#[inline]
+fn max2x2<T: Float>(plane: &[T], w: usize, i: usize) -> usize {
+    let (a, b) = (plane[i], plane[i + 1]);
+    let (c, e) = (plane[i + w], plane[i + w + 1]);
+    if a.is_nan() || b.is_nan() || c.is_nan() || e.is_nan() {
+        let (y, x) = (i / w, i % w);
+        return window_max(plane, w, (y, y + 2), (x, x + 2));
+    }
+    let (mut best, mut bv) = (i, a);
+    for (j, v) in [(i + 1, b), (i + w, c), (i + w + 1, e)] {
+        let gt = v > bv;
+        best = if gt { j } else { best };
+        bv = if gt { v } else { bv };
+    }
+    best
 }
 
 /// The index in `plane` (rows of `w`) of the first maximum of rows `y0..y1`, columns `x0..x1`, or of the
@@ -531,7 +568,8 @@ mod tests {
 
     #[test]
     fn argmax_matches_the_first_maximum_or_first_nan_by_definition() {
-        for (kh, kw, sh, sw, pad) in [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0)] {
+        let cases = [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0), (2, 2, 1, 1, 0), (2, 2, 3, 2, 0)];
+        for (kh, kw, sh, sw, pad) in cases {
             let win = Window2d { kh, kw, sh, sw, top: pad, bottom: pad, left: pad, right: pad };
             let d = win.check("t", &Shape::new(&[2, 3, 5, 6])).unwrap();
             // Few distinct values (many ties), negatives (below the padding's zero), some NaN.
@@ -555,6 +593,10 @@ mod tests {
                 }
             }
             assert_eq!(window_argmax(&x, &d, &win).unwrap(), want, "{win:?}");
+            let (idx, vals) = window_max_and_argmax(&x, &d, &win).unwrap();
+            assert_eq!(idx, want, "{win:?}");
+            let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+            assert!(vals.iter().zip(&want).all(|(&v, &i)| same(v, x[i])), "{win:?}");
         }
     }
 }
