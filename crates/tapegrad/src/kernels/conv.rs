@@ -298,6 +298,9 @@ pub fn unfold_image<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut
     let WindowDims { c, h, w, oh, ow, .. } = *d;
     let (k, l) = (win.kh * win.kw, oh * ow);
     assert!(x.len() == c * h * w && (c * k == 0 || out.len() >= (c * k - 1) * rs + l), "invariant: unfold rows");
+    if unfold_image_staged(x, d, win, out, rs) {
+        return;
+    }
     let zero = T::zero();
     for ki in 0..win.kh {
         let (ylo, yhi) = inside(ki, win.top, win.sh, h, oh);
@@ -329,6 +332,43 @@ pub fn unfold_image<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut
             }
         }
     }
+}
+
+/// Padded planes of at most this many elements are unfolded through a zero-bordered copy on the stack.
+const STAGE: usize = 1024;
+
+/// [`unfold_image`] at stride 1 for small planes (the padded plane at most [`STAGE`] elements): each channel
+/// is copied once into a zero-bordered plane (when there is padding), after which every output row of every
+/// kernel offset is one short copy, with no clipping against the padding. Returns whether it applied.
+fn unfold_image_staged<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &mut [T], rs: usize) -> bool {
+    let WindowDims { c, h, w, oh, ow, .. } = *d;
+    let (hp, wp) = (h + win.top + win.bottom, w + win.left + win.right);
+    if win.sh != 1 || win.sw != 1 || hp * wp > STAGE {
+        return false;
+    }
+    let (k, l) = (win.kh * win.kw, oh * ow);
+    let padded = (win.top, win.bottom, win.left, win.right) != (0, 0, 0, 0);
+    let mut stage = [T::zero(); STAGE];
+    for ch in 0..c {
+        let src = &x[ch * h * w..(ch + 1) * h * w];
+        let plane: &[T] = if padded {
+            for iy in 0..h {
+                copy_short(&mut stage[(iy + win.top) * wp + win.left..][..w], &src[iy * w..][..w]);
+            }
+            &stage[..hp * wp]
+        } else {
+            src
+        };
+        for ki in 0..win.kh {
+            for kj in 0..win.kw {
+                let row = &mut out[(ch * k + ki * win.kw + kj) * rs..][..l];
+                for (oy, drow) in row.chunks_exact_mut(ow).enumerate() {
+                    copy_short(drow, &plane[(oy + ki) * wp + kj..][..ow]);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// col2im, the adjoint of [`unfold`]: patches `[n, c kh kw, oh ow]` summed back into `[n, c, h, w]`
