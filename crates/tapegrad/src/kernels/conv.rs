@@ -608,7 +608,8 @@ mod tests {
 
     #[test]
     fn argmax_matches_the_first_maximum_or_first_nan_by_definition() {
-        let cases = [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0), (2, 2, 1, 1, 0), (2, 2, 3, 2, 0)];
+        let cases =
+            [(2, 2, 2, 2, 0), (3, 3, 1, 1, 1), (2, 3, 1, 2, 1), (3, 2, 2, 1, 0), (2, 2, 1, 1, 0), (2, 2, 3, 2, 0)];
         for (kh, kw, sh, sw, pad) in cases {
             let win = Window2d { kh, kw, sh, sw, top: pad, bottom: pad, left: pad, right: pad };
             let d = win.check("t", &Shape::new(&[2, 3, 5, 6])).unwrap();
