@@ -149,8 +149,10 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn max_pool2d(self, kernel: (usize, usize), stride: (usize, usize), padding: Padding) -> Result<Self> {
         let s = self.shape();
         let (win, d) = pool_window("max_pool2d", &s, kernel, stride, padding)?;
-        let index: Arc<[usize]> = k::window_argmax(self.value().data(), &d, &win)?.into();
-        self.gather(index, [d.n, d.c, d.oh, d.ow])
+        // The gather, its values taken in the argmax's pass (the indices are in range by construction).
+        let (index, vals) = k::window_max_and_argmax(self.value().data(), &d, &win)?;
+        let v = Tensor::from_parts(vals, Shape::new(&[d.n, d.c, d.oh, d.ow]));
+        self.tape.record(GatherOp(index.into()), &[self], v)
     }
 
     /// Average pooling over `kernel = (kh, kw)` windows moved by `stride`: `[N, C, H, W]` to
