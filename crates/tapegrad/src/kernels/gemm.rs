@@ -43,8 +43,11 @@ fn default_threads() -> usize {
 /// Products with fewer multiply-adds than this run on the calling thread whatever the cap: handing a small
 /// product to the thread pool costs more than it saves (the `mlp_step` bench, whose largest product is
 /// 32 x 128 x 64, took 4.5x longer with the pool offered than without, most of it in the kernel's
-/// scheduler).
-const THREADED_MIN: usize = 1 << 21;
+/// scheduler). Measured again for products of 2^18 to 2^24 multiply-adds (`docs/performance.md`, "Two threads
+/// and second order, third round"): LeNet-5's fully-connected products (64 x 400 x 120, 3.1M) were slower on
+/// two threads than on one in every pass, and none under 2^22 gained; the convolution's own image split
+/// starts at the same size.
+const THREADED_MIN: usize = 1 << 22;
 
 fn parallelism(work: usize) -> gemm::Parallelism {
     if work < THREADED_MIN {
@@ -164,6 +167,10 @@ fn small_gemm<T: num_traits::Float>(
 /// the same product with the copy included (116 against 190 on two threads; docs/performance.md).
 const ALIASING_STRIDE: usize = 4096;
 
+/// Products with at least this many multiply-adds take the padded copy (smaller ones gain less than the
+/// copy costs).
+const PADDED_MIN: usize = 1 << 21;
+
 /// Extra elements per copied row: one cache line.
 const PAD_BYTES: usize = 64;
 
@@ -173,7 +180,7 @@ fn needs_padded_copy<T>(bv: &MatRef, work: usize) -> bool {
         && bv.cols > 1
         && bv.rows <= bv.cs
         && (bv.cs * std::mem::size_of::<T>()).is_multiple_of(ALIASING_STRIDE)
-        && work >= THREADED_MIN
+        && work >= PADDED_MIN
 }
 
 /// Copies the stored rows of the transposed view `bv` (its columns) into `buf` with a padded row stride and
