@@ -105,7 +105,7 @@ fn backward_with_a_gradient_equals_backward_of_the_weighted_sum() {
     let summed = (y * t.input(g)).sum().backward().unwrap();
     for v in [a, w] {
         let (x, z) = (seeded.get(v).unwrap().unwrap(), summed.get(v).unwrap().unwrap());
-        assert!(x.max_abs_diff(&z).unwrap() < 1e-12, "{x:?} vs {z:?}");
+        assert!(x.max_abs_diff(z).unwrap() < 1e-12, "{x:?} vs {z:?}");
     }
     assert_eq!(seeded.param(&p), summed.param(&p));
     // The seed must have the variable's shape.
