@@ -92,3 +92,26 @@ fn bind_param_stands_in_for_the_parameter_and_refuses_foreign_or_misshapen_vars(
     let e = tape.bind_param(&p, other.leaf(Tensor::zeros([2]).unwrap())).unwrap_err();
     assert!(matches!(e, crate::Error::ForeignVar { op: "bind_param" }), "{e}");
 }
+
+#[test]
+fn backward_with_a_gradient_equals_backward_of_the_weighted_sum() {
+    let t = Tape::<f64>::new();
+    let a = t.leaf(Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25, 1.5, -0.75], [2, 3]).unwrap());
+    let p = crate::Param::new(Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0, -1.0, 0.1], [3, 2]).unwrap());
+    let w = t.param(&p);
+    let y = a.matmul(w).unwrap().tanh();
+    let g = Tensor::from_vec(vec![1.0, -3.0, 0.5, 2.0], [2, 2]).unwrap();
+    let seeded = y.backward_with(g.clone()).unwrap();
+    let summed = (y * t.input(g)).sum().backward().unwrap();
+    for v in [a, w] {
+        let (x, z) = (seeded.get(v).unwrap().unwrap(), summed.get(v).unwrap().unwrap());
+        assert!(x.max_abs_diff(z).unwrap() < 1e-12, "{x:?} vs {z:?}");
+    }
+    assert_eq!(seeded.param(&p), summed.param(&p));
+    // The seed must have the variable's shape.
+    let err = y.backward_with(Tensor::zeros([4]).unwrap()).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { op: "backward_with", .. }), "{err}");
+    // A variable that needs no gradient gives none.
+    let c = t.input(Tensor::ones([2]).unwrap());
+    assert!(c.mul_scalar(2.0).backward_with(Tensor::ones([2]).unwrap()).unwrap().get(c).unwrap().is_none());
+}

@@ -73,7 +73,42 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Errors
     /// [`Error::NonScalarLoss`] unless this has exactly one element; [`Error::NonFinite`] in anomaly mode.
     pub fn backward(&self) -> Result<Gradients<T>> {
-        let mut kept = self.tape.run_backward(self.id, false)?;
+        let kept = self.tape.run_backward(self.id, false)?;
+        Ok(self.gradients(kept))
+    }
+
+    /// Gradients of `sum(self * grad)` (the vector-Jacobian product with `grad`, PyTorch's
+    /// `y.backward(grad)`) with respect to every parameter, leaf and retained node this depends on, without
+    /// recording the product or the sum: the walk starts from this variable with `grad` as its gradient.
+    ///
+    /// ```
+    /// use tapegrad::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], [2]).unwrap());
+    /// let y = x * x; // dy_i/dx_i = 2 x_i
+    /// let g = y.backward_with(Tensor::from_vec(vec![10.0, 1.0], [2]).unwrap()).unwrap();
+    /// assert_eq!(g.get(x).unwrap().unwrap().data(), &[20.0, 4.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming both shapes unless `grad` has this variable's shape;
+    /// [`Error::NonFinite`] in anomaly mode.
+    pub fn backward_with(&self, grad: Tensor<T>) -> Result<Gradients<T>> {
+        let shape = self.tape.node_ref(self.id).value.shape().clone();
+        if grad.shape() != &shape {
+            return Err(Error::ShapeMismatch {
+                op: "backward_with",
+                msg: "the output gradient must have the variable's shape".into(),
+                lhs: shape,
+                rhs: grad.shape().clone(),
+            });
+        }
+        let kept = self.tape.run_backward_seeded(vec![(self.id, grad)])?;
+        Ok(self.gradients(kept))
+    }
+
+    /// The kept gradients of a walk, by parameter and by node.
+    fn gradients(&self, mut kept: Vec<Option<Val<T>>>) -> Gradients<T> {
         let nodes = self.tape.nodes.borrow();
         let mut out = Gradients { tape: self.tape.id, params: Vec::new(), nodes: Vec::new() };
         for (i, g) in kept.iter_mut().enumerate() {
@@ -89,7 +124,7 @@ impl<'t, T: Float> Var<'t, T> {
         }
         // Node ids ascend by construction; parameter ids follow the order parameters were first used.
         out.params.sort_unstable_by_key(|e| e.0);
-        Ok(out)
+        out
     }
 }
 

@@ -43,8 +43,11 @@ fn default_threads() -> usize {
 /// Products with fewer multiply-adds than this run on the calling thread whatever the cap: handing a small
 /// product to the thread pool costs more than it saves (the `mlp_step` bench, whose largest product is
 /// 32 x 128 x 64, took 4.5x longer with the pool offered than without, most of it in the kernel's
-/// scheduler).
-const THREADED_MIN: usize = 1 << 21;
+/// scheduler). Measured again for products of 2^18 to 2^24 multiply-adds (`docs/performance.md`, "Two threads
+/// and second order, third round"): LeNet-5's fully-connected products (64 x 400 x 120, 3.1M) were slower on
+/// two threads than on one in every pass, and none under 2^22 gained; the convolution's own image split
+/// starts at the same size.
+const THREADED_MIN: usize = 1 << 22;
 
 fn parallelism(work: usize) -> gemm::Parallelism {
     if work < THREADED_MIN {
@@ -164,6 +167,10 @@ fn small_gemm<T: num_traits::Float>(
 /// the same product with the copy included (116 against 190 on two threads; docs/performance.md).
 const ALIASING_STRIDE: usize = 4096;
 
+/// Products with at least this many multiply-adds take the padded copy (smaller ones gain less than the
+/// copy costs).
+const PADDED_MIN: usize = 1 << 21;
+
 /// Extra elements per copied row: one cache line.
 const PAD_BYTES: usize = 64;
 
@@ -173,7 +180,7 @@ fn needs_padded_copy<T>(bv: &MatRef, work: usize) -> bool {
         && bv.cols > 1
         && bv.rows <= bv.cs
         && (bv.cs * std::mem::size_of::<T>()).is_multiple_of(ALIASING_STRIDE)
-        && work >= THREADED_MIN
+        && work >= PADDED_MIN
 }
 
 /// Copies the stored rows of the transposed view `bv` (its columns) into `buf` with a padded row stride and
@@ -192,83 +199,169 @@ fn padded_copy<T: Copy + Default>(b: &[T], bv: &MatRef, buf: &mut Vec<T>) -> Mat
     MatRef { rows: k, cols: n, offset: 0, rs: 1, cs: stride }
 }
 
+/// Element types with a single-threaded product: the convolution kernels split a batch's images across
+/// threads themselves, and each thread's products must then not offer work to the pool again.
+pub trait GemmSerial: Gemm {
+    /// [`Gemm::gemm`] on the calling thread only, whatever [`num_threads`] says.
+    ///
+    /// # Panics
+    /// As [`Gemm::gemm`].
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_serial(
+        alpha: Self,
+        a: &[Self],
+        av: MatRef,
+        b: &[Self],
+        bv: MatRef,
+        beta: Self,
+        c: &mut [Self],
+        c_off: usize,
+    );
+}
+
+/// Where a product may run: on the pool up to [`num_threads`], or on the calling thread only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Threads {
+    /// Up to [`num_threads`] threads, for products of at least [`THREADED_MIN`] multiply-adds.
+    Cap,
+    /// The calling thread only.
+    One,
+}
+
+/// Element types with a per-thread buffer for the padded copy (see [`ALIASING_STRIDE`]), kept for the next
+/// product on the thread.
+trait Padded: num_traits::Float + Default + 'static {
+    /// This thread's buffer.
+    fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
+}
+
+/// `c = alpha a b + beta c` (see [`Gemm::gemm`]) with the threads `threads` allows: the tiny-product loops,
+/// the empty sum, the padded copy of a 4 KiB-strided transposed operand, then the checked kernel call.
+#[allow(clippy::too_many_arguments)]
+fn product<T: Padded>(
+    threads: Threads,
+    alpha: T,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    beta: T,
+    c: &mut [T],
+    c_off: usize,
+) {
+    let (m, k, n) = (av.rows, av.cols, bv.cols);
+    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
+    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The views fit in their slices, so `m k` and `k n` are element counts; their product with the third
+    // dimension may still exceed usize (it only chooses a code path): saturate.
+    let work = m.saturating_mul(k).saturating_mul(n);
+    if work <= SMALL {
+        small_gemm(alpha, a, av, b, bv, beta, c, c_off);
+        return;
+    }
+    if k == 0 {
+        // An empty sum: the kernel is not asked to handle it.
+        for x in &mut c[c_off..c_off + m * n] {
+            *x = if beta == T::zero() { T::zero() } else { beta * *x };
+        }
+        return;
+    }
+    let par = match threads {
+        Threads::Cap => parallelism(work),
+        Threads::One => gemm::Parallelism::None,
+    };
+    if needs_padded_copy::<T>(&bv, work) {
+        return T::padded().with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let pv = padded_copy(b, &bv, &mut buf);
+            kernel(par, alpha, a, av, &buf, pv, beta, c, c_off);
+        });
+    }
+    kernel(par, alpha, a, av, b, bv, beta, c, c_off);
+}
+
+/// The checked call into the GEMM crate.
+#[allow(clippy::too_many_arguments)]
+fn kernel<T: num_traits::Float + 'static>(
+    par: gemm::Parallelism,
+    alpha: T,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    beta: T,
+    c: &mut [T],
+    c_off: usize,
+) {
+    let (m, k, n) = (av.rows, av.cols, bv.cols);
+    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
+    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+    // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise for l < k,
+    // j < n, and writes `c` at `c_off + i n + j`. The asserts just above bound the largest of these offsets
+    // by the slices' lengths, computed with checked arithmetic (`MatRef::end`, `output_fits`), so no bound
+    // can wrap to a small number; they also check that every stride fits in `isize`, so the casts below
+    // keep their values, and the three `add`s stay inside (or one past) their allocations. `c` is borrowed
+    // mutably, so nothing else reads or writes it meanwhile, and `a`, `b` are shared borrows that cannot
+    // alias it. The crate computes `dst = alpha_dst * dst + beta_prod * lhs rhs`, reading `dst` only when
+    // its flag (`beta != 0`) says so. `T` is `f32` or `f64` (the `Gemm` impls), types the crate dispatches
+    // on.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr().add(c_off),
+            1,
+            n as isize,
+            beta != T::zero(),
+            a.as_ptr().add(av.offset),
+            av.cs as isize,
+            av.rs as isize,
+            b.as_ptr().add(bv.offset),
+            bv.cs as isize,
+            bv.rs as isize,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
 macro_rules! impl_gemm {
     ($t:ty) => {
+        impl Padded for $t {
+            fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<$t>>> {
+                thread_local! {
+                    static PADDED: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                &PADDED
+            }
+        }
         impl Gemm for $t {
             fn gemm(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
-                let (m, k, n) = (av.rows, av.cols, bv.cols);
-                assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-                assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
-                assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
-                if m == 0 || n == 0 {
-                    return;
-                }
-                // The views fit in their slices, so `m k` and `k n` are element counts; their product with
-                // the third dimension may still exceed usize (it only chooses a code path): saturate.
-                let work = m.saturating_mul(k).saturating_mul(n);
-                if work <= SMALL {
-                    small_gemm(alpha, a, av, b, bv, beta, c, c_off);
-                    return;
-                }
-                if k == 0 {
-                    // An empty sum: the kernel is not asked to handle it.
-                    for x in &mut c[c_off..c_off + m * n] {
-                        *x = if beta == 0.0 { 0.0 } else { beta * *x };
-                    }
-                    return;
-                }
-                if needs_padded_copy::<$t>(&bv, work) {
-                    thread_local! {
-                        /// The padded copy's buffer, kept for the next product on this thread.
-                        static PADDED: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
-                    }
-                    return PADDED.with(|buf| {
-                        let mut buf = buf.borrow_mut();
-                        let pv = padded_copy(b, &bv, &mut buf);
-                        kernel(alpha, a, av, &buf, pv, beta, c, c_off);
-                    });
-                }
-                kernel(alpha, a, av, b, bv, beta, c, c_off);
-
-                /// The checked call into the GEMM crate.
-                #[allow(clippy::too_many_arguments)]
-                fn kernel(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
-                    let (m, k, n) = (av.rows, av.cols, bv.cols);
-                    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
-                    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
-                    // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise
-                    // for l < k, j < n, and writes `c` at `c_off + i n + j`. The asserts just above bound the
-                    // largest of these offsets by the slices' lengths, computed with checked arithmetic
-                    // (`MatRef::end`, `output_fits`), so no bound can wrap to a small number; they also check
-                    // that every stride fits in `isize`, so the casts below keep their values, and the three
-                    // `add`s stay inside (or one past) their allocations. `c` is borrowed mutably, so nothing
-                    // else reads or writes it meanwhile, and `a`, `b` are shared borrows that cannot alias it.
-                    // The crate computes `dst = alpha_dst * dst + beta_prod * lhs rhs`, reading `dst` only when
-                    // its flag (`beta != 0`) says so.
-                    unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            k,
-                            c.as_mut_ptr().add(c_off),
-                            1,
-                            n as isize,
-                            beta != 0.0,
-                            a.as_ptr().add(av.offset),
-                            av.cs as isize,
-                            av.rs as isize,
-                            b.as_ptr().add(bv.offset),
-                            bv.cs as isize,
-                            bv.rs as isize,
-                            beta,
-                            alpha,
-                            false,
-                            false,
-                            false,
-                            parallelism(m.saturating_mul(k).saturating_mul(n)),
-                        );
-                    }
-                }
+                product(Threads::Cap, alpha, a, av, b, bv, beta, c, c_off);
+            }
+        }
+        impl GemmSerial for $t {
+            fn gemm_serial(
+                alpha: $t,
+                a: &[$t],
+                av: MatRef,
+                b: &[$t],
+                bv: MatRef,
+                beta: $t,
+                c: &mut [$t],
+                c_off: usize,
+            ) {
+                product(Threads::One, alpha, a, av, b, bv, beta, c, c_off);
             }
         }
     };
@@ -366,22 +459,44 @@ mod tests {
     }
 
     #[test]
-    fn threaded_gemm_gives_the_single_threaded_answer() {
-        let (m, k, n) = (300, 200, 260);
-        let a: Vec<f32> = values(m * k, 4).into_iter().map(|x| x as f32).collect();
-        let b: Vec<f32> = values(k * n, 5).into_iter().map(|x| x as f32).collect();
-        let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(k, n, 0, false));
+    fn threaded_gemm_gives_the_single_threaded_answer_bit_for_bit() {
+        // The crate splits the output among threads and keeps each element's sum in the same order, so the
+        // answer does not depend on the thread count (w3's products, transposed, with and without the copy).
+        for (m, k, n, ta, tb) in
+            [(300, 200, 260, false, false), (256, 1024, 1024, false, true), (1024, 256, 784, true, false)]
+        {
+            let a: Vec<f32> = values(m * k, 4).into_iter().map(|x| x as f32).collect();
+            let b: Vec<f32> = values(k * n, 5).into_iter().map(|x| x as f32).collect();
+            let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
+            let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
+            let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
+            let run = |threads| {
+                let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
+                let mut c = vec![0.0f32; m * n];
+                f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut c, 0);
+                NUM_THREADS.store(prev, Ordering::Relaxed);
+                c
+            };
+            assert_eq!(run(1), run(2), "{m}x{k}x{n}");
+        }
+    }
+
+    #[test]
+    fn the_serial_entry_point_gives_the_capped_answer_through_the_padded_copy_too() {
+        // 64 x 1024 x 70 with the right operand transposed at a 4 KiB stride: both take the padded copy.
+        let (m, k, n) = (64, 1024, 70);
+        let a: Vec<f32> = values(m * k, 6).into_iter().map(|x| x as f32).collect();
+        let b: Vec<f32> = values(n * k, 7).into_iter().map(|x| x as f32).collect();
+        let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(n, k, 0, true));
+        assert!(needs_padded_copy::<f32>(&bv, m * k * n));
         let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-        let run = |threads| {
-            let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
-            let mut c = vec![0.0f32; m * n];
-            f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut c, 0);
-            NUM_THREADS.store(prev, Ordering::Relaxed);
-            c
-        };
-        let (one, two) = (run(1), run(2));
-        let worst = one.iter().zip(&two).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= 1e-3, "threaded result differs by {worst}");
+        let prev = NUM_THREADS.swap(1, Ordering::Relaxed);
+        let mut capped = vec![0.0f32; m * n];
+        f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut capped, 0);
+        NUM_THREADS.store(prev, Ordering::Relaxed);
+        let mut serial = vec![f32::NAN; m * n];
+        f32::gemm_serial(1.0, &a, av, &b, bv, 0.0, &mut serial, 0);
+        assert_eq!(capped, serial);
     }
 
     #[test]
@@ -393,90 +508,3 @@ mod tests {
         NUM_THREADS.store(prev, Ordering::Relaxed);
     }
 }
-
-/// Element types with a single-threaded product: the convolution kernels split a batch's images across
-/// threads themselves, and each thread's products must then not offer work to the pool again.
-pub trait GemmSerial: Gemm {
-    /// [`Gemm::gemm`] on the calling thread only, whatever [`num_threads`] says.
-    ///
-    /// # Panics
-    /// As [`Gemm::gemm`].
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_serial(
-        alpha: Self,
-        a: &[Self],
-        av: MatRef,
-        b: &[Self],
-        bv: MatRef,
-        beta: Self,
-        c: &mut [Self],
-        c_off: usize,
-    );
-}
-
-macro_rules! impl_gemm_serial {
-    ($t:ty) => {
-        impl GemmSerial for $t {
-            fn gemm_serial(
-                alpha: $t,
-                a: &[$t],
-                av: MatRef,
-                b: &[$t],
-                bv: MatRef,
-                beta: $t,
-                c: &mut [$t],
-                c_off: usize,
-            ) {
-                let (m, k, n) = (av.rows, av.cols, bv.cols);
-                let work = m.saturating_mul(k).saturating_mul(n);
-                if work < THREADED_MIN || k == 0 || m == 0 || n == 0 || k != bv.rows {
-                    // These paths never use the pool (or panic with `gemm`'s message).
-                    return <$t as Gemm>::gemm(alpha, a, av, b, bv, beta, c, c_off);
-                }
-                thread_local! {
-                    /// The padded copy's buffer (see [`ALIASING_STRIDE`]), kept for the next product.
-                    static PADDED: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
-                }
-                PADDED.with(|buf| {
-                    let mut buf = buf.borrow_mut();
-                    let padded = needs_padded_copy::<$t>(&bv, work);
-                    let bv = if padded { padded_copy(b, &bv, &mut buf) } else { bv };
-                    let b: &[$t] = if padded { &buf } else { b };
-                    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
-                    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
-                    // SAFETY: as in `impl_gemm`'s `kernel`: the asserts just above bound every offset the
-                    // kernel reads (`a`, `b`) or writes (`c`) by its slice's length with checked arithmetic
-                    // and check that the strides fit in `isize`; `c` is borrowed mutably and cannot alias the
-                    // shared `a` and `b` (nor the thread-local copy `buf`, which only `b` may point into).
-                    // `Parallelism::None`: the product runs on this thread.
-                    unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            k,
-                            c.as_mut_ptr().add(c_off),
-                            1,
-                            n as isize,
-                            beta != 0.0,
-                            a.as_ptr().add(av.offset),
-                            av.cs as isize,
-                            av.rs as isize,
-                            b.as_ptr().add(bv.offset),
-                            bv.cs as isize,
-                            bv.rs as isize,
-                            beta,
-                            alpha,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                })
-            }
-        }
-    };
-}
-
-impl_gemm_serial!(f32);
-impl_gemm_serial!(f64);
