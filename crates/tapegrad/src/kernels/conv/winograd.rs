@@ -1,0 +1,560 @@
+//! Winograd convolution F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+//! 2015) for 3x3 kernels at stride 1: every 2 x 2 block of outputs from a 4 x 4 block of inputs with 16
+//! multiplications per input channel instead of 36, 2.25x fewer than the direct convolution or im2col + GEMM.
+//!
+//! One output tile `y = A^T [(G w G^T) ⊙ (B^T d B)] A` with the input tile `d` (4 x 4, tiles overlapping by
+//! two rows and columns), the kernel `w` (3 x 3) and
+//!
+//! ```text
+//!       | 1  0 -1  0 |        | 1    0    0  |
+//! B^T = | 0  1  1  0 |    G = | 1/2  1/2  1/2 |    A^T = | 1  1  1  0 |
+//!       | 0 -1  1  0 |        | 1/2 -1/2  1/2 |          | 0  1 -1 -1 |
+//!       | 0  1  0 -1 |        | 0    0    1  |
+//! ```
+//!
+//! Summed over input channels, the 16 elementwise products become 16 matrix products: with
+//! `U[ξ]` `[O, C]` the transformed kernels and `V[ξ]` `[C, tiles]` the transformed input tiles of a chunk,
+//! `M[ξ] = U[ξ] V[ξ]` `[O, tiles]` (`ξ` the 16 positions of a 4 x 4 tile), and `A^T M A` per output channel
+//! and tile gives the outputs. The three convolution kernels:
+//! - [`conv2d`]: as above, the bias added by the output transform.
+//! - [`conv_input_grad`]: at stride 1 the input gradient is itself a 3x3 convolution, of the output gradient
+//!   with the kernel flipped in both axes and its channels transposed (`[C, O, 3, 3]`), with `2 - top` rows
+//!   and `2 - left` columns of padding (negative: rows cropped; the kernel reads zeros outside its input).
+//! - [`conv_weight_grad`]: the adjoint of the forward in `w`: `dU[ξ] = sum over tiles of (A g A^T)[ξ] V[ξ]^T`
+//!   (16 products `[O, tiles] · [tiles, C]` accumulated over chunks), then `dw = G^T dU G`.
+//!
+//! Only the rounding differs from the direct sum (the transforms add and subtract; `G`'s halves are exact).
+//! How a batch is cut depends only on the sizes: at most [`GROUPS`] groups of whole images (the units
+//! handed to threads, and the weight gradient's partial sums, added in group order), each cut into chunks
+//! of at most [`TILES`] tiles (one set of 16 products each), so the results are bit-identical at any
+//! thread count. Which calls take this path: [`applies`].
+
+use super::lowered::PARALLEL_MIN;
+use super::{Window2d, WindowDims};
+use crate::error::Result;
+use crate::float::Float;
+use crate::kernels::gemm::{Gemm, MatRef, num_threads};
+use crate::shape::Shape;
+use crate::tensor::{checked_numel, try_filled};
+use rayon::prelude::*;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
+
+/// Groups of images at most: the units handed to threads (and the weight gradient's partial sums).
+pub const GROUPS: usize = 8;
+
+/// Tiles per chunk at most: the transformed input of a chunk (`16 C TILES` elements) and its products
+/// (`16 O TILES`) stay within the core's 1 MiB L2 cache for 64 channels of `f32` at 128 tiles.
+pub const TILES: usize = 128;
+
+/// Input and output channels from which [`Policy::Auto`] takes the Winograd path: below them the transforms
+/// (linear in `C + O`) cost more than the products save (`C O`).
+pub const MIN_CHANNELS: usize = 16;
+
+/// Which 3x3, stride-1 convolutions run through this kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// When both channel counts reach [`MIN_CHANNELS`] (the default).
+    #[default]
+    Auto,
+    /// Every 3x3, stride-1 convolution (for tests and benchmarks).
+    Always,
+    /// Never: im2col + GEMM for every convolution.
+    Never,
+}
+
+thread_local! {
+    static POLICY: Cell<Policy> = const { Cell::new(Policy::Auto) };
+    /// Scratch vectors of any element type, kept between calls on this thread.
+    static SCRATCH: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sets the [`Policy`] of the convolutions called from this thread (the decision is taken on the calling
+/// thread, so it holds for the work the call hands to other threads too). For tests and benchmarks; results
+/// differ only in rounding.
+///
+/// ```
+/// use tapegrad::kernels::conv::winograd::{Policy, policy, set_policy};
+/// set_policy(Policy::Never);
+/// assert_eq!(policy(), Policy::Never);
+/// set_policy(Policy::Auto);
+/// ```
+pub fn set_policy(p: Policy) {
+    POLICY.with(|c| c.set(p));
+}
+
+/// The [`Policy`] of this thread.
+pub fn policy() -> Policy {
+    POLICY.with(Cell::get)
+}
+
+/// Whether a convolution under `win` with `cin` input and `cout` output channels takes the Winograd path:
+/// a 3x3 kernel at stride 1, and the policy's channel threshold.
+pub fn applies(win: &Window2d, cin: usize, cout: usize) -> bool {
+    let shape = (win.kh, win.kw, win.sh, win.sw) == (3, 3, 1, 1);
+    shape
+        && match policy() {
+            Policy::Auto => cin >= MIN_CHANNELS && cout >= MIN_CHANNELS,
+            Policy::Always => true,
+            Policy::Never => false,
+        }
+}
+
+/// Runs `f` on a scratch slice of `len` elements from this thread's pool (contents unspecified).
+fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let taken = SCRATCH.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let i = pool.iter().position(|b| b.is::<Vec<T>>())?;
+        pool.swap_remove(i).downcast::<Vec<T>>().ok()
+    });
+    let mut buf = taken.map_or_else(Vec::new, |b| *b);
+    if buf.len() < len {
+        buf.resize(len, T::zero());
+    }
+    let r = f(&mut buf[..len]);
+    SCRATCH.with(|pool| pool.borrow_mut().push(Box::new(buf)));
+    r
+}
+
+/// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
+fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
+    try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
+}
+
+/// The geometry of one stride-1 3x3 correlation: `out[oy, ox] = sum x[oy + ki - top, ox + kj - left] k[ki, kj]`
+/// over `n` images of `c` channels `h x w`, zero outside the input, `oh x ow` outputs.
+#[derive(Debug, Clone, Copy)]
+struct Geom {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    top: isize,
+    left: isize,
+}
+
+impl Geom {
+    /// Tile rows, tile columns.
+    fn tiles(&self) -> (usize, usize) {
+        (self.oh.div_ceil(2), self.ow.div_ceil(2))
+    }
+
+    /// The images of group `g` of `groups`.
+    fn group(&self, g: usize, groups: usize) -> Range<usize> {
+        self.n * g / groups..self.n * (g + 1) / groups
+    }
+
+    /// Groups for this batch, and the threads they run on (1: the calling thread).
+    fn plan(&self, cout: usize) -> (usize, usize) {
+        let groups = self.n.min(GROUPS);
+        let work = [self.c, cout, 9, self.oh, self.ow].iter().fold(self.n, |a, &v| a.saturating_mul(v));
+        let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
+        (groups, threads)
+    }
+}
+
+/// A run of tiles of one tile row: global tile row `row` of the chunk's group (image `row / th`, tile row
+/// `row % th`, [`split_row`]), tile columns `tx0..tx1`, at column `col` of the chunk's matrices.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    row: usize,
+    tx0: usize,
+    tx1: usize,
+    col: usize,
+}
+
+/// The chunks (tile ranges) of a group of `imgs` images of `tpi` tiles each.
+fn chunks(imgs: usize, tpi: usize) -> impl Iterator<Item = Range<usize>> {
+    let total = imgs * tpi;
+    (0..total).step_by(TILES).map(move |t| t..(t + TILES).min(total))
+}
+
+/// The segments of the tile range `r` (tiles numbered image by image, row by row, `tw` per row).
+fn segments(r: Range<usize>, tw: usize) -> impl Iterator<Item = Segment> {
+    let mut t = r.start;
+    std::iter::from_fn(move || {
+        if t >= r.end {
+            return None;
+        }
+        let (row, tx0) = (t / tw, t % tw);
+        let tx1 = tw.min(tx0 + r.end - t);
+        let seg = Segment { row, tx0, tx1, col: t - r.start };
+        t += tx1 - tx0;
+        Some(seg)
+    })
+}
+
+/// `(image, tile row)` of the global tile row `row` with `th` tile rows per image.
+fn split_row(row: usize, th: usize) -> (usize, usize) {
+    (row / th, row % th)
+}
+
+/// The 16 transformed kernels `U[ξ] = G k G^T` `[16, rows, cols]` of `w` `[O, C, 3, 3]`: for the forward
+/// `U[ξ][o][c]` from `w[o][c]`; `flip`: `U[ξ][c][o]` from `w[o][c]` flipped in both axes (the input
+/// gradient's kernel).
+fn transform_kernels<T: Float>(w: &[T], o: usize, c: usize, flip: bool) -> Vec<T> {
+    let (rows, cols) = if flip { (c, o) } else { (o, c) };
+    let mut u = vec![T::zero(); 16 * rows * cols];
+    let half = T::of(0.5);
+    for oo in 0..o {
+        for cc in 0..c {
+            let k = &w[(oo * c + cc) * 9..][..9];
+            let at = |i: usize, j: usize| if flip { k[(2 - i) * 3 + (2 - j)] } else { k[i * 3 + j] };
+            // G k: rows k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2; then the same on the columns.
+            let mut gk = [[T::zero(); 3]; 4];
+            for j in 0..3 {
+                let (a, b, cv) = (at(0, j), at(1, j), at(2, j));
+                gk[0][j] = a;
+                gk[1][j] = (a + b + cv) * half;
+                gk[2][j] = (a - b + cv) * half;
+                gk[3][j] = cv;
+            }
+            let (r, col) = if flip { (cc, oo) } else { (oo, cc) };
+            for (i, row) in gk.iter().enumerate() {
+                let (a, b, cv) = (row[0], row[1], row[2]);
+                let vals = [a, (a + b + cv) * half, (a - b + cv) * half, cv];
+                for (j, v) in vals.into_iter().enumerate() {
+                    u[((i * 4 + j) * rows + r) * cols + col] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// Input transform `B^T d B` of the tiles of `seg` for every channel of the image `xi` (`[c, h, w]`), into
+/// `v[(ξ c + ch) tc + seg.col + j]`. `rows` holds `4 (2 (tx1 - tx0) + 2)` elements of scratch.
+fn transform_input<T: Float>(xi: &[T], g: &Geom, ty: usize, seg: &Segment, v: &mut [T], tc: usize, rows: &mut [T]) {
+    let nt = seg.tx1 - seg.tx0;
+    let len = 2 * nt + 2;
+    let x0 = 2 * seg.tx0 as isize - g.left;
+    let klo = (-x0).clamp(0, len as isize) as usize;
+    let khi = (g.w as isize - x0).clamp(klo as isize, len as isize) as usize;
+    let plane = g.h * g.w;
+    let zero = T::zero();
+    for ch in 0..g.c {
+        let (d0, rest) = rows[..4 * len].split_at_mut(len);
+        let (d1, rest) = rest.split_at_mut(len);
+        let (d2, d3) = rest.split_at_mut(len);
+        for (r, d) in [&mut *d0, &mut *d1, &mut *d2, &mut *d3].into_iter().enumerate() {
+            let iy = 2 * ty as isize - g.top + r as isize;
+            if iy < 0 || iy >= g.h as isize || klo == khi {
+                d.fill(zero);
+                continue;
+            }
+            let src = &xi[ch * plane + iy as usize * g.w..][..g.w];
+            d[..klo].fill(zero);
+            d[khi..].fill(zero);
+            let s0 = (x0 + klo as isize) as usize;
+            d[klo..khi].copy_from_slice(&src[s0..s0 + khi - klo]);
+        }
+        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+        for k in 0..len {
+            let (a, b, c, e) = (d0[k], d1[k], d2[k], d3[k]);
+            d0[k] = a - c;
+            d1[k] = b + c;
+            d2[k] = c - b;
+            d3[k] = b - e;
+        }
+        // (B^T d) B: the same combinations of each tile's four columns.
+        let stride = g.c * tc;
+        let base = ch * tc + seg.col;
+        for (i, r) in [&*d0, &*d1, &*d2, &*d3].into_iter().enumerate() {
+            let out = &mut v[4 * i * stride + base..];
+            for j in 0..nt {
+                let (p0, p1, p2, p3) = (r[2 * j], r[2 * j + 1], r[2 * j + 2], r[2 * j + 3]);
+                out[j] = p0 - p2;
+                out[stride + j] = p1 + p2;
+                out[2 * stride + j] = p2 - p1;
+                out[3 * stride + j] = p1 - p3;
+            }
+        }
+    }
+}
+
+/// Output transform `A^T M A` of the tiles of `seg`: `m[(ξ o + oc) tc + seg.col + j]` to the image `yi`
+/// (`[o, oh, ow]`), plus `bias[oc]`.
+#[allow(clippy::too_many_arguments)]
+fn transform_output<T: Float>(
+    m: &[T],
+    o: usize,
+    tc: usize,
+    ty: usize,
+    seg: &Segment,
+    yi: &mut [T],
+    (oh, ow): (usize, usize),
+    bias: Option<&[T]>,
+) {
+    let stride = o * tc;
+    let nt = seg.tx1 - seg.tx0;
+    let (y0, two_rows) = (2 * ty, 2 * ty + 1 < oh);
+    for oc in 0..o {
+        let bv = bias.map_or(T::zero(), |b| b[oc]);
+        let mo = &m[oc * tc + seg.col..];
+        let plane = &mut yi[oc * oh * ow..(oc + 1) * oh * ow];
+        let (r0, r1) = plane[y0 * ow..].split_at_mut(ow);
+        for j in 0..nt {
+            let at = |xi: usize| mo[xi * stride + j];
+            // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, per column.
+            let mut s = [T::zero(); 4];
+            let mut t = [T::zero(); 4];
+            for (k, (sk, tk)) in s.iter_mut().zip(t.iter_mut()).enumerate() {
+                let (a, b, c, d) = (at(k), at(4 + k), at(8 + k), at(12 + k));
+                *sk = a + b + c;
+                *tk = b - c - d;
+            }
+            let x = 2 * (seg.tx0 + j);
+            r0[x] = s[0] + s[1] + s[2] + bv;
+            if x + 1 < ow {
+                r0[x + 1] = s[1] - s[2] - s[3] + bv;
+            }
+            if two_rows {
+                r1[x] = t[0] + t[1] + t[2] + bv;
+                if x + 1 < ow {
+                    r1[x + 1] = t[1] - t[2] - t[3] + bv;
+                }
+            }
+        }
+    }
+}
+
+/// `c = a b + beta c`, on this thread only when `serial`.
+#[allow(clippy::too_many_arguments)]
+fn mm<T: Float>(serial: bool, a: &[T], av: MatRef, b: &[T], bv: MatRef, beta: T, c: &mut [T], c_off: usize) {
+    if serial {
+        T::gemm_serial(T::one(), a, av, b, bv, beta, c, c_off);
+    } else {
+        <T as Gemm>::gemm(T::one(), a, av, b, bv, beta, c, c_off);
+    }
+}
+
+/// Runs `f(group, part, serial)` for every group on `threads` threads (contiguous runs of groups) or on the
+/// calling thread.
+fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
+    if threads <= 1 {
+        parts.into_iter().enumerate().for_each(|(g, p)| f(g, p, false));
+        return;
+    }
+    let mut buckets: Vec<Vec<(usize, P)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (g, p) in parts.into_iter().enumerate() {
+        buckets[g * threads / groups].push((g, p));
+    }
+    buckets.into_par_iter().for_each(|b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
+}
+
+/// The stride-1 3x3 correlation of `x` (geometry `g`) with the transformed kernels `u` `[16, cout, g.c]`,
+/// plus `bias`: `[g.n, cout, g.oh, g.ow]`.
+fn correlate<T: Float>(
+    op: &'static str,
+    x: &[T],
+    g: &Geom,
+    u: &[T],
+    cout: usize,
+    bias: Option<&[T]>,
+) -> Result<Vec<T>> {
+    correlate_planned(op, x, g, u, cout, bias, g.plan(cout))
+}
+
+/// [`correlate`] cut into `groups` groups run on `threads` threads.
+fn correlate_planned<T: Float>(
+    op: &'static str,
+    x: &[T],
+    g: &Geom,
+    u: &[T],
+    cout: usize,
+    bias: Option<&[T]>,
+    (groups, threads): (usize, usize),
+) -> Result<Vec<T>> {
+    let (oimg, img) = (cout * g.oh * g.ow, g.c * g.h * g.w);
+    let mut y = zeroed(op, &[g.n, cout, g.oh, g.ow])?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let (th, tw) = g.tiles();
+    let mut parts = Vec::with_capacity(groups);
+    let mut rest = &mut y[..];
+    for gi in 0..groups {
+        let (part, r) = rest.split_at_mut(g.group(gi, groups).len() * oimg);
+        parts.push(part);
+        rest = r;
+    }
+    run(groups, threads, parts, |gi, part: &mut [T], serial| {
+        let images = g.group(gi, groups);
+        let xs = &x[images.start * img..images.end * img];
+        let buf = 16 * (g.c + cout) * TILES + 4 * (2 * tw + 2);
+        with_scratch(buf, |s: &mut [T]| {
+            for r in chunks(images.len(), th * tw) {
+                let tc = r.len();
+                let (v, s) = s.split_at_mut(16 * g.c * tc);
+                let (m, rows) = s.split_at_mut(16 * cout * tc);
+                for seg in segments(r.clone(), tw) {
+                    let (i, ty) = split_row(seg.row, th);
+                    transform_input(&xs[i * img..(i + 1) * img], g, ty, &seg, v, tc, rows);
+                }
+                for xi in 0..16 {
+                    let uv = MatRef::row_major(cout, g.c, xi * cout * g.c, false);
+                    let vv = MatRef::row_major(g.c, tc, xi * g.c * tc, false);
+                    mm(serial, u, uv, v, vv, T::zero(), m, xi * cout * tc);
+                }
+                for seg in segments(r, tw) {
+                    let (i, ty) = split_row(seg.row, th);
+                    transform_output(m, cout, tc, ty, &seg, &mut part[i * oimg..(i + 1) * oimg], (g.oh, g.ow), bias);
+                }
+            }
+        });
+    });
+    Ok(y)
+}
+
+/// The correlation geometry of a forward convolution under `win` (3x3, stride 1) on sizes `d`.
+fn forward_geom(d: &WindowDims, win: &Window2d) -> Geom {
+    Geom { n: d.n, c: d.c, h: d.h, w: d.w, oh: d.oh, ow: d.ow, top: win.top as isize, left: win.left as isize }
+}
+
+/// `y = conv2d(x, w) + b` for a 3x3 kernel at stride 1 (callers check [`applies`]): `x` `[n, c, h, w]` (sizes
+/// in `d`), `w` `[o, c, 3, 3]`, optional `b` `[o]`; returns `y` `[n, o, oh, ow]`.
+///
+/// # Errors
+/// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `conv2d` when `y` cannot be allocated.
+pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    let u = transform_kernels(w, o, d.c, false);
+    correlate("conv2d", x, &forward_geom(d, win), &u, o, b)
+}
+
+/// The input gradient of a 3x3, stride-1 convolution: `g` `[n, o, oh, ow]`, `w` `[o, c, 3, 3]`; returns `dx`
+/// `[n, c, h, w]` (sizes in `d`): the correlation of `g` with the flipped, channel-transposed kernel.
+///
+/// # Errors
+/// As [`conv2d`], naming `conv_input_grad`.
+pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    let u = transform_kernels(w, o, d.c, true);
+    // dx[iy, ix] = sum g[oy, ox] w[iy - oy + top, ix - ox + left]: a correlation of g (o channels, oh x ow)
+    // with the flipped kernel, reading g at iy + ki - (2 - top).
+    let geom = Geom {
+        n: d.n,
+        c: o,
+        h: d.oh,
+        w: d.ow,
+        oh: d.h,
+        ow: d.w,
+        top: 2 - win.top as isize,
+        left: 2 - win.left as isize,
+    };
+    correlate("conv_input_grad", g, &geom, &u, d.c, None)
+}
+
+/// Output-gradient transform `A g A^T` of the tiles of `seg` for every channel of the gradient image `gi`
+/// (`[o, oh, ow]`, zero past its edge), into `t[(ξ o + oc) tc + seg.col + j]`.
+fn transform_grad<T: Float>(
+    gi: &[T],
+    o: usize,
+    (oh, ow): (usize, usize),
+    ty: usize,
+    seg: &Segment,
+    t: &mut [T],
+    tc: usize,
+) {
+    let stride = o * tc;
+    let (y0, two_rows) = (2 * ty, 2 * ty + 1 < oh);
+    for oc in 0..o {
+        let plane = &gi[oc * oh * ow..(oc + 1) * oh * ow];
+        let r0 = &plane[y0 * ow..(y0 + 1) * ow];
+        let r1 = if two_rows { &plane[(y0 + 1) * ow..(y0 + 2) * ow] } else { r0 };
+        let out = &mut t[oc * tc + seg.col..];
+        for j in 0..seg.tx1 - seg.tx0 {
+            let x = 2 * (seg.tx0 + j);
+            let at = |r: &[T], k: usize| if k < ow { r[k] } else { T::zero() };
+            let (a0, a1) = (at(r0, x), at(r0, x + 1));
+            let (b0, b1) = if two_rows { (at(r1, x), at(r1, x + 1)) } else { (T::zero(), T::zero()) };
+            // A g: rows g0, g0 + g1, g0 - g1, -g1; then the same on the two columns.
+            let rows = [(a0, a1), (a0 + b0, a1 + b1), (a0 - b0, a1 - b1), (-b0, -b1)];
+            for (i, (p, q)) in rows.into_iter().enumerate() {
+                let base = 4 * i * stride + j;
+                out[base] = p;
+                out[base + stride] = p + q;
+                out[base + 2 * stride] = p - q;
+                out[base + 3 * stride] = -q;
+            }
+        }
+    }
+}
+
+/// The weight gradient of a 3x3, stride-1 convolution: `x` `[n, c, h, w]` (sizes in `d`), `g`
+/// `[n, o, oh, ow]`; returns `dw` `[o, c, 3, 3]`, `G^T (sum over tiles of (A g A^T) ⊙ (B^T x B)) G`.
+///
+/// # Errors
+/// As [`conv2d`], naming `conv_weight_grad`.
+pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    weight_grad_planned(x, g, d, win, o, forward_geom(d, win).plan(o))
+}
+
+/// [`conv_weight_grad`] cut into `groups` groups run on `threads` threads.
+fn weight_grad_planned<T: Float>(
+    x: &[T],
+    g: &[T],
+    d: &WindowDims,
+    win: &Window2d,
+    o: usize,
+    (groups, threads): (usize, usize),
+) -> Result<Vec<T>> {
+    let op = "conv_weight_grad";
+    let geo = forward_geom(d, win);
+    let mut dw = zeroed(op, &[o, d.c, 3, 3])?;
+    if dw.is_empty() || d.n == 0 {
+        return Ok(dw);
+    }
+    let (th, tw) = geo.tiles();
+    let (img, gimg, part) = (d.c * d.h * d.w, o * d.oh * d.ow, 16 * o * d.c);
+    let mut partials = zeroed::<T>(op, &[groups, part])?;
+    let parts: Vec<&mut [T]> = partials.chunks_mut(part).collect();
+    run(groups, threads, parts, |gi, du: &mut [T], serial| {
+        let images = geo.group(gi, groups);
+        let buf = 16 * (d.c + o) * TILES + 4 * (2 * tw + 2);
+        with_scratch(buf, |s: &mut [T]| {
+            for (k, r) in chunks(images.len(), th * tw).enumerate() {
+                let tc = r.len();
+                let (v, s) = s.split_at_mut(16 * d.c * tc);
+                let (t, rows) = s.split_at_mut(16 * o * tc);
+                for seg in segments(r.clone(), tw) {
+                    let (i, ty) = split_row(seg.row, th);
+                    let i = images.start + i;
+                    transform_input(&x[i * img..(i + 1) * img], &geo, ty, &seg, v, tc, rows);
+                    transform_grad(&g[i * gimg..(i + 1) * gimg], o, (d.oh, d.ow), ty, &seg, t, tc);
+                }
+                let beta = if k == 0 { T::zero() } else { T::one() };
+                for xi in 0..16 {
+                    let tv = MatRef::row_major(o, tc, xi * o * tc, false);
+                    let vv = MatRef::row_major(d.c, tc, xi * d.c * tc, true);
+                    mm(serial, t, tv, v, vv, beta, du, xi * o * d.c);
+                }
+            }
+        });
+    });
+    // The groups' sums in group order, then dw = G^T dU G per (o, c).
+    let (first, rest) = partials.split_at_mut(part);
+    for p in rest.chunks(part) {
+        first.iter_mut().zip(p).for_each(|(a, &v)| *a += v);
+    }
+    let half = T::of(0.5);
+    let gt = |a: T, b: T, c: T, e: T| [a + (b + c) * half, (b - c) * half, (b + c) * half + e];
+    for (oc, kernel) in dw.chunks_mut(9).enumerate() {
+        let at = |xi: usize| first[xi * o * d.c + oc]; // `oc` runs over (o, c) pairs: dU[ξ] is [O, C]
+        // G^T X: per column j, rows X0 + (X1 + X2) / 2, (X1 - X2) / 2, (X1 + X2) / 2 + X3.
+        let mut cols = [[T::zero(); 3]; 4];
+        for (j, col) in cols.iter_mut().enumerate() {
+            *col = gt(at(j), at(4 + j), at(8 + j), at(12 + j));
+        }
+        for i in 0..3 {
+            let row = gt(cols[0][i], cols[1][i], cols[2][i], cols[3][i]);
+            kernel[i * 3..i * 3 + 3].copy_from_slice(&row);
+        }
+    }
+    Ok(dw)
+}
+
+#[cfg(test)]
+#[path = "winograd_tests.rs"]
+mod tests;
