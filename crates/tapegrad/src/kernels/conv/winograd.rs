@@ -225,58 +225,90 @@ fn transform_kernels<T: Float>(w: &[T], o: usize, c: usize, flip: bool) -> Vec<T
     u
 }
 
+/// Columns `x0, x0 + 2, ...` of `src` into `even` and `x0 + 1, x0 + 3, ...` into `odd` (as many as `even`
+/// holds), zero outside `src`.
+fn deinterleave<T: Float>(src: &[T], x0: isize, even: &mut [T], odd: &mut [T]) {
+    let (m, w) = (even.len() as isize, src.len() as isize);
+    // Pairs k with both columns inside: x0 + 2k >= 0 and x0 + 2k + 1 < w.
+    let lo = ((-x0).max(0) + 1).div_euclid(2).clamp(0, m);
+    let hi = (w - x0).div_euclid(2).clamp(lo, m);
+    let get = |c: isize| if (0..w).contains(&c) { src[c as usize] } else { T::zero() };
+    for k in (0..lo).chain(hi..m) {
+        even[k as usize] = get(x0 + 2 * k);
+        odd[k as usize] = get(x0 + 2 * k + 1);
+    }
+    let (lo, hi) = (lo as usize, hi as usize);
+    let s0 = (x0 + 2 * lo as isize) as usize;
+    let pairs = src[s0..s0 + 2 * (hi - lo)].chunks_exact(2);
+    for ((e, o), p) in even[lo..hi].iter_mut().zip(&mut odd[lo..hi]).zip(pairs) {
+        *e = p[0];
+        *o = p[1];
+    }
+}
+
 /// Input transform `B^T d B` of the tiles of `seg` for every channel of the image `xi` (`[c, h, w]`), into
-/// `v[(ξ c + ch) tc + seg.col + j]`. `rows` holds `4 (2 (tx1 - tx0) + 2)` elements of scratch.
+/// `v[(ξ c + ch) tc + seg.col + j]`. `rows` holds `8 (tx1 - tx0 + 1)` elements of scratch. Each of a tile
+/// row's four input rows is split into its even and odd columns, so that every step below reads and writes
+/// contiguous runs (and vectorises): tile `j` reads columns `2j .. 2j + 3`, i.e. `e[j], o[j], e[j + 1],
+/// o[j + 1]`.
 fn transform_input<T: Float>(xi: &[T], g: &Geom, ty: usize, seg: &Segment, v: &mut [T], tc: usize, rows: &mut [T]) {
     let nt = seg.tx1 - seg.tx0;
-    let len = 2 * nt + 2;
+    let m = nt + 1;
     let x0 = 2 * seg.tx0 as isize - g.left;
-    let klo = (-x0).clamp(0, len as isize) as usize;
-    let khi = (g.w as isize - x0).clamp(klo as isize, len as isize) as usize;
     let plane = g.h * g.w;
-    let zero = T::zero();
+    let stride = g.c * tc;
     for ch in 0..g.c {
-        let (d0, rest) = rows[..4 * len].split_at_mut(len);
-        let (d1, rest) = rest.split_at_mut(len);
-        let (d2, d3) = rest.split_at_mut(len);
-        for (r, d) in [&mut *d0, &mut *d1, &mut *d2, &mut *d3].into_iter().enumerate() {
+        let (ev, od) = rows[..8 * m].split_at_mut(4 * m);
+        for r in 0..4 {
+            let (e, o) = (&mut ev[r * m..(r + 1) * m], &mut od[r * m..(r + 1) * m]);
             let iy = 2 * ty as isize - g.top + r as isize;
-            if iy < 0 || iy >= g.h as isize || klo == khi {
-                d.fill(zero);
-                continue;
+            if iy < 0 || iy >= g.h as isize {
+                e.fill(T::zero());
+                o.fill(T::zero());
+            } else {
+                deinterleave(&xi[ch * plane + iy as usize * g.w..][..g.w], x0, e, o);
             }
-            let src = &xi[ch * plane + iy as usize * g.w..][..g.w];
-            d[..klo].fill(zero);
-            d[khi..].fill(zero);
-            let s0 = (x0 + klo as isize) as usize;
-            d[klo..khi].copy_from_slice(&src[s0..s0 + khi - klo]);
         }
-        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-        for k in 0..len {
-            let (a, b, c, e) = (d0[k], d1[k], d2[k], d3[k]);
-            d0[k] = a - c;
-            d1[k] = b + c;
-            d2[k] = c - b;
-            d3[k] = b - e;
+        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, on the even and the odd columns alike.
+        for half in [&mut *ev, &mut *od] {
+            let (d0, rest) = half.split_at_mut(m);
+            let (d1, rest) = rest.split_at_mut(m);
+            let (d2, d3) = rest.split_at_mut(m);
+            for k in 0..m {
+                let (a, b, c, e) = (d0[k], d1[k], d2[k], d3[k]);
+                d0[k] = a - c;
+                d1[k] = b + c;
+                d2[k] = c - b;
+                d3[k] = b - e;
+            }
         }
-        // (B^T d) B: the same combinations of each tile's four columns.
-        let stride = g.c * tc;
+        // (B^T d) B: per tile, columns p0 - p2, p1 + p2, p2 - p1, p1 - p3 with p = (e[j], o[j], e[j+1], o[j+1]).
         let base = ch * tc + seg.col;
-        for (i, r) in [&*d0, &*d1, &*d2, &*d3].into_iter().enumerate() {
-            let out = &mut v[4 * i * stride + base..];
-            for j in 0..nt {
-                let (p0, p1, p2, p3) = (r[2 * j], r[2 * j + 1], r[2 * j + 2], r[2 * j + 3]);
-                out[j] = p0 - p2;
-                out[stride + j] = p1 + p2;
-                out[2 * stride + j] = p2 - p1;
-                out[3 * stride + j] = p1 - p3;
+        for i in 0..4 {
+            let (e, o) = (&ev[i * m..(i + 1) * m], &od[i * m..(i + 1) * m]);
+            let at = |q: usize| (4 * i + q) * stride + base;
+            for ((out, e), e1) in v[at(0)..][..nt].iter_mut().zip(e).zip(&e[1..]) {
+                *out = *e - *e1;
+            }
+            for ((out, o), e1) in v[at(1)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
+                *out = *o + *e1;
+            }
+            for ((out, o), e1) in v[at(2)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
+                *out = *e1 - *o;
+            }
+            for ((out, o), o1) in v[at(3)..][..nt].iter_mut().zip(o).zip(&o[1..]) {
+                *out = *o - *o1;
             }
         }
     }
 }
 
+/// Tiles the output transform handles at once (its four results per tile go through stack buffers).
+const RUN: usize = 32;
+
 /// Output transform `A^T M A` of the tiles of `seg`: `m[(ξ o + oc) tc + seg.col + j]` to the image `yi`
-/// (`[o, oh, ow]`), plus `bias[oc]`.
+/// (`[o, oh, ow]`), plus `bias[oc]`. The 16 inputs of each tile are read from 16 contiguous runs and its
+/// four outputs computed for `RUN` tiles at a time (vectorised), then interleaved into the two output rows.
 #[allow(clippy::too_many_arguments)]
 fn transform_output<T: Float>(
     m: &[T],
@@ -291,30 +323,42 @@ fn transform_output<T: Float>(
     let stride = o * tc;
     let nt = seg.tx1 - seg.tx0;
     let (y0, two_rows) = (2 * ty, 2 * ty + 1 < oh);
+    let mut out = [[T::zero(); RUN]; 4];
     for oc in 0..o {
         let bv = bias.map_or(T::zero(), |b| b[oc]);
-        let mo = &m[oc * tc + seg.col..];
         let plane = &mut yi[oc * oh * ow..(oc + 1) * oh * ow];
         let (r0, r1) = plane[y0 * ow..].split_at_mut(ow);
-        for j in 0..nt {
-            let at = |xi: usize| mo[xi * stride + j];
-            // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, per column.
-            let mut s = [T::zero(); 4];
-            let mut t = [T::zero(); 4];
-            for (k, (sk, tk)) in s.iter_mut().zip(t.iter_mut()).enumerate() {
-                let (a, b, c, d) = (at(k), at(4 + k), at(8 + k), at(12 + k));
-                *sk = a + b + c;
-                *tk = b - c - d;
+        for j0 in (0..nt).step_by(RUN) {
+            let n = RUN.min(nt - j0);
+            let a: [&[T]; 16] = std::array::from_fn(|xi| &m[xi * stride + oc * tc + seg.col + j0..][..n]);
+            let [o0, o1, o2, o3] = &mut out;
+            for j in 0..n {
+                // A^T M: rows s = m0 + m1 + m2 and t = m1 - m2 - m3 (per column k), then the same on columns.
+                let s = |k: usize| a[k][j] + a[4 + k][j] + a[8 + k][j];
+                let t = |k: usize| a[4 + k][j] - a[8 + k][j] - a[12 + k][j];
+                let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
+                let (t0, t1, t2, t3) = (t(0), t(1), t(2), t(3));
+                o0[j] = s0 + s1 + s2 + bv;
+                o1[j] = s1 - s2 - s3 + bv;
+                o2[j] = t0 + t1 + t2 + bv;
+                o3[j] = t1 - t2 - t3 + bv;
             }
-            let x = 2 * (seg.tx0 + j);
-            r0[x] = s[0] + s[1] + s[2] + bv;
-            if x + 1 < ow {
-                r0[x + 1] = s[1] - s[2] - s[3] + bv;
+            let x = 2 * (seg.tx0 + j0);
+            let full = n.min((ow - x) / 2); // tiles whose two columns are inside
+            for (j, p) in r0[x..x + 2 * full].chunks_exact_mut(2).enumerate() {
+                p[0] = o0[j];
+                p[1] = o1[j];
+            }
+            if full < n {
+                r0[x + 2 * full] = o0[full];
             }
             if two_rows {
-                r1[x] = t[0] + t[1] + t[2] + bv;
-                if x + 1 < ow {
-                    r1[x + 1] = t[1] - t[2] - t[3] + bv;
+                for (j, p) in r1[x..x + 2 * full].chunks_exact_mut(2).enumerate() {
+                    p[0] = o2[j];
+                    p[1] = o3[j];
+                }
+                if full < n {
+                    r1[x + 2 * full] = o2[full];
                 }
             }
         }
@@ -384,7 +428,7 @@ fn correlate_planned<T: Float>(
     run(groups, threads, parts, |gi, part: &mut [T], serial| {
         let images = g.group(gi, groups);
         let xs = &x[images.start * img..images.end * img];
-        let buf = 16 * (g.c + cout) * TILES + 4 * (2 * tw + 2);
+        let buf = 16 * (g.c + cout) * TILES + 8 * (tw + 1);
         with_scratch(buf, |s: &mut [T]| {
             for r in chunks(images.len(), th * tw) {
                 let tc = r.len();
@@ -512,7 +556,7 @@ fn weight_grad_planned<T: Float>(
     let parts: Vec<&mut [T]> = partials.chunks_mut(part).collect();
     run(groups, threads, parts, |gi, du: &mut [T], serial| {
         let images = geo.group(gi, groups);
-        let buf = 16 * (d.c + o) * TILES + 4 * (2 * tw + 2);
+        let buf = 16 * (d.c + o) * TILES + 8 * (tw + 1);
         with_scratch(buf, |s: &mut [T]| {
             for (k, r) in chunks(images.len(), th * tw).enumerate() {
                 let tc = r.len();
