@@ -283,6 +283,9 @@ fn conv_input_grad_planned<T: Float>(
 /// # Errors
 /// As [`conv2d`], naming `conv_weight_grad`.
 pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    if super::winograd::applies(win, d.c, o) {
+        return super::winograd::conv_weight_grad(x, g, d, win, o);
+    }
     let ck = d.c * win.kh * win.kw;
     let per = ck * d.oh * d.ow;
     conv_weight_grad_planned(x, g, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
