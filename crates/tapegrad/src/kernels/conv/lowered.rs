@@ -163,7 +163,7 @@ fn gather_columns<T: Float>(g: &[T], i0: usize, nb: usize, o: usize, l: usize, o
 /// # Errors
 /// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `conv2d` when `y` cannot be allocated.
 pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
-    if super::winograd::applies(win, d.c, o) {
+    if super::winograd::applies(d, win, o) {
         return super::winograd::conv2d(x, w, b, d, win, o);
     }
     let ck = d.c * win.kh * win.kw;
@@ -233,7 +233,7 @@ fn conv2d_planned<T: Float>(
 /// # Errors
 /// As [`conv2d`], naming `conv_input_grad`.
 pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
-    if super::winograd::applies(win, o, d.c) {
+    if super::winograd::applies(d, win, o) {
         return super::winograd::conv_input_grad(g, w, d, win, o);
     }
     let ck = d.c * win.kh * win.kw;
@@ -283,7 +283,7 @@ fn conv_input_grad_planned<T: Float>(
 /// # Errors
 /// As [`conv2d`], naming `conv_weight_grad`.
 pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
-    if super::winograd::applies(win, d.c, o) {
+    if super::winograd::applies(d, win, o) {
         return super::winograd::conv_weight_grad(x, g, d, win, o);
     }
     let ck = d.c * win.kh * win.kw;

@@ -52,10 +52,17 @@ pub const TILES: usize = 128;
 /// (linear in `C + O`) cost more than the products save (`C O`).
 pub const MIN_CHANNELS: usize = 16;
 
+/// Output rows and columns from which [`Policy::Auto`] takes the Winograd path. Measured: 2x faster than
+/// im2col + GEMM on c3's 32 x 32 images (64 channels), 1.4x slower on c1's second convolution (16 -> 32
+/// channels on 4 x 4 images: two tiles per tile row, so the per-row work of the transforms dominates).
+/// Sizes in between were not measured; 16 (eight tiles per tile row) is a conservative guess.
+pub const MIN_SIZE: usize = 16;
+
 /// Which 3x3, stride-1 convolutions run through this kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
-    /// When both channel counts reach [`MIN_CHANNELS`] (the default).
+    /// When both channel counts reach [`MIN_CHANNELS`] and the output both [`MIN_SIZE`] rows and columns
+    /// (the default).
     #[default]
     Auto,
     /// Every 3x3, stride-1 convolution (for tests and benchmarks).
@@ -89,13 +96,13 @@ pub fn policy() -> Policy {
     POLICY.with(Cell::get)
 }
 
-/// Whether a convolution under `win` with `cin` input and `cout` output channels takes the Winograd path:
-/// a 3x3 kernel at stride 1, and the policy's channel threshold.
-pub fn applies(win: &Window2d, cin: usize, cout: usize) -> bool {
+/// Whether a convolution under `win` on sizes `d` with `o` output channels (and its two derivatives) takes
+/// the Winograd path: a 3x3 kernel at stride 1, and the policy's thresholds.
+pub fn applies(d: &WindowDims, win: &Window2d, o: usize) -> bool {
     let shape = (win.kh, win.kw, win.sh, win.sw) == (3, 3, 1, 1);
     shape
         && match policy() {
-            Policy::Auto => cin >= MIN_CHANNELS && cout >= MIN_CHANNELS,
+            Policy::Auto => d.c.min(o) >= MIN_CHANNELS && d.oh.min(d.ow) >= MIN_SIZE,
             Policy::Always => true,
             Policy::Never => false,
         }
@@ -122,36 +129,76 @@ fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
     try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
 }
 
-/// Runs `f` compiled for the widest vector instructions the CPU has (AVX-512, else AVX2 and FMA, else the
-/// baseline): the transforms are short loops of adds over contiguous runs, and the crate is built for the
-/// baseline x86-64 (SSE2), whose 4-lane vectors left them at twice the GEMM's time. `f` and the
-/// `#[inline(always)]` transforms it calls are inlined into the function compiled with those features.
-#[inline(always)]
-fn simd<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        fn avx512<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        let (avx2_fma, avx512f) = (
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
-            std::arch::is_x86_feature_detected!("avx512f"),
-        );
-        if avx2_fma && avx512f {
-            // SAFETY: the CPU supports every feature `avx512` is compiled for (checked just above).
-            return unsafe { avx512(f) };
-        }
-        if avx2_fma {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { avx2(f) };
+/// The input transform of a chunk's tiles: images `x` (`img` elements each, numbered from the group's
+/// first), tiles `r` of the group, into `v`.
+struct InputPass<'a, T> {
+    x: &'a [T],
+    img: usize,
+    g: &'a Geom,
+    r: Range<usize>,
+    v: &'a mut [T],
+    rows: &'a mut [T],
+}
+
+impl<T: Float> InputPass<'_, T> {
+    fn run(self) {
+        let (th, tw) = self.g.tiles();
+        let tc = self.r.len();
+        for seg in segments(self.r, tw) {
+            let (i, ty) = split_row(seg.row, th);
+            transform_input(&self.x[i * self.img..(i + 1) * self.img], self.g, ty, &seg, self.v, tc, self.rows);
         }
     }
-    f()
+}
+
+/// The output transform of a chunk's tiles `r`: the products `m` (`cout` channels) into the group's images
+/// `y`, plus the bias.
+struct OutputPass<'a, T> {
+    m: &'a [T],
+    cout: usize,
+    g: &'a Geom,
+    r: Range<usize>,
+    y: &'a mut [T],
+    bias: Option<&'a [T]>,
+}
+
+impl<T: Float> OutputPass<'_, T> {
+    fn run(self) {
+        let (th, tw) = self.g.tiles();
+        let (tc, oimg) = (self.r.len(), self.cout * self.g.oh * self.g.ow);
+        for seg in segments(self.r, tw) {
+            let (i, ty) = split_row(seg.row, th);
+            let yi = &mut self.y[i * oimg..(i + 1) * oimg];
+            transform_output(self.m, self.cout, tc, ty, &seg, yi, (self.g.oh, self.g.ow), self.bias);
+        }
+    }
+}
+
+/// The weight gradient's two transforms of a chunk's tiles `r`: the inputs `x` into `v` and the output
+/// gradients `gs` (`o` channels) into `t`, images numbered from the group's first.
+struct GradPass<'a, T> {
+    x: &'a [T],
+    gs: &'a [T],
+    o: usize,
+    g: &'a Geom,
+    r: Range<usize>,
+    v: &'a mut [T],
+    t: &'a mut [T],
+    rows: &'a mut [T],
+}
+
+impl<T: Float> GradPass<'_, T> {
+    fn run(self) {
+        let g = self.g;
+        let (th, tw) = g.tiles();
+        let (tc, img, gimg) = (self.r.len(), g.c * g.h * g.w, self.o * g.oh * g.ow);
+        for seg in segments(self.r, tw) {
+            let (i, ty) = split_row(seg.row, th);
+            transform_input(&self.x[i * img..(i + 1) * img], g, ty, &seg, self.v, tc, self.rows);
+            let gi = &self.gs[i * gimg..(i + 1) * gimg];
+            transform_grad(gi, self.o, (g.oh, g.ow), ty, &seg, self.t, tc, self.rows);
+        }
+    }
 }
 
 /// The geometry of one stride-1 3x3 correlation: `out[oy, ox] = sum x[oy + ki - top, ox + kj - left] k[ki, kj]`
@@ -369,7 +416,10 @@ fn transform_output<T: Float>(
         let (r0, r1) = plane[y0 * ow..].split_at_mut(ow);
         for j0 in (0..nt).step_by(RUN) {
             let n = RUN.min(nt - j0);
-            let a: [&[T]; 16] = std::array::from_fn(|xi| &m[xi * stride + oc * tc + seg.col + j0..][..n]);
+            let mut a: [&[T]; 16] = [&[]; 16];
+            for (xi, run) in a.iter_mut().enumerate() {
+                *run = &m[xi * stride + oc * tc + seg.col + j0..][..n];
+            }
             let [o0, o1, o2, o3] = &mut out;
             for j in 0..n {
                 // A^T M: rows s = m0 + m1 + m2 and t = m1 - m2 - m3 (per column k), then the same on columns.
@@ -473,24 +523,13 @@ fn correlate_planned<T: Float>(
                 let tc = r.len();
                 let (v, s) = s.split_at_mut(16 * g.c * tc);
                 let (m, rows) = s.split_at_mut(16 * cout * tc);
-                simd(|| {
-                    for seg in segments(r.clone(), tw) {
-                        let (i, ty) = split_row(seg.row, th);
-                        transform_input(&xs[i * img..(i + 1) * img], g, ty, &seg, v, tc, rows);
-                    }
-                });
+                InputPass { x: xs, img, g, r: r.clone(), v: &mut *v, rows }.run();
                 for xi in 0..16 {
                     let uv = MatRef::row_major(cout, g.c, xi * cout * g.c, false);
                     let vv = MatRef::row_major(g.c, tc, xi * g.c * tc, false);
                     mm(serial, u, uv, v, vv, T::zero(), m, xi * cout * tc);
                 }
-                simd(|| {
-                    for seg in segments(r, tw) {
-                        let (i, ty) = split_row(seg.row, th);
-                        let yi = &mut part[i * oimg..(i + 1) * oimg];
-                        transform_output(m, cout, tc, ty, &seg, yi, (g.oh, g.ow), bias);
-                    }
-                });
+                OutputPass { m, cout, g, r, y: &mut *part, bias }.run();
             }
         });
     });
@@ -538,8 +577,8 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
 /// (`[o, oh, ow]`, zero past its edge), into `t[(ξ o + oc) tc + seg.col + j]`. `rows` holds `4 (tx1 - tx0)`
 /// elements of scratch: the tile row's two gradient rows split into even and odd columns, as in
 /// [`transform_input`], so every step runs over contiguous runs.
-#[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn transform_grad<T: Float>(
     gi: &[T],
     o: usize,
@@ -623,14 +662,8 @@ fn weight_grad_planned<T: Float>(
                 let tc = r.len();
                 let (v, s) = s.split_at_mut(16 * d.c * tc);
                 let (t, rows) = s.split_at_mut(16 * o * tc);
-                simd(|| {
-                    for seg in segments(r.clone(), tw) {
-                        let (i, ty) = split_row(seg.row, th);
-                        let i = images.start + i;
-                        transform_input(&x[i * img..(i + 1) * img], &geo, ty, &seg, v, tc, rows);
-                        transform_grad(&g[i * gimg..(i + 1) * gimg], o, (d.oh, d.ow), ty, &seg, t, tc, rows);
-                    }
-                });
+                let (xs, gs) = (&x[images.start * img..images.end * img], &g[images.start * gimg..images.end * gimg]);
+                GradPass { x: xs, gs, o, g: &geo, r: r.clone(), v: &mut *v, t: &mut *t, rows }.run();
                 let beta = if k == 0 { T::zero() } else { T::one() };
                 for xi in 0..16 {
                     let tv = MatRef::row_major(o, tc, xi * o * tc, false);

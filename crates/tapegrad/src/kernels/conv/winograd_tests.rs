@@ -177,13 +177,19 @@ fn the_cut_into_groups_and_chunks_gives_the_same_bits_on_any_thread_count() {
 #[test]
 fn the_policy_decides_which_convolutions_qualify() {
     let win = Window2d::new((3, 3), (1, 1), Padding::Same);
-    assert!(applies(&win, 64, 64) && applies(&win, MIN_CHANNELS, MIN_CHANNELS));
-    assert!(!applies(&win, 1, 64) && !applies(&Window2d::new((3, 3), (2, 2), Padding::Same), 64, 64));
-    assert!(!applies(&Window2d::new((3, 2), (1, 1), Padding::Same), 64, 64));
+    let dims = |c: usize, hw: usize| win.check("t", &Shape::new(&[2, c, hw, hw])).unwrap();
+    let (big, small) = (dims(64, 32), dims(MIN_CHANNELS, MIN_SIZE));
+    assert!(applies(&big, &win, 64) && applies(&small, &win, MIN_CHANNELS));
+    assert!(!applies(&dims(1, 32), &win, 64) && !applies(&big, &win, 8) && !applies(&dims(64, 4), &win, 64));
+    let strided = Window2d::new((3, 3), (2, 2), Padding::Same);
+    assert!(!applies(&strided.check("t", &Shape::new(&[2, 64, 32, 32])).unwrap(), &strided, 64));
+    let wide = Window2d::new((3, 2), (1, 1), Padding::Same);
+    assert!(!applies(&wide.check("t", &Shape::new(&[2, 64, 32, 32])).unwrap(), &wide, 64));
     set_policy(Policy::Always);
-    assert!(applies(&win, 1, 1) && !applies(&Window2d::new((5, 5), (1, 1), Padding::Same), 1, 1));
+    let five = Window2d::new((5, 5), (1, 1), Padding::Same);
+    assert!(applies(&dims(1, 1), &win, 1) && !applies(&five.check("t", &Shape::new(&[1, 1, 5, 5])).unwrap(), &five, 1));
     set_policy(Policy::Never);
-    assert!(!applies(&win, 64, 64));
+    assert!(!applies(&big, &win, 64));
     set_policy(Policy::Auto);
 }
 
