@@ -282,20 +282,14 @@ fn transform_kernels<T: Float>(w: &[T], o: usize, c: usize, flip: bool) -> Vec<T
         for cc in 0..c {
             let k = &w[(oo * c + cc) * 9..][..9];
             let at = |i: usize, j: usize| if flip { k[(2 - i) * 3 + (2 - j)] } else { k[i * 3 + j] };
-            // G k: rows k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2; then the same on the columns.
-            let mut gk = [[T::zero(); 3]; 4];
-            for j in 0..3 {
-                let (a, b, cv) = (at(0, j), at(1, j), at(2, j));
-                gk[0][j] = a;
-                gk[1][j] = (a + b + cv) * half;
-                gk[2][j] = (a - b + cv) * half;
-                gk[3][j] = cv;
-            }
+            // G k: rows k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2 (per column j); then the same on the
+            // columns of each of those rows.
+            let g = |a: T, b: T, cv: T| [a, (a + b + cv) * half, (a - b + cv) * half, cv];
+            let (c0, c1, c2) =
+                (g(at(0, 0), at(1, 0), at(2, 0)), g(at(0, 1), at(1, 1), at(2, 1)), g(at(0, 2), at(1, 2), at(2, 2)));
             let (r, col) = if flip { (cc, oo) } else { (oo, cc) };
-            for (i, row) in gk.iter().enumerate() {
-                let (a, b, cv) = (row[0], row[1], row[2]);
-                let vals = [a, (a + b + cv) * half, (a - b + cv) * half, cv];
-                for (j, v) in vals.into_iter().enumerate() {
+            for (i, ((a, b), cv)) in c0.into_iter().zip(c1).zip(c2).enumerate() {
+                for (j, v) in g(a, b, cv).into_iter().enumerate() {
                     u[((i * 4 + j) * rows + r) * cols + col] = v;
                 }
             }

@@ -36,7 +36,7 @@ fn values(rng: &mut StdRng, len: usize) -> Vec<f64> {
 
 /// The three convolution kernels by definition, in f64: `y` (with bias), `dx` and `dw`, and for each the
 /// sum of the magnitudes of its terms (the scale of its rounding error).
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::needless_range_loop)]
 fn direct(
     x: &[f64],
     w: &[f64],
