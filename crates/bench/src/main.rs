@@ -33,6 +33,12 @@ fn main() -> ExitCode {
     };
     // THREADS caps every pool the library uses: the GEMM's is the only one.
     tapegrad::set_num_threads(threads);
+    use tapegrad::kernels::conv::winograd::{Policy, set_policy};
+    match std::env::var("TAPEGRAD_WINOGRAD").as_deref() {
+        Ok("never") => set_policy(Policy::Never),
+        Ok("always") => set_policy(Policy::Always),
+        _ => {}
+    }
     let result = match workload {
         "w1" => training::w1(threads).map_err(|e| e.to_string()),
         "w2" => engine::w2(threads).map_err(|e| e.to_string()),

@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::hint::black_box;
-use tapegrad::kernels::conv::{fold, fold_into, lowered, unfold, unfold_into};
+use tapegrad::kernels::conv::{fold, fold_into, lowered, unfold, unfold_into, winograd};
 use tapegrad::kernels::gemm::{Gemm, MatRef};
 use tapegrad::kernels::matmul;
 use tapegrad::{Padding, Shape, Tape, Tensor, Window2d};
@@ -61,6 +61,8 @@ fn conv(c: &mut Criterion) {
     let (ck, l, img) = (576, 1024, 64 * 1024);
     let one = tapegrad::kernels::conv::WindowDims { n: 1, ..d };
     g.throughput(Throughput::Elements(2 * 64 * 576 * 1024 * 32));
+    // The im2col kernels (`Policy::Never`) against the Winograd ones, each called alone.
+    winograd::set_policy(winograd::Policy::Never);
     g.bench_function("lowered_conv2d", |b| {
         b.iter(|| black_box(lowered::conv2d(x0.data(), w0.data(), None, &d, &win, 64).unwrap()[0]))
     });
@@ -69,6 +71,16 @@ fn conv(c: &mut Criterion) {
     });
     g.bench_function("lowered_weight_grad", |b| {
         b.iter(|| black_box(lowered::conv_weight_grad(x0.data(), g0.data(), &d, &win, 64).unwrap()[0]))
+    });
+    winograd::set_policy(winograd::Policy::Auto);
+    g.bench_function("winograd_conv2d", |b| {
+        b.iter(|| black_box(winograd::conv2d(x0.data(), w0.data(), None, &d, &win, 64).unwrap()[0]))
+    });
+    g.bench_function("winograd_input_grad", |b| {
+        b.iter(|| black_box(winograd::conv_input_grad(g0.data(), w0.data(), &d, &win, 64).unwrap()[0]))
+    });
+    g.bench_function("winograd_weight_grad", |b| {
+        b.iter(|| black_box(winograd::conv_weight_grad(x0.data(), g0.data(), &d, &win, 64).unwrap()[0]))
     });
     let mut cols = vec![0.0f32; ck * l];
     let mut out = vec![0.0f32; 32 * 64 * 1024];

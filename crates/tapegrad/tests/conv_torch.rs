@@ -1,8 +1,10 @@
 //! conv2d, max_pool2d and avg_pool2d against PyTorch in float64: outputs and input/weight/bias gradients for
 //! the configurations written by `fixtures/conv_torch.py` (stride 2, padding 1, non-square kernels, C > 1,
-//! N > 1, 'same' with an even kernel, asymmetric padding, pooling with stride != kernel).
+//! N > 1, 'same' with an even kernel, asymmetric padding, pooling with stride != kernel, 3x3 at stride 1 with
+//! 16 channels, which takes the Winograd path).
 
 use std::collections::HashMap;
+use tapegrad::kernels::conv::winograd::{Policy, set_policy};
 use tapegrad::{Padding, Tape, Tensor};
 
 const TOL: f64 = 1e-10;
@@ -62,27 +64,45 @@ fn close(case: &Case, key: &str, got: &Tensor<f64>) {
 #[test]
 fn convolution_and_pooling_match_pytorch_in_float64() {
     let cases = cases();
-    assert_eq!(cases.len(), 11);
-    for case in &cases {
-        let tape = Tape::<f64>::new();
-        let t = &case.tensors;
-        let x = tape.leaf(t["x"].clone());
-        let (w, b) = (t.get("w").map(|w| tape.leaf(w.clone())), t.get("b").map(|b| tape.leaf(b.clone())));
-        let y = match case.op.as_str() {
-            "conv2d" => x.conv2d(w.unwrap(), b, case.stride, case.padding).unwrap(),
-            "max_pool2d" => x.max_pool2d(case.kernel, case.stride, case.padding).unwrap(),
-            "avg_pool2d" => x.avg_pool2d(case.kernel, case.stride, case.padding).unwrap(),
-            other => panic!("unknown op {other}"),
-        };
-        close(case, "y", &y.value());
-        let loss = y.mul(tape.constant(t["g"].clone())).unwrap().sum();
-        let grads = loss.backward().unwrap();
-        close(case, "dx", grads.get(x).unwrap().unwrap());
-        if let Some(w) = w {
-            close(case, "dw", grads.get(w).unwrap().unwrap());
-        }
-        if let Some(b) = b {
-            close(case, "db", grads.get(b).unwrap().unwrap());
-        }
+    assert_eq!(cases.len(), 13);
+    // The last two are 3x3 at stride 1 with 16 channels (small images: im2col by default; the next test runs
+    // every 3x3 stride-1 case through Winograd too).
+    assert!(cases.iter().filter(|c| c.name.starts_with("winograd")).all(|c| c.kernel == (3, 3) && c.stride == (1, 1)));
+    cases.iter().for_each(check);
+}
+
+#[test]
+fn every_3x3_stride_1_convolution_matches_pytorch_through_winograd_and_through_im2col() {
+    let cases: Vec<Case> = cases().into_iter().filter(|c| c.op == "conv2d").collect();
+    let winograd = cases.iter().filter(|c| c.kernel == (3, 3) && c.stride == (1, 1)).count();
+    assert_eq!(winograd, 3, "full_n3 and the two winograd cases");
+    for policy in [Policy::Always, Policy::Never] {
+        set_policy(policy);
+        cases.iter().for_each(check);
+    }
+    set_policy(Policy::Auto);
+}
+
+/// Runs one case's op forward and backward and compares every tensor with PyTorch's.
+fn check(case: &Case) {
+    let tape = Tape::<f64>::new();
+    let t = &case.tensors;
+    let x = tape.leaf(t["x"].clone());
+    let (w, b) = (t.get("w").map(|w| tape.leaf(w.clone())), t.get("b").map(|b| tape.leaf(b.clone())));
+    let y = match case.op.as_str() {
+        "conv2d" => x.conv2d(w.unwrap(), b, case.stride, case.padding).unwrap(),
+        "max_pool2d" => x.max_pool2d(case.kernel, case.stride, case.padding).unwrap(),
+        "avg_pool2d" => x.avg_pool2d(case.kernel, case.stride, case.padding).unwrap(),
+        other => panic!("unknown op {other}"),
+    };
+    close(case, "y", &y.value());
+    let loss = y.mul(tape.constant(t["g"].clone())).unwrap().sum();
+    let grads = loss.backward().unwrap();
+    close(case, "dx", grads.get(x).unwrap().unwrap());
+    if let Some(w) = w {
+        close(case, "dw", grads.get(w).unwrap().unwrap());
+    }
+    if let Some(b) = b {
+        close(case, "db", grads.get(b).unwrap().unwrap());
     }
 }

@@ -14,6 +14,7 @@ use crate::shape::Shape;
 use crate::tensor::try_filled;
 
 pub mod lowered;
+pub mod winograd;
 
 /// How a 2-D window op pads its input (per spatial axis; `p` below is the total of both sides).
 ///

@@ -163,6 +163,9 @@ fn gather_columns<T: Float>(g: &[T], i0: usize, nb: usize, o: usize, l: usize, o
 /// # Errors
 /// [`crate::Error::TooLarge`] or [`crate::Error::Allocation`] naming `conv2d` when `y` cannot be allocated.
 pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    if super::winograd::applies(d, win, o) {
+        return super::winograd::conv2d(x, w, b, d, win, o);
+    }
     let ck = d.c * win.kh * win.kw;
     let per = ck * d.oh * d.ow;
     conv2d_planned(x, w, b, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
@@ -230,6 +233,9 @@ fn conv2d_planned<T: Float>(
 /// # Errors
 /// As [`conv2d`], naming `conv_input_grad`.
 pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    if super::winograd::applies(d, win, o) {
+        return super::winograd::conv_input_grad(g, w, d, win, o);
+    }
     let ck = d.c * win.kh * win.kw;
     let per = ck * d.oh * d.ow;
     conv_input_grad_planned(g, w, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
@@ -277,6 +283,9 @@ fn conv_input_grad_planned<T: Float>(
 /// # Errors
 /// As [`conv2d`], naming `conv_weight_grad`.
 pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
+    if super::winograd::applies(d, win, o) {
+        return super::winograd::conv_weight_grad(x, g, d, win, o);
+    }
     let ck = d.c * win.kh * win.kw;
     let per = ck * d.oh * d.ow;
     conv_weight_grad_planned(x, g, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
