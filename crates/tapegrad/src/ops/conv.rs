@@ -1,17 +1,21 @@
-//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout) as im2col and one matrix product per image,
-//! and the `unfold`/`fold` pair itself (im2col and its adjoint as ops).
+//! Convolution on `[N, C, H, W]` tensors (PyTorch's layout), and the `unfold`/`fold` pair itself (im2col
+//! and its adjoint as ops).
 //!
 //! - `unfold(x)`: `[N, C, H, W]` to patches `[N, C kh kw, L]`, `L = oh ow` (PyTorch's `nn.Unfold` layout):
 //!   column `oy ow + ox` of image `n` holds the window under output position `(oy, ox)`. Linear; its
 //!   derivative is `fold(g)`.
 //! - `fold(p)`: the adjoint, patches summed back into `[N, C, H, W]` (PyTorch's `nn.Fold`). Its derivative
 //!   is `unfold(g)`. So each is the other's derivative, to any order.
-//! - `conv2d(x, w, b)`: `y_n = W unfold(x_n) + b` with `W = reshape(w, [O, C kh kw])`, computed image by
-//!   image through a reused per-thread scratch buffer holding one image's patches (one GEMM per image,
-//!   written straight into `[N, O, oh, ow]`; see [`crate::kernels::conv::lowered`]). It is one op whose
+//! - `conv2d(x, w, b)`: `y_n = W unfold(x_n) + b` with `W = reshape(w, [O, C kh kw])`. It is one op whose
 //!   derivatives are two other ops ([`Var::conv_input_grad`], [`Var::conv_weight_grad`] in `conv_grad.rs`):
 //!   `dx = conv_input_grad(g, w)`, `dw = conv_weight_grad(x, g)`, `db = sum of g over n, y, x`. Their
 //!   derivatives are again `conv2d` and each other, so every order stays exact.
+//!
+//! How the three are computed is the kernels' choice, invisible to the derivatives: im2col and one matrix
+//! product per chunk of images, written straight into `[N, O, oh, ow]`
+//! ([`crate::kernels::conv::lowered`]); or, for 3x3 kernels at stride 1 with at least 16 channels in and
+//! out and outputs of at least 16 x 16, Winograd's F(2x2, 3x3) algorithm, 2.25x fewer multiplications,
+//! results equal up to float rounding ([`crate::kernels::conv::winograd`]).
 //!
 //! The output size per axis is `o = floor((i + p - k) / s) + 1`, `p` the total padding ([`Padding`],
 //! [`crate::conv_output_size`]).
