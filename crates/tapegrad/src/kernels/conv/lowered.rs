@@ -40,8 +40,8 @@ thread_local! {
 }
 
 /// Runs `f` on a scratch slice of `len` elements taken from this thread's pool (contents unspecified:
-/// whatever a previous call left there).
-fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+/// whatever a previous call left there). The Winograd kernels draw from the same pool.
+pub(super) fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     let taken = SCRATCH.with(|pool| {
         let mut pool = pool.borrow_mut();
         let i = pool.iter().position(|b| b.is::<Vec<T>>())?;
@@ -57,7 +57,7 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
 }
 
 /// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
-fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
+pub(super) fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
     try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
 }
 

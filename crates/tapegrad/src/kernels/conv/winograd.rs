@@ -29,16 +29,13 @@
 //! of at most [`TILES`] tiles (one set of 16 products each), so the results are bit-identical at any
 //! thread count. Which calls take this path: [`applies`].
 
-use super::lowered::PARALLEL_MIN;
+use super::lowered::{PARALLEL_MIN, with_scratch, zeroed};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::gemm::{Gemm, MatRef, num_threads};
-use crate::shape::Shape;
-use crate::tensor::{checked_numel, try_filled};
 use rayon::prelude::*;
-use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ops::Range;
 
 /// Groups of images at most: the units handed to threads (and the weight gradient's partial sums).
@@ -73,8 +70,6 @@ pub enum Policy {
 
 thread_local! {
     static POLICY: Cell<Policy> = const { Cell::new(Policy::Auto) };
-    /// Scratch vectors of any element type, kept between calls on this thread.
-    static SCRATCH: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets the [`Policy`] of the convolutions called from this thread (the decision is taken on the calling
@@ -106,27 +101,6 @@ pub fn applies(d: &WindowDims, win: &Window2d, o: usize) -> bool {
             Policy::Always => true,
             Policy::Never => false,
         }
-}
-
-/// Runs `f` on a scratch slice of `len` elements from this thread's pool (contents unspecified).
-fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    let taken = SCRATCH.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        let i = pool.iter().position(|b| b.is::<Vec<T>>())?;
-        pool.swap_remove(i).downcast::<Vec<T>>().ok()
-    });
-    let mut buf = taken.map_or_else(Vec::new, |b| *b);
-    if buf.len() < len {
-        buf.resize(len, T::zero());
-    }
-    let r = f(&mut buf[..len]);
-    SCRATCH.with(|pool| pool.borrow_mut().push(Box::new(buf)));
-    r
-}
-
-/// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
-fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
-    try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
 }
 
 /// The input transform of a chunk's tiles: images `x` (`img` elements each, numbered from the group's

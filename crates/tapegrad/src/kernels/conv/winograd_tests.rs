@@ -2,6 +2,7 @@ use super::*;
 use crate::Tape;
 use crate::kernels::conv::Padding;
 use crate::ops::testing::{check_both, random_tensor};
+use crate::shape::Shape;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
