@@ -142,7 +142,7 @@ impl Plan {
 
 /// `c = alpha a b + beta c`, on this thread only when `serial`.
 #[allow(clippy::too_many_arguments)]
-fn mm<T: Float>(serial: bool, a: &[T], av: MatRef, b: &[T], bv: MatRef, beta: T, c: &mut [T], c_off: usize) {
+pub(super) fn mm<T: Float>(serial: bool, a: &[T], av: MatRef, b: &[T], bv: MatRef, beta: T, c: &mut [T], c_off: usize) {
     if serial {
         T::gemm_serial(T::one(), a, av, b, bv, beta, c, c_off);
     } else {

@@ -29,11 +29,11 @@
 //! of at most [`TILES`] tiles (one set of 16 products each), so the results are bit-identical at any
 //! thread count. Which calls take this path: [`applies`].
 
-use super::lowered::{PARALLEL_MIN, with_scratch, zeroed};
+use super::lowered::{PARALLEL_MIN, mm, with_scratch, zeroed};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
-use crate::kernels::gemm::{Gemm, MatRef, num_threads};
+use crate::kernels::gemm::{MatRef, num_threads};
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
@@ -419,16 +419,6 @@ fn transform_output<T: Float>(
                 }
             }
         }
-    }
-}
-
-/// `c = a b + beta c`, on this thread only when `serial`.
-#[allow(clippy::too_many_arguments)]
-fn mm<T: Float>(serial: bool, a: &[T], av: MatRef, b: &[T], bv: MatRef, beta: T, c: &mut [T], c_off: usize) {
-    if serial {
-        T::gemm_serial(T::one(), a, av, b, bv, beta, c, c_off);
-    } else {
-        <T as Gemm>::gemm(T::one(), a, av, b, bv, beta, c, c_off);
     }
 }
 
