@@ -100,6 +100,16 @@ impl Plan {
         Plan { n, nb, groups, threads }
     }
 
+    /// The cut for a convolution `op` under `win` on sizes `d` with `o` output channels: one image's patch
+    /// matrix `[c kh kw, oh ow]` (the scratch each chunk unfolds into) is checked to fit in memory first.
+    ///
+    /// # Errors
+    /// [`crate::Error::TooLarge`] naming `op` when one image's patches do not fit.
+    fn for_conv<T>(op: &'static str, d: &WindowDims, win: &Window2d, o: usize) -> Result<Self> {
+        let per = checked_numel::<T>(op, &Shape::new(&[d.c, win.kh, win.kw, d.oh, d.ow]))?;
+        Ok(Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+    }
+
     /// The images of group `g`: its chunks split as evenly as the chunk count allows.
     fn group(&self, g: usize) -> Range<usize> {
         let chunks = self.n.div_ceil(self.nb);
@@ -168,9 +178,7 @@ pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: 
     if super::winograd::applies(d, win, o) {
         return super::winograd::conv2d(x, w, b, d, win, o);
     }
-    let ck = d.c * win.kh * win.kw;
-    let per = ck * d.oh * d.ow;
-    conv2d_planned(x, w, b, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+    conv2d_planned(x, w, b, d, win, o, Plan::for_conv::<T>("conv2d", d, win, o)?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -238,9 +246,7 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
     if super::winograd::applies(d, win, o) {
         return super::winograd::conv_input_grad(g, w, d, win, o);
     }
-    let ck = d.c * win.kh * win.kw;
-    let per = ck * d.oh * d.ow;
-    conv_input_grad_planned(g, w, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+    conv_input_grad_planned(g, w, d, win, o, Plan::for_conv::<T>("conv_input_grad", d, win, o)?)
 }
 
 fn conv_input_grad_planned<T: Float>(
@@ -288,9 +294,7 @@ pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window
     if super::winograd::applies(d, win, o) {
         return super::winograd::conv_weight_grad(x, g, d, win, o);
     }
-    let ck = d.c * win.kh * win.kw;
-    let per = ck * d.oh * d.ow;
-    conv_weight_grad_planned(x, g, d, win, o, Plan::new(d.n, per, per.saturating_mul(o).saturating_mul(d.n)))
+    conv_weight_grad_planned(x, g, d, win, o, Plan::for_conv::<T>("conv_weight_grad", d, win, o)?)
 }
 
 fn conv_weight_grad_planned<T: Float>(
