@@ -52,6 +52,7 @@ mod tape_pool;
 pub mod tensor;
 mod tensor_build;
 mod tensor_math;
+mod tensor_pool;
 pub mod val;
 mod var;
 

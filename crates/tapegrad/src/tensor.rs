@@ -17,14 +17,17 @@ fn inline_cap<T: Float>() -> usize {
 /// An empty buffer with room for exactly `n` elements of a tensor whose size a caller chose: the allocator's
 /// refusal is [`Error::Allocation`] naming `op`, not an abort. `n` must have passed
 /// [`Shape::checked_bytes`], so the byte count cannot overflow.
-pub(crate) fn try_buffer<T>(op: &'static str, n: usize) -> Result<Vec<T>> {
+pub(crate) fn try_buffer<T: 'static>(op: &'static str, n: usize) -> Result<Vec<T>> {
+    if let Some(v) = crate::tensor_pool::take(n) {
+        return Ok(v);
+    }
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| Error::Allocation { op, bytes: n.saturating_mul(std::mem::size_of::<T>()) })?;
     Ok(v)
 }
 
 /// `n` copies of `v` in a buffer allocated with [`try_buffer`].
-pub(crate) fn try_filled<T: Clone>(op: &'static str, n: usize, v: T) -> Result<Vec<T>> {
+pub(crate) fn try_filled<T: Clone + 'static>(op: &'static str, n: usize, v: T) -> Result<Vec<T>> {
     let mut out = try_buffer(op, n)?;
     out.resize(n, v);
     Ok(out)
@@ -39,12 +42,40 @@ pub(crate) fn checked_numel<T>(op: &'static str, shape: &Shape) -> Result<usize>
 #[derive(Clone)]
 enum Storage<T: Float> {
     Inline { len: u32, buf: T::Inline },
-    Heap(Arc<Vec<T>>),
+    Heap(Arc<Pooled<T>>),
+}
+
+/// A heap buffer that goes back to its thread's pool when dropped ([`crate::tensor_pool`]).
+struct Pooled<T: 'static>(Vec<T>);
+
+impl<T: 'static> Drop for Pooled<T> {
+    fn drop(&mut self) {
+        crate::tensor_pool::give(std::mem::take(&mut self.0));
+    }
+}
+
+impl<T: Copy + 'static> Clone for Pooled<T> {
+    fn clone(&self) -> Self {
+        let mut v = crate::tensor_pool::take(self.0.len()).unwrap_or_else(|| Vec::with_capacity(self.0.len()));
+        v.extend_from_slice(&self.0);
+        Pooled(v)
+    }
+}
+
+/// A heap storage of exactly `len` elements from `it`, in a pooled buffer when one fits.
+fn pooled<T: Float>(len: usize, it: impl Iterator<Item = T>) -> Arc<Pooled<T>> {
+    let mut v = crate::tensor_pool::take(len).unwrap_or_else(|| Vec::with_capacity(len));
+    v.extend(it);
+    Arc::new(Pooled(v))
 }
 
 impl<T: Float> Storage<T> {
     fn from_vec(v: Vec<T>) -> Self {
-        if v.len() <= inline_cap::<T>() { Self::from_iter(v.len(), v.into_iter()) } else { Storage::Heap(Arc::new(v)) }
+        if v.len() <= inline_cap::<T>() {
+            Self::from_iter(v.len(), v.into_iter())
+        } else {
+            Storage::Heap(Arc::new(Pooled(v)))
+        }
     }
 
     /// `len` elements from `it`, which must yield exactly that many.
@@ -59,23 +90,23 @@ impl<T: Float> Storage<T> {
             debug_assert_eq!(n, len, "invariant: iterator yields len elements");
             Storage::Inline { len: n as u32, buf }
         } else {
-            let v: Vec<T> = it.collect();
-            debug_assert_eq!(v.len(), len, "invariant: iterator yields len elements");
-            Storage::Heap(Arc::new(v))
+            let v = pooled(len, it);
+            debug_assert_eq!(v.0.len(), len, "invariant: iterator yields len elements");
+            Storage::Heap(v)
         }
     }
 
     fn as_slice(&self) -> &[T] {
         match self {
             Storage::Inline { len, buf } => &buf.as_ref()[..*len as usize],
-            Storage::Heap(v) => v,
+            Storage::Heap(v) => &v.0,
         }
     }
 
     fn as_mut_slice(&mut self) -> &mut [T] {
         match self {
             Storage::Inline { len, buf } => &mut buf.as_mut()[..*len as usize],
-            Storage::Heap(v) => Arc::make_mut(v).as_mut_slice(),
+            Storage::Heap(v) => Arc::make_mut(v).0.as_mut_slice(),
         }
     }
 
@@ -89,7 +120,7 @@ impl<T: Float> Storage<T> {
                 }
                 Storage::Inline { len: *len, buf: out }
             }
-            Storage::Heap(v) => Storage::Heap(Arc::new(v.iter().map(|&x| f(x)).collect())),
+            Storage::Heap(v) => Storage::Heap(pooled(v.0.len(), v.0.iter().map(|&x| f(x)))),
         }
     }
 
@@ -103,7 +134,10 @@ impl<T: Float> Storage<T> {
     fn into_vec(self) -> Vec<T> {
         match self {
             Storage::Inline { len, buf } => buf.as_ref()[..len as usize].to_vec(),
-            Storage::Heap(v) => Arc::try_unwrap(v).unwrap_or_else(|a| (*a).clone()),
+            Storage::Heap(v) => match Arc::try_unwrap(v) {
+                Ok(mut p) => std::mem::take(&mut p.0),
+                Err(a) => a.0.clone(),
+            },
         }
     }
 }
@@ -221,7 +255,7 @@ impl<T: Float> Tensor<T> {
         }
         let mut buf = try_buffer(op, n)?;
         buf.resize(n, v);
-        Ok(Tensor { data: Storage::Heap(Arc::new(buf)), shape })
+        Ok(Tensor { data: Storage::Heap(Arc::new(Pooled(buf))), shape })
     }
 
     /// `full` for a shape known to be valid (that of an existing tensor, or one element): infallible.
