@@ -435,12 +435,26 @@ impl<'a, T: Float> BackwardCx<'a, T> {
 
     /// Elements at flat positions `index`, shaped `shape` (the derivative of `scatter_add`).
     pub fn gather(&self, a: Val<T>, index: &Arc<[usize]>, shape: &Shape) -> Result<Val<T>> {
-        self.unary(a, |a| ops::pool::gather_t(&a, index, shape), |a| a.gather(index.clone(), shape.clone()))
+        self.gather_index(a, &ops::pool::Index::Shared(index.clone()), shape)
+    }
+
+    /// [`BackwardCx::gather`] with the engine's index type.
+    pub(crate) fn gather_index(&self, a: Val<T>, index: &ops::pool::Index, shape: &Shape) -> Result<Val<T>> {
+        self.unary(a, |a| ops::pool::gather_t(&a, index, shape), |a| a.gather_index(index.clone(), shape.clone()))
     }
 
     /// Zeros of `shape` with element `i` of `a` added at flat position `index[i]` (the derivative of
     /// `gather`).
     pub fn scatter_add(&self, a: Val<T>, index: &Arc<[usize]>, shape: &Shape) -> Result<Val<T>> {
-        self.unary(a, |a| ops::pool::scatter_add_t(&a, index, shape), |a| a.scatter_add(index.clone(), shape.clone()))
+        self.scatter_add_index(a, &ops::pool::Index::Shared(index.clone()), shape)
+    }
+
+    /// [`BackwardCx::scatter_add`] with the engine's index type.
+    pub(crate) fn scatter_add_index(&self, a: Val<T>, index: &ops::pool::Index, shape: &Shape) -> Result<Val<T>> {
+        self.unary(
+            a,
+            |a| ops::pool::scatter_add_t(&a, index, shape),
+            |a| a.scatter_add_index(index.clone(), shape.clone()),
+        )
     }
 }

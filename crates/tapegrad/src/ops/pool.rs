@@ -21,16 +21,48 @@ use crate::val::{BackwardCx, Val};
 use smallvec::smallvec;
 use std::sync::Arc;
 
-fn check_index(op: &'static str, index: &[usize], bound: usize) -> Result<()> {
+fn check_index(op: &'static str, index: &Index, bound: usize) -> Result<()> {
+    if let Index::Made(_) = index {
+        return Ok(()); // in range by construction
+    }
     match index.iter().find(|&&i| i >= bound) {
         Some(&i) => Err(Error::IndexOutOfRange { op, index: i, bound }),
         None => Ok(()),
     }
 }
 
+/// The flat indices of a gather or scatter-add: a caller's (`Shared`, checked against the tensor at every
+/// use), or made by max pooling (`Made`: the argmax of each window, in range of the pooled input by
+/// construction; their buffer goes back to the thread's pool when the last op holding them is dropped, so a
+/// training step does not fault in fresh index pages every time).
+#[derive(Clone)]
+pub(crate) enum Index {
+    Shared(Arc<[usize]>),
+    Made(Arc<MadeIndex>),
+}
+
+/// An index buffer made by the engine, returned to [`crate::tensor_pool`] when dropped.
+pub(crate) struct MadeIndex(Vec<usize>);
+
+impl Drop for MadeIndex {
+    fn drop(&mut self) {
+        crate::tensor_pool::give(std::mem::take(&mut self.0));
+    }
+}
+
+impl std::ops::Deref for Index {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        match self {
+            Index::Shared(a) => a,
+            Index::Made(m) => &m.0,
+        }
+    }
+}
+
 // ---- gather: y.flat[i] = x.flat[index[i]];  dx = scatter_add(g, index, shape(x)) ----
 
-pub(crate) fn gather_t<T: Float>(x: &Tensor<T>, index: &[usize], shape: &Shape) -> Result<Tensor<T>> {
+pub(crate) fn gather_t<T: Float>(x: &Tensor<T>, index: &Index, shape: &Shape) -> Result<Tensor<T>> {
     if shape.numel() != index.len() {
         return Err(Error::LengthMismatch {
             op: "gather",
@@ -44,19 +76,19 @@ pub(crate) fn gather_t<T: Float>(x: &Tensor<T>, index: &[usize], shape: &Shape) 
     Ok(Tensor::from_iter_exact(shape.clone(), index.iter().map(|&i| xd[i])))
 }
 
-struct GatherOp(Arc<[usize]>);
+struct GatherOp(Index);
 impl<T: Float> Op<T> for GatherOp {
     fn name(&self) -> &'static str {
         "gather"
     }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(cx.scatter_add(g, &self.0, &cx.input_shape(0))?)])
+        Ok(smallvec![Some(cx.scatter_add_index(g, &self.0, &cx.input_shape(0))?)])
     }
 }
 
 // ---- scatter_add: zeros(shape), y.flat[index[i]] += x.flat[i];  dx = gather(g, index, shape(x)) ----
 
-pub(crate) fn scatter_add_t<T: Float>(x: &Tensor<T>, index: &[usize], shape: &Shape) -> Result<Tensor<T>> {
+pub(crate) fn scatter_add_t<T: Float>(x: &Tensor<T>, index: &Index, shape: &Shape) -> Result<Tensor<T>> {
     if x.numel() != index.len() {
         return Err(Error::LengthMismatch {
             op: "scatter_add",
@@ -74,13 +106,13 @@ pub(crate) fn scatter_add_t<T: Float>(x: &Tensor<T>, index: &[usize], shape: &Sh
     Ok(Tensor::from_parts(out, shape.clone()))
 }
 
-struct ScatterAddOp(Arc<[usize]>);
+struct ScatterAddOp(Index);
 impl<T: Float> Op<T> for ScatterAddOp {
     fn name(&self) -> &'static str {
         "scatter_add"
     }
     fn backward(&self, cx: &BackwardCx<'_, T>, g: Val<T>) -> Result<OpGrads<T>> {
-        Ok(smallvec![Some(cx.gather(g, &self.0, &cx.input_shape(0))?)])
+        Ok(smallvec![Some(cx.gather_index(g, &self.0, &cx.input_shape(0))?)])
     }
 }
 
@@ -114,8 +146,12 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`Error::LengthMismatch`] when `shape` does not have one element per index;
     /// [`Error::IndexOutOfRange`] for an index past the last element.
     pub fn gather(self, index: impl Into<Arc<[usize]>>, shape: impl Into<Shape>) -> Result<Self> {
-        let index = index.into();
-        let v = gather_t(&self.value(), &index, &shape.into())?;
+        self.gather_index(Index::Shared(index.into()), shape.into())
+    }
+
+    /// [`Var::gather`] with the engine's index type.
+    pub(crate) fn gather_index(self, index: Index, shape: Shape) -> Result<Self> {
+        let v = gather_t(&self.value(), &index, &shape)?;
         self.tape.record(GatherOp(index), &[self], v)
     }
 
@@ -126,8 +162,12 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`Error::LengthMismatch`] when this variable does not have one element per index;
     /// [`Error::IndexOutOfRange`] for an index outside `shape`.
     pub fn scatter_add(self, index: impl Into<Arc<[usize]>>, shape: impl Into<Shape>) -> Result<Self> {
-        let index = index.into();
-        let v = scatter_add_t(&self.value(), &index, &shape.into())?;
+        self.scatter_add_index(Index::Shared(index.into()), shape.into())
+    }
+
+    /// [`Var::scatter_add`] with the engine's index type.
+    pub(crate) fn scatter_add_index(self, index: Index, shape: Shape) -> Result<Self> {
+        let v = scatter_add_t(&self.value(), &index, &shape)?;
         self.tape.record(ScatterAddOp(index), &[self], v)
     }
 
@@ -152,7 +192,7 @@ impl<'t, T: Float> Var<'t, T> {
         // The gather, its values taken in the argmax's pass (the indices are in range by construction).
         let (index, vals) = k::window_max_and_argmax(self.value().data(), &d, &win)?;
         let v = Tensor::from_parts(vals, Shape::new(&[d.n, d.c, d.oh, d.ow]));
-        self.tape.record(GatherOp(index.into()), &[self], v)
+        self.tape.record(GatherOp(Index::Made(Arc::new(MadeIndex(index)))), &[self], v)
     }
 
     /// Average pooling over `kernel = (kh, kw)` windows moved by `stride`: `[N, C, H, W]` to
