@@ -3,6 +3,7 @@
 
 pub mod conv;
 pub mod gemm;
+mod gemm_small;
 pub mod reduce;
 
 use crate::error::{Error, Result};
