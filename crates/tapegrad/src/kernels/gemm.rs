@@ -122,7 +122,7 @@ pub trait Gemm: Copy {
 /// Products with at most this many multiply-adds (`m k n`) run in [`small_gemm`]: for the tiny matrices of
 /// networks like XOR 2-4-1, the GEMM crate's setup (and, for some transposed shapes, a zeroed packing
 /// buffer of tens of kilobytes) costs more than the arithmetic. Measured in `docs/performance.md`.
-const SMALL: usize = 256;
+pub(crate) const SMALL: usize = 256;
 
 /// `c = alpha a b + beta c` by plain loops, for the tiny products below [`SMALL`]. Rows of `c` are
 /// contiguous; when `b`'s rows are too, the inner loop vectorises.
