@@ -32,13 +32,21 @@ pub(crate) trait Small: Copy + 'static {
 
 impl Small for f32 {
     fn plan(m: usize, n: usize, k: usize, col_major: bool) -> nano_gemm::Plan<f32> {
-        if col_major { nano_gemm::Plan::new_colmajor_lhs_and_dst_f32(m, n, k) } else { nano_gemm::Plan::new_f32(m, n, k) }
+        if col_major {
+            nano_gemm::Plan::new_colmajor_lhs_and_dst_f32(m, n, k)
+        } else {
+            nano_gemm::Plan::new_f32(m, n, k)
+        }
     }
 }
 
 impl Small for f64 {
     fn plan(m: usize, n: usize, k: usize, col_major: bool) -> nano_gemm::Plan<f64> {
-        if col_major { nano_gemm::Plan::new_colmajor_lhs_and_dst_f64(m, n, k) } else { nano_gemm::Plan::new_f64(m, n, k) }
+        if col_major {
+            nano_gemm::Plan::new_colmajor_lhs_and_dst_f64(m, n, k)
+        } else {
+            nano_gemm::Plan::new_f64(m, n, k)
+        }
     }
 }
 
@@ -233,7 +241,10 @@ mod tests {
         assert!(c[..oc] == before[..], "wrote before the output offset");
         for (x, y) in c[oc..].iter().zip(&want) {
             let x: f64 = (*x).into();
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{m}x{k}x{n} ta={ta} tb={tb} a={alpha} b={beta}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{m}x{k}x{n} ta={ta} tb={tb} a={alpha} b={beta}: {x} vs {y}"
+            );
         }
     }
 
@@ -296,7 +307,8 @@ mod tests {
     #[test]
     fn fresh_products_equal_the_entry_points_bit_for_bit() {
         // Small-path, general-kernel and declined shapes, every transpose.
-        for (m, k, n) in [(32, 64, 10), (32, 64, 128), (64, 32, 128), (7, 9, 11), (2, 3, 4), (5, 0, 3), (130, 129, 128)] {
+        for (m, k, n) in [(32, 64, 10), (32, 64, 128), (64, 32, 128), (7, 9, 11), (2, 3, 4), (5, 0, 3), (130, 129, 128)]
+        {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let (av, bv) = views(m, k, n, ta, tb, 1, 2);
                 let a: Vec<f32> = values(1 + m * k, 6).into_iter().map(|x| x as f32 * 0.3).collect();

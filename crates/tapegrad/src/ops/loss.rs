@@ -7,8 +7,8 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::ops::activation::softmax_t;
 use crate::kernels::reduce::logsumexp_row;
+use crate::ops::activation::softmax_t;
 use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
