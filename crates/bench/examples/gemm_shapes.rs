@@ -1,6 +1,6 @@
 //! Per-shape GEMM rates through `tapegrad::kernels::gemm`, for comparison with NumPy/OpenBLAS on the same
 //! views: `gemm_shapes SET THREADS [REPEATS]` prints one JSON line per product (SET: `big` for the w3 and m1
-//! products, `mid` for products between 2^18 and 2^23 multiply-adds).
+//! products, `mid` for products between 2^18 and 2^23 multiply-adds, `h1` for the products of one h1 HVP).
 
 use std::time::Instant;
 use tapegrad::kernels::gemm::{Gemm, MatRef};
@@ -42,9 +42,25 @@ const MID: &[Shape] = &[
     ("256^3", 256, 256, 256, false, false),
 ];
 
+/// The distinct products of one h1 HVP (22 in all: the count in the name), with the flags the tape uses.
+const H1: &[Shape] = &[
+    ("h1 2x 32x64x128 nn", 32, 64, 128, false, false),
+    ("h1 3x 32x128x64 nn", 32, 128, 64, false, false),
+    ("h1 3x 32x64x10 nn", 32, 64, 10, false, false),
+    ("h1 3x 32x10x64 nt", 32, 10, 64, false, true),
+    ("h1 3x 64x32x10 tn", 64, 32, 10, true, false),
+    ("h1 3x 32x64x128 nt", 32, 64, 128, false, true),
+    ("h1 3x 128x32x64 tn", 128, 32, 64, true, false),
+    ("h1 2x 64x32x128 tn", 64, 32, 128, true, false),
+];
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let set = if args.get(1).map(String::as_str) == Some("mid") { MID } else { BIG };
+    let set = match args.get(1).map(String::as_str) {
+        Some("mid") => MID,
+        Some("h1") => H1,
+        _ => BIG,
+    };
     let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(1);
     let repeats: usize = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(15);
     tapegrad::set_num_threads(threads);

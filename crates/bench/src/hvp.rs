@@ -10,7 +10,7 @@ type R<T> = Result<T, Box<dyn Error>>;
 
 /// One full HVP on a fresh tape: the loss `mean softmax CE(relu(relu(x W1 + b1) W2 + b2) W3 + b3)` of the
 /// batch, its gradient graph, and the gradient of `<gradient, v>` ([`Tape::hvp`]).
-fn hvp_once(params: &[Tensor<f32>], v: &[Tensor<f32>], x: &Tensor<f32>, labels: &[usize]) -> R<Vec<Tensor<f32>>> {
+pub fn hvp_once(params: &[Tensor<f32>], v: &[Tensor<f32>], x: &Tensor<f32>, labels: &[usize]) -> R<Vec<Tensor<f32>>> {
     let tape = Tape::new();
     let ps: Vec<_> = params.iter().map(|p| tape.leaf(p.clone())).collect();
     let mut h = tape.input(x.clone());

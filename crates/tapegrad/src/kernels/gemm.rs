@@ -97,7 +97,7 @@ impl MatRef {
 
     /// Whether every element of the view lies inside a slice of `len` elements and both strides can be
     /// passed to the kernel as `isize` (the bounds the one `unsafe` call relies on).
-    fn fits(&self, len: usize) -> bool {
+    pub(crate) fn fits(&self, len: usize) -> bool {
         self.end().is_some_and(|e| e <= len) && self.rs <= isize::MAX as usize && self.cs <= isize::MAX as usize
     }
 }
@@ -122,7 +122,7 @@ pub trait Gemm: Copy {
 /// Products with at most this many multiply-adds (`m k n`) run in [`small_gemm`]: for the tiny matrices of
 /// networks like XOR 2-4-1, the GEMM crate's setup (and, for some transposed shapes, a zeroed packing
 /// buffer of tens of kilobytes) costs more than the arithmetic. Measured in `docs/performance.md`.
-const SMALL: usize = 256;
+pub(crate) const SMALL: usize = 256;
 
 /// `c = alpha a b + beta c` by plain loops, for the tiny products below [`SMALL`]. Rows of `c` are
 /// contiguous; when `b`'s rows are too, the inner loop vectorises.
@@ -238,7 +238,7 @@ trait Padded: num_traits::Float + Default + 'static {
 /// `c = alpha a b + beta c` (see [`Gemm::gemm`]) with the threads `threads` allows: the tiny-product loops,
 /// the empty sum, the padded copy of a 4 KiB-strided transposed operand, then the checked kernel call.
 #[allow(clippy::too_many_arguments)]
-fn product<T: Padded>(
+fn product<T: Padded + super::gemm_small::Small>(
     threads: Threads,
     alpha: T,
     a: &[T],
@@ -262,6 +262,9 @@ fn product<T: Padded>(
     if work <= SMALL {
         small_gemm(alpha, a, av, b, bv, beta, c, c_off);
         return;
+    }
+    if super::gemm_small::takes_small(m, k, n) && k > 0 {
+        return super::gemm_small::small_product(alpha, a, av, b, bv, beta, c, c_off);
     }
     if k == 0 {
         // An empty sum: the kernel is not asked to handle it.
@@ -333,6 +336,23 @@ fn kernel<T: num_traits::Float + 'static>(
             par,
         );
     }
+}
+
+/// The `gemm` crate's kernel on the calling thread, bypassing every shortcut of [`Gemm::gemm`] (for tests
+/// that compare another path with it).
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn general_for_tests<T: num_traits::Float + 'static>(
+    alpha: T,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    beta: T,
+    c: &mut [T],
+    c_off: usize,
+) {
+    kernel(gemm::Parallelism::None, alpha, a, av, b, bv, beta, c, c_off);
 }
 
 macro_rules! impl_gemm {

@@ -3,6 +3,7 @@
 
 pub mod conv;
 pub mod gemm;
+mod gemm_small;
 pub mod reduce;
 
 use crate::error::{Error, Result};
@@ -356,6 +357,13 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     // The operands are tensors, so `batch m k` and `batch k n` fit; the output's size is checked here.
     let len = checked_numel::<T>("matmul", &shape)?;
     let mut out = try_buffer("matmul", len)?;
+    if batch == 1 {
+        let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
+        let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
+        if gemm_small::fresh_product(a.data(), av, b.data(), bv, &mut out) {
+            return Ok(Tensor::from_parts(out, shape));
+        }
+    }
     out.resize(len, T::zero());
     // An empty product has nothing to compute, but `batch` alone may be huge ([2^62, 0, 3]).
     for i in 0..if len > 0 { batch } else { 0 } {

@@ -53,6 +53,18 @@ pub fn max_axis<T: Float>(op: &'static str, x: &Tensor<T>, axis: usize, keepdim:
     reduce_axis(op, x, axis, keepdim, T::neg_infinity(), |a, b| if beats_max(a, b) { b } else { a })
 }
 
+/// `log(sum(exp(row)))` of one row, shifted by its maximum: the same arithmetic, in the same order, as
+/// [`crate::ops::reduce::logsumexp_t`] along a last axis (the maximum as [`max_axis`] finds it, NaN first;
+/// a row whose maximum is infinite gives that maximum), without its three broadcasting passes and
+/// temporaries (the softmax cross-entropy's forward, once per row of logits).
+pub(crate) fn logsumexp_row<T: Float>(row: &[T]) -> T {
+    let m = row.iter().fold(T::neg_infinity(), |a, &b| if beats_max(a, b) { b } else { a });
+    if !m.is_finite() {
+        return m;
+    }
+    m + row.iter().fold(T::zero(), |s, &x| s + (x - m).exp()).ln()
+}
+
 /// The minima along `axis` (which must exist), NaN where the slice holds a NaN.
 ///
 /// # Errors
@@ -200,5 +212,31 @@ mod tests {
         assert_eq!(argmax_axis("argmax", &x.reshape([2, 2]).unwrap(), 1).unwrap(), vec![0, 0]);
         assert_eq!(max_all(&Tensor::<f32>::from_vec(vec![f32::NEG_INFINITY], [1]).unwrap()), f32::NEG_INFINITY);
         assert_eq!(argmax_axis("argmax", &Tensor::<f32>::zeros(Shape::new(&[2, 0])).unwrap(), 1).unwrap(), vec![0, 0]);
+    }
+
+    #[test]
+    fn logsumexp_row_equals_logsumexp_along_the_last_axis_bit_for_bit() {
+        let inf = f64::INFINITY;
+        let rows: [&[f64]; 8] = [
+            &[0.3, -1.2, 2.5, 0.0, 1.7, -0.4, 0.9, 3.1, -2.2, 0.05],
+            &[1000.0, 1000.0],
+            &[-1000.0, -999.5, -1001.0],
+            &[inf, 1.0],
+            &[-inf, -inf],
+            &[f64::NAN, 1.0, inf],
+            &[2.0],
+            &[],
+        ];
+        for row in rows {
+            let x = Tensor::from_vec(row.to_vec(), [1, row.len()]).unwrap();
+            let want = crate::ops::reduce::logsumexp_t(&x, 1).unwrap().data()[0];
+            let got = logsumexp_row(row);
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{row:?}: {got} vs {want}");
+            let r32: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+            let x32 = Tensor::from_vec(r32.clone(), [1, row.len()]).unwrap();
+            let want = crate::ops::reduce::logsumexp_t(&x32, 1).unwrap().data()[0];
+            let got = logsumexp_row(&r32);
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{r32:?}: {got} vs {want}");
+        }
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::kernels::reduce::logsumexp_row;
 use crate::ops::activation::softmax_t;
-use crate::ops::reduce::logsumexp_t;
 use crate::tape::{Op, OpGrads, Var};
 use crate::tensor::Tensor;
 use crate::val::{BackwardCx, Val};
@@ -254,10 +254,10 @@ impl<'t, T: Float> Var<'t, T> {
         if let Some(&bad) = labels.iter().find(|&&y| y >= c) {
             return Err(Error::IndexOutOfRange { op, index: bad, bound: c });
         }
-        let lse = logsumexp_t(&z, 1)?;
+        // Row by row (`logsumexp_t(z, 1)`'s arithmetic, without its temporaries).
         let mut total = T::zero();
-        for (i, &y) in labels.iter().enumerate() {
-            total += lse.data()[i] - z.data()[i * c + y];
+        for (row, &y) in z.data().chunks_exact(c.max(1)).zip(labels) {
+            total += logsumexp_row(row) - row[y];
         }
         let v = Tensor::scalar(total / T::of(n.max(1) as f64));
         self.tape.record(SoftmaxCrossEntropyOp { labels: labels.into() }, &[self], v)
