@@ -49,34 +49,13 @@ fn default_threads() -> usize {
 /// starts at the same size.
 const THREADED_MIN: usize = 1 << 22;
 
-/// How a product runs: on the calling thread, in row blocks (see [`row_blocks`]), or split by the GEMM
-/// crate itself across the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Split {
-    /// One kernel call on the calling thread.
-    Serial,
-    /// This many row blocks of the output, each one single-threaded kernel call, the first on the calling
-    /// thread and the others on the pool.
-    Rows(usize),
-    /// One kernel call that the crate spreads over this many pool threads.
-    Crate(usize),
-}
-
-/// Fewest output rows per block for [`Split::Rows`]: with fewer, the crate's own split (which also divides
-/// columns) is used.
-const ROWS_PER_BLOCK_MIN: usize = 48;
-
-fn split(threads: Threads, work: usize, m: usize) -> Split {
-    let n = match threads {
-        Threads::Cap if work >= THREADED_MIN => num_threads(),
-        _ => 1,
-    };
-    if n == 1 {
-        Split::Serial
-    } else if m / n >= ROWS_PER_BLOCK_MIN {
-        Split::Rows(n)
-    } else {
-        Split::Crate(n)
+fn parallelism(work: usize) -> gemm::Parallelism {
+    if work < THREADED_MIN {
+        return gemm::Parallelism::None;
+    }
+    match num_threads() {
+        1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
     }
 }
 
@@ -243,7 +222,7 @@ pub trait GemmSerial: Gemm {
 /// Where a product may run: on the pool up to [`num_threads`], or on the calling thread only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Threads {
-    /// Up to [`num_threads`] threads, for products of at least [`THREADED_MIN`] multiply-adds (see [`split`]).
+    /// Up to [`num_threads`] threads, for products of at least [`THREADED_MIN`] multiply-adds.
     Cap,
     /// The calling thread only.
     One,
@@ -251,7 +230,7 @@ enum Threads {
 
 /// Element types with a per-thread buffer for the padded copy (see [`ALIASING_STRIDE`]), kept for the next
 /// product on the thread.
-trait Padded: num_traits::Float + Default + Send + Sync + 'static {
+trait Padded: num_traits::Float + Default + 'static {
     /// This thread's buffer.
     fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
 }
@@ -291,74 +270,18 @@ fn product<T: Padded>(
         }
         return;
     }
-    let how = split(threads, work, m);
+    let par = match threads {
+        Threads::Cap => parallelism(work),
+        Threads::One => gemm::Parallelism::None,
+    };
     if needs_padded_copy::<T>(&bv, work) {
         return T::padded().with(|buf| {
             let mut buf = buf.borrow_mut();
             let pv = padded_copy(b, &bv, &mut buf);
-            run(how, alpha, a, av, &buf, pv, beta, c, c_off);
+            kernel(par, alpha, a, av, &buf, pv, beta, c, c_off);
         });
     }
-    run(how, alpha, a, av, b, bv, beta, c, c_off);
-}
-
-/// Runs the checked kernel call(s) as `how` says.
-#[allow(clippy::too_many_arguments)]
-fn run<T: num_traits::Float + Send + Sync + 'static>(
-    how: Split,
-    alpha: T,
-    a: &[T],
-    av: MatRef,
-    b: &[T],
-    bv: MatRef,
-    beta: T,
-    c: &mut [T],
-    c_off: usize,
-) {
-    match how {
-        Split::Serial => kernel(gemm::Parallelism::None, alpha, a, av, b, bv, beta, c, c_off),
-        Split::Crate(n) => kernel(gemm::Parallelism::Rayon(n), alpha, a, av, b, bv, beta, c, c_off),
-        Split::Rows(n) => row_blocks(n, alpha, a, av, b, bv, beta, c, c_off),
-    }
-}
-
-/// `c = alpha a b + beta c` as `blocks` row blocks of `c` (and of `a`), each one single-threaded kernel call:
-/// the first on the calling thread, the others on the pool, with one join at the end.
-///
-/// Measured against the crate's own split (`docs/performance.md`, "Two threads, fourth round"): the crate
-/// hands the whole product to the pool and meets its threads at two barriers per depth block (packing, then
-/// the microkernels), so a thread that the scheduler delays holds the other up several times per product;
-/// here the calling thread works too and the threads meet once. The price is that each block packs the whole
-/// right operand. Every element's sum runs over `k` in the same order as in one call (the crate's depth
-/// blocking depends on `k` only), so the answer is the single-threaded one bit for bit.
-#[allow(clippy::too_many_arguments)]
-fn row_blocks<T: num_traits::Float + Send + Sync + 'static>(
-    blocks: usize,
-    alpha: T,
-    a: &[T],
-    av: MatRef,
-    b: &[T],
-    bv: MatRef,
-    beta: T,
-    c: &mut [T],
-    c_off: usize,
-) {
-    let (m, n) = (av.rows, bv.cols);
-    // Block heights a multiple of 6 (the microkernel's tile along these rows), the last one takes the rest.
-    let rows = (m / blocks) / 6 * 6;
-    let one = gemm::Parallelism::None;
-    let (c_first, mut rest) = c.split_at_mut(c_off + rows * n);
-    rayon::in_place_scope(|s| {
-        for i in 1..blocks {
-            let r0 = i * rows;
-            let r1 = if i + 1 == blocks { m } else { r0 + rows };
-            let (block, tail) = std::mem::take(&mut rest).split_at_mut((r1 - r0) * n);
-            rest = tail;
-            let bav = MatRef { rows: r1 - r0, offset: av.offset + r0 * av.rs, ..av };
-            s.spawn(move |_| kernel(one, alpha, a, bav, b, bv, beta, block, 0));
-        }
-        kernel(one, alpha, a, MatRef { rows, ..av }, b, bv, beta, c_first, c_off);
-    });
+    kernel(par, alpha, a, av, b, bv, beta, c, c_off);
 }
 
 /// The checked call into the GEMM crate.
@@ -537,9 +460,9 @@ mod tests {
 
     #[test]
     fn threaded_gemm_gives_the_single_threaded_answer_bit_for_bit() {
-        // Both splits keep each element's sum in the same order, so the answer does not depend on the thread
-        // count: w3's products (transposed, with and without the copy) and an odd height go in row blocks,
-        // a 16-row product through the crate's own split.
+        // The crate splits the output among threads and keeps each element's sum in the same order, so the
+        // answer does not depend on the thread count: w3's products (transposed, with and without the copy),
+        // an odd size with both operands transposed, and a 16-row product (c2's convolution shape).
         for (m, k, n, ta, tb) in [
             (300, 200, 260, false, false),
             (256, 1024, 1024, false, true),
@@ -547,7 +470,7 @@ mod tests {
             (301, 97, 203, true, true),
             (16, 6400, 150, false, true),
         ] {
-            assert!(m * k * n >= THREADED_MIN);
+            assert!(m * k * n >= THREADED_MIN, "{m}x{k}x{n} would not be offered to the pool");
             let a: Vec<f32> = values(m * k, 4).into_iter().map(|x| x as f32).collect();
             let b: Vec<f32> = values(k * n, 5).into_iter().map(|x| x as f32).collect();
             let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
@@ -562,40 +485,6 @@ mod tests {
             };
             assert_eq!(run(1), run(2), "{m}x{k}x{n}");
         }
-    }
-
-    #[test]
-    fn row_blocks_keep_alpha_beta_and_the_output_offset_at_two_and_three_threads() {
-        let (m, k, n, off) = (250, 100, 140, 3);
-        assert_eq!(split(Threads::Cap, m * k * n, m), Split::Serial, "under THREADED_MIN: one thread");
-        let (m, k, n) = (250, 230, 140);
-        let a: Vec<f32> = values(m * k, 8).into_iter().map(|x| x as f32).collect();
-        let b: Vec<f32> = values(k * n, 9).into_iter().map(|x| x as f32).collect();
-        let c0: Vec<f32> = values(off + m * n + off, 10).into_iter().map(|x| x as f32).collect();
-        let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(k, n, 0, false));
-        let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-        let run = |threads| {
-            let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
-            let how = split(Threads::Cap, m * k * n, m);
-            let mut c = c0.clone();
-            f32::gemm(0.5, &a, av, &b, bv, 2.0, &mut c, off);
-            NUM_THREADS.store(prev, Ordering::Relaxed);
-            (how, c)
-        };
-        let (how1, one) = run(1);
-        assert_eq!(how1, Split::Serial);
-        assert_eq!((&one[..off], &one[off + m * n..]), (&c0[..off], &c0[off + m * n..]), "wrote outside");
-        for threads in [2, 3] {
-            let (how, c) = run(threads);
-            assert_eq!(how, Split::Rows(threads));
-            assert_eq!(c, one, "{threads} threads");
-        }
-        // Too few rows per block: the crate's own split.
-        assert_eq!(
-            split(Threads::Cap, 1 << 24, 16),
-            if num_threads() > 1 { Split::Crate(num_threads()) } else { Split::Serial }
-        );
-        assert_eq!(split(Threads::One, 1 << 24, 1024), Split::Serial);
     }
 
     #[test]
