@@ -1,6 +1,10 @@
 //! Per-shape GEMM rates through `tapegrad::kernels::gemm`, for comparison with NumPy/OpenBLAS on the same
 //! views: `gemm_shapes SET THREADS [REPEATS]` prints one JSON line per product (SET: `big` for the w3 and m1
 //! products, `mid` for products between 2^18 and 2^23 multiply-adds, `h1` for the products of one h1 HVP).
+//!
+//! THREADS `1v2` alternates one and two threads sample by sample in the same process and prints both rates
+//! and the 2-thread efficiency (1-thread time / 2-thread time of the same sample pair, 2.0 ideal): on a
+//! shared machine whose load drifts, paired samples compare what separate runs cannot.
 
 use std::time::Instant;
 use tapegrad::kernels::gemm::{Gemm, MatRef};
@@ -54,6 +58,47 @@ const H1: &[Shape] = &[
     ("h1 2x 64x32x128 tn", 64, 32, 128, true, false),
 ];
 
+/// The operands and output of one product, filled deterministically.
+struct Case {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    av: MatRef,
+    bv: MatRef,
+    c: Vec<f32>,
+    /// Calls per sample: about 5 ms of work at 100 GFLOP/s.
+    calls: usize,
+    flops: f64,
+}
+
+impl Case {
+    fn new(&(_, m, k, n, ta, tb): &Shape) -> Case {
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 41) % 29) as f32 / 9.0 - 1.5).collect();
+        let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
+        let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
+        let calls = (250_000_000 / (m * k * n)).max(1);
+        Case { a, b, av, bv, c: vec![0.0; m * n], calls, flops: 2.0 * (m * k * n) as f64 }
+    }
+
+    /// Seconds per call over one sample.
+    fn sample(&mut self) -> f64 {
+        let t = Instant::now();
+        for _ in 0..self.calls {
+            f32::gemm(1.0, &self.a, self.av, &self.b, self.bv, 0.0, &mut self.c, 0);
+        }
+        t.elapsed().as_secs_f64() / self.calls as f64
+    }
+
+    fn checksum(&self) -> f64 {
+        self.c.iter().map(|&x| f64::from(x)).sum()
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let set = match args.get(1).map(String::as_str) {
@@ -61,35 +106,64 @@ fn main() {
         Some("h1") => H1,
         _ => BIG,
     };
-    let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(1);
-    let repeats: usize = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(15);
+    let threads_arg = args.get(2).map_or("1", String::as_str);
+    let repeats: usize = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(15).max(1);
+    if threads_arg == "1v2" {
+        return paired(set, repeats);
+    }
+    let threads: usize = threads_arg.parse().unwrap_or(1);
     tapegrad::set_num_threads(threads);
-    for &(name, m, k, n, ta, tb) in set {
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 41) % 29) as f32 / 9.0 - 1.5).collect();
-        let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
-        let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
-        let mut c = vec![0.0f32; m * n];
-        // Enough calls per sample for about 5 ms of work at 100 GFLOP/s.
-        let calls = (250_000_000 / (m * k * n)).max(1);
+    for shape in set {
+        let &(name, m, k, n, _, _) = shape;
+        let mut case = Case::new(shape);
         let mut times = Vec::with_capacity(repeats);
         for r in 0..repeats + 3 {
-            let t = Instant::now();
-            for _ in 0..calls {
-                f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut c, 0);
-            }
+            let t = case.sample();
             if r >= 3 {
-                times.push(t.elapsed().as_secs_f64() / calls as f64);
+                times.push(t);
             }
         }
-        times.sort_by(f64::total_cmp);
-        let flops = 2.0 * (m * k * n) as f64;
-        let checksum: f64 = c.iter().map(|&x| f64::from(x)).sum();
+        let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+        let med = median(times);
         println!(
-            "{{\"name\":\"{name}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"best_gflops\":{:.1},\"median_gflops\":{:.1},\"median_us\":{:.2},\"checksum\":{checksum:.6}}}",
-            flops / times[0] / 1e9,
-            flops / times[times.len() / 2] / 1e9,
-            times[times.len() / 2] * 1e6
+            "{{\"name\":\"{name}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"best_gflops\":{:.1},\"median_gflops\":{:.1},\"median_us\":{:.2},\"checksum\":{:.6}}}",
+            case.flops / best / 1e9,
+            case.flops / med / 1e9,
+            med * 1e6,
+            case.checksum()
+        );
+    }
+}
+
+/// One and two threads alternated sample by sample: both medians, the best samples, and the median of the
+/// per-pair efficiency `t1 / t2`; `same` says whether both thread counts gave the same bits.
+fn paired(set: &[Shape], repeats: usize) {
+    for shape in set {
+        let &(name, m, k, n, _, _) = shape;
+        let mut case = Case::new(shape);
+        let (mut t1, mut t2, mut eff) = (Vec::new(), Vec::new(), Vec::new());
+        let mut sums = [0.0; 2];
+        for r in 0..repeats + 3 {
+            let mut pair = [0.0; 2];
+            for (i, threads) in [1, 2].into_iter().enumerate() {
+                tapegrad::set_num_threads(threads);
+                pair[i] = case.sample();
+                sums[i] = case.checksum();
+            }
+            if r >= 3 {
+                t1.push(pair[0]);
+                t2.push(pair[1]);
+                eff.push(pair[0] / pair[1]);
+            }
+        }
+        let best = |v: &[f64]| case.flops / v.iter().copied().fold(f64::INFINITY, f64::min) / 1e9;
+        let (b1, b2) = (best(&t1), best(&t2));
+        println!(
+            "{{\"name\":\"{name}\",\"m\":{m},\"k\":{k},\"n\":{n},\"median_gflops_1\":{:.1},\"median_gflops_2\":{:.1},\"best_gflops_1\":{b1:.1},\"best_gflops_2\":{b2:.1},\"median_efficiency\":{:.3},\"same\":{}}}",
+            case.flops / median(t1) / 1e9,
+            case.flops / median(t2) / 1e9,
+            median(eff),
+            sums[0] == sums[1]
         );
     }
 }

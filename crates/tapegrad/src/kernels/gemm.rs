@@ -481,10 +481,16 @@ mod tests {
     #[test]
     fn threaded_gemm_gives_the_single_threaded_answer_bit_for_bit() {
         // The crate splits the output among threads and keeps each element's sum in the same order, so the
-        // answer does not depend on the thread count (w3's products, transposed, with and without the copy).
-        for (m, k, n, ta, tb) in
-            [(300, 200, 260, false, false), (256, 1024, 1024, false, true), (1024, 256, 784, true, false)]
-        {
+        // answer does not depend on the thread count: w3's products (transposed, with and without the copy),
+        // an odd size with both operands transposed, and a 16-row product (c2's convolution shape).
+        for (m, k, n, ta, tb) in [
+            (300, 200, 260, false, false),
+            (256, 1024, 1024, false, true),
+            (1024, 256, 784, true, false),
+            (301, 97, 203, true, true),
+            (16, 6400, 150, false, true),
+        ] {
+            assert!(m * k * n >= THREADED_MIN, "{m}x{k}x{n} would not be offered to the pool");
             let a: Vec<f32> = values(m * k, 4).into_iter().map(|x| x as f32).collect();
             let b: Vec<f32> = values(k * n, 5).into_iter().map(|x| x as f32).collect();
             let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
