@@ -235,6 +235,18 @@ trait Padded: num_traits::Float + Default + 'static {
     fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
 }
 
+/// The product's `(m, k, n)`, after checking the invariants every kernel call relies on: the inner
+/// dimensions agree and each view lies inside its slice (checked arithmetic in [`MatRef::fits`], which also
+/// keeps every stride within `isize`).
+///
+/// # Panics
+/// When either does not hold (a broken engine invariant).
+pub(crate) fn checked_dims<T>(a: &[T], av: MatRef, b: &[T], bv: MatRef) -> (usize, usize, usize) {
+    assert_eq!(av.cols, bv.rows, "invariant: gemm inner dimensions agree");
+    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    (av.rows, av.cols, bv.cols)
+}
+
 /// `c = alpha a b + beta c` (see [`Gemm::gemm`]) with the threads `threads` allows: the tiny-product loops,
 /// the empty sum, the padded copy of a 4 KiB-strided transposed operand, then the checked kernel call.
 #[allow(clippy::too_many_arguments)]
@@ -249,9 +261,7 @@ fn product<T: Padded + super::gemm_small::Small>(
     c: &mut [T],
     c_off: usize,
 ) {
-    let (m, k, n) = (av.rows, av.cols, bv.cols);
-    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    let (m, k, n) = checked_dims(a, av, b, bv);
     assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
     if m == 0 || n == 0 {
         return;
@@ -300,13 +310,12 @@ fn kernel<T: num_traits::Float + 'static>(
     c: &mut [T],
     c_off: usize,
 ) {
-    let (m, k, n) = (av.rows, av.cols, bv.cols);
-    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    let (m, k, n) = checked_dims(a, av, b, bv);
     assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
     // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise for l < k,
-    // j < n, and writes `c` at `c_off + i n + j`. The asserts just above bound the largest of these offsets
-    // by the slices' lengths, computed with checked arithmetic (`MatRef::end`, `output_fits`), so no bound
+    // j < n, and writes `c` at `c_off + i n + j`. The checks just above (`checked_dims`, `output_fits`)
+    // bound the largest of these offsets by the slices' lengths, computed with checked arithmetic
+    // (`MatRef::end`, `output_fits`), so no bound
     // can wrap to a small number; they also check that every stride fits in `isize`, so the casts below
     // keep their values, and the three `add`s stay inside (or one past) their allocations. `c` is borrowed
     // mutably, so nothing else reads or writes it meanwhile, and `a`, `b` are shared borrows that cannot
@@ -390,17 +399,14 @@ macro_rules! impl_gemm {
 impl_gemm!(f32);
 impl_gemm!(f64);
 
+/// Test oracles shared by the tests of every GEMM path.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    /// Serialises the tests that change the global thread cap.
-    static CAP: Mutex<()> = Mutex::new(());
+pub(crate) mod oracle {
+    use super::MatRef;
 
     /// `alpha * op(a) op(b) + beta * c` by the triple loop, in f64.
     #[allow(clippy::too_many_arguments)]
-    fn naive(alpha: f64, a: &[f64], av: MatRef, b: &[f64], bv: MatRef, beta: f64, c: &[f64]) -> Vec<f64> {
+    pub(crate) fn naive(alpha: f64, a: &[f64], av: MatRef, b: &[f64], bv: MatRef, beta: f64, c: &[f64]) -> Vec<f64> {
         let (m, k, n) = (av.rows, av.cols, bv.cols);
         let mut out = c.to_vec();
         for i in 0..m {
@@ -413,9 +419,20 @@ mod tests {
         out
     }
 
-    fn values(len: usize, seed: usize) -> Vec<f64> {
+    /// `len` deterministic values in [-1.5, 1.6], varied by `seed`.
+    pub(crate) fn values(len: usize, seed: usize) -> Vec<f64> {
         (0..len).map(|i| ((i * 37 + seed * 11) % 23) as f64 / 7.0 - 1.5).collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oracle::{naive, values};
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Serialises the tests that change the global thread cap.
+    static CAP: Mutex<()> = Mutex::new(());
 
     #[test]
     fn gemm_matches_the_triple_loop_for_transposes_offsets_alpha_and_beta() {

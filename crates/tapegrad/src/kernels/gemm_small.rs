@@ -72,9 +72,7 @@ pub(crate) fn small_product<T: Small>(
     c: &mut [T],
     c_off: usize,
 ) {
-    let (m, k, n) = (av.rows, av.cols, bv.cols);
-    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    let (m, k, n) = super::gemm::checked_dims(a, av, b, bv);
     assert!(m <= MAX_DIM && k <= MAX_DIM && n <= MAX_DIM, "invariant: small product");
     let end = c_off.checked_add(m * n);
     assert!(end.is_some_and(|e| e <= c.len()), "invariant: gemm output inside its slice");
@@ -82,7 +80,7 @@ pub(crate) fn small_product<T: Small>(
     // whose left operand `b^T` has `b`'s column stride as its row stride.
     let plan = T::plan(n, m, k, bv.cs == 1);
     // SAFETY: the kernel reads `b^T` at `bv.offset + j cs + l rs` for j < n, l < k and `a^T` at
-    // `av.offset + l cs + i rs` for l < k, i < m: the elements of the views `bv` and `av`, which the asserts
+    // `av.offset + l cs + i rs` for l < k, i < m: the elements of the views `bv` and `av`, which `checked_dims`
     // above place inside `b` and `a` (checked arithmetic in `MatRef::fits`, which also keeps every stride
     // within `isize`, so the casts keep their values). It writes `c` at `c_off + j + i n` for j < n, i < m,
     // below `c_off + m n <= c.len()` (checked); `m`, `n`, `k` are at most 256, so `n` as `isize` and every
@@ -135,9 +133,7 @@ pub(crate) fn fresh_product<T: num_traits::Float + 'static>(
     bv: MatRef,
     out: &mut Vec<T>,
 ) -> bool {
-    let (m, k, n) = (av.rows, av.cols, bv.cols);
-    assert_eq!(k, bv.rows, "invariant: gemm inner dimensions agree");
-    assert!(av.fits(a.len()) && bv.fits(b.len()), "invariant: gemm views inside their slices");
+    let (m, k, n) = super::gemm::checked_dims(a, av, b, bv);
     let work = m.saturating_mul(k).saturating_mul(n);
     if k == 0 || work <= super::gemm::SMALL || work >= FRESH_MAX || takes_small(m, k, n) {
         return false;
@@ -147,7 +143,7 @@ pub(crate) fn fresh_product<T: num_traits::Float + 'static>(
     assert!(out.is_empty() && out.capacity() >= len, "invariant: an empty output buffer with room for m n");
     let dst = out.spare_capacity_mut().as_mut_ptr().cast::<T>();
     // SAFETY: the `gemm` crate reads `a` at `av.offset + i rs + l cs` for i < m, l < k and `b` likewise for
-    // l < k, j < n: inside the slices (the asserts above, checked arithmetic in `MatRef::fits`, which also
+    // l < k, j < n: inside the slices (`checked_dims` above, checked arithmetic in `MatRef::fits`, which also
     // keeps every stride within `isize`, so the casts keep their values). It writes `dst + i n + j` for
     // i < m, j < n, inside `out`'s spare capacity of at least `len = m n` elements (checked), and with
     // `read_dst = false` it never reads `dst` (its microkernels store `beta_prod * acc` when `alpha` is
@@ -188,25 +184,7 @@ pub(crate) fn fresh_product<T: num_traits::Float + 'static>(
 mod tests {
     use super::*;
     use crate::kernels::gemm::Gemm;
-
-    /// `alpha * op(a) op(b) + beta * c` by the triple loop, in f64.
-    #[allow(clippy::too_many_arguments)]
-    fn naive(alpha: f64, a: &[f64], av: MatRef, b: &[f64], bv: MatRef, beta: f64, c: &[f64]) -> Vec<f64> {
-        let (m, k, n) = (av.rows, av.cols, bv.cols);
-        let mut out = c.to_vec();
-        for i in 0..m {
-            for j in 0..n {
-                let s: f64 =
-                    (0..k).map(|l| a[av.offset + i * av.rs + l * av.cs] * b[bv.offset + l * bv.rs + j * bv.cs]).sum();
-                out[i * n + j] = alpha * s + beta * c[i * n + j];
-            }
-        }
-        out
-    }
-
-    fn values(len: usize, seed: usize) -> Vec<f64> {
-        (0..len).map(|i| ((i * 37 + seed * 11) % 23) as f64 / 7.0 - 1.5).collect()
-    }
+    use crate::kernels::gemm::oracle::{naive, values};
 
     fn views(m: usize, k: usize, n: usize, ta: bool, tb: bool, oa: usize, ob: usize) -> (MatRef, MatRef) {
         let av = if ta { MatRef::row_major(k, m, oa, true) } else { MatRef::row_major(m, k, oa, false) };
