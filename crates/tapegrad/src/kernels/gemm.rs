@@ -117,6 +117,15 @@ pub trait Gemm: Copy {
     /// callers check shapes first).
     #[allow(clippy::too_many_arguments)]
     fn gemm(alpha: Self, a: &[Self], av: MatRef, b: &[Self], bv: MatRef, beta: Self, c: &mut [Self], c_off: usize);
+
+    /// `a b` (the `m x n` row-major product) written into `out`, an empty buffer with room for `m n`
+    /// elements, without zeroing it first: the kernel stores every element of a `beta = 0` product and
+    /// reads none, so a fresh output skips a pass over memory as large as itself. Threads, thresholds and
+    /// the result, bit for bit, are those of [`Gemm::gemm`] with `alpha = 1`, `beta = 0`.
+    ///
+    /// # Panics
+    /// As [`Gemm::gemm`], and when `out` is not empty or has room for fewer than `m n` elements.
+    fn gemm_fresh(a: &[Self], av: MatRef, b: &[Self], bv: MatRef, out: &mut Vec<Self>);
 }
 
 /// Products with at most this many multiply-adds (`m k n`) run in [`small_gemm`]: for the tiny matrices of
@@ -188,10 +197,13 @@ fn needs_padded_copy<T>(bv: &MatRef, work: usize) -> bool {
 fn padded_copy<T: Copy + Default>(b: &[T], bv: &MatRef, buf: &mut Vec<T>) -> MatRef {
     let (k, n) = (bv.rows, bv.cols);
     let stride = k + PAD_BYTES / std::mem::size_of::<T>();
-    buf.clear();
     // No overflow: the stored rows do not overlap (`k <= cs`, checked by `needs_padded_copy`), so `n k`
-    // elements of `b` exist, and the padding adds 64 bytes per row.
-    buf.resize(n * stride, T::default());
+    // elements of `b` exist, and the padding adds 64 bytes per row. The buffer only grows, and is not
+    // cleared: every row is overwritten below and the padding (what an earlier copy left there) is never
+    // read, the view being `k` rows tall.
+    if buf.len() < n * stride {
+        buf.resize(n * stride, T::default());
+    }
     for j in 0..n {
         let src = bv.offset + j * bv.cs;
         buf[j * stride..j * stride + k].copy_from_slice(&b[src..src + k]);
@@ -247,8 +259,19 @@ pub(crate) fn checked_dims<T>(a: &[T], av: MatRef, b: &[T], bv: MatRef) -> (usiz
     (av.rows, av.cols, bv.cols)
 }
 
+/// Where a product's `m x n` row-major result goes.
+enum Out<'a, T> {
+    /// `c[c_off..c_off + m n]`, initialised: read when `beta` is not zero.
+    Slice(&'a mut [T], usize),
+    /// The spare capacity of an empty buffer with room for `m n` elements: written, never read (`beta` must
+    /// be zero), and the buffer's length set to `m n` after.
+    Fresh(&'a mut Vec<T>),
+}
+
 /// `c = alpha a b + beta c` (see [`Gemm::gemm`]) with the threads `threads` allows: the tiny-product loops,
 /// the empty sum, the padded copy of a 4 KiB-strided transposed operand, then the checked kernel call.
+/// A [`Out::Fresh`] output is zeroed first only on the paths other than the kernel's (the tiny and small
+/// products, the empty sum), whose outputs are small.
 #[allow(clippy::too_many_arguments)]
 fn product<T: Padded + super::gemm_small::Small>(
     threads: Threads,
@@ -258,17 +281,30 @@ fn product<T: Padded + super::gemm_small::Small>(
     b: &[T],
     bv: MatRef,
     beta: T,
-    c: &mut [T],
-    c_off: usize,
+    out: Out<'_, T>,
 ) {
     let (m, k, n) = checked_dims(a, av, b, bv);
+    let len = m.checked_mul(n).expect("invariant: the output's size fits in usize");
+    // The views fit in their slices, so `m k` and `k n` are element counts; their product with the third
+    // dimension may still exceed usize (it only chooses a code path): saturate.
+    let work = m.saturating_mul(k).saturating_mul(n);
+    let by_kernel = m > 0 && n > 0 && k > 0 && work > SMALL && !super::gemm_small::takes_small(m, k, n);
+    let (c, c_off) = match out {
+        Out::Fresh(buf) if by_kernel => {
+            assert!(beta == T::zero(), "invariant: a fresh output is only written");
+            return product_kernel(threads, alpha, a, av, b, bv, beta, Out::Fresh(buf), work);
+        }
+        Out::Fresh(buf) => {
+            assert!(buf.is_empty(), "invariant: a fresh output starts empty");
+            buf.resize(len, T::zero());
+            (&mut buf[..], 0)
+        }
+        Out::Slice(c, c_off) => (c, c_off),
+    };
     assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
     if m == 0 || n == 0 {
         return;
     }
-    // The views fit in their slices, so `m k` and `k n` are element counts; their product with the third
-    // dimension may still exceed usize (it only chooses a code path): saturate.
-    let work = m.saturating_mul(k).saturating_mul(n);
     if work <= SMALL {
         small_gemm(alpha, a, av, b, bv, beta, c, c_off);
         return;
@@ -283,6 +319,22 @@ fn product<T: Padded + super::gemm_small::Small>(
         }
         return;
     }
+    product_kernel(threads, alpha, a, av, b, bv, beta, Out::Slice(c, c_off), work);
+}
+
+/// The kernel's part of [`product`]: the threads, then the padded copy when the right operand needs it.
+#[allow(clippy::too_many_arguments)]
+fn product_kernel<T: Padded>(
+    threads: Threads,
+    alpha: T,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    beta: T,
+    out: Out<'_, T>,
+    work: usize,
+) {
     let par = match threads {
         Threads::Cap => parallelism(work),
         Threads::One => gemm::Parallelism::None,
@@ -291,10 +343,10 @@ fn product<T: Padded + super::gemm_small::Small>(
         return T::padded().with(|buf| {
             let mut buf = buf.borrow_mut();
             let pv = padded_copy(b, &bv, &mut buf);
-            kernel(par, alpha, a, av, &buf, pv, beta, c, c_off);
+            kernel(par, alpha, a, av, &buf, pv, beta, out);
         });
     }
-    kernel(par, alpha, a, av, b, bv, beta, c, c_off);
+    kernel(par, alpha, a, av, b, bv, beta, out);
 }
 
 /// The checked call into the GEMM crate.
@@ -307,30 +359,41 @@ fn kernel<T: num_traits::Float + 'static>(
     b: &[T],
     bv: MatRef,
     beta: T,
-    c: &mut [T],
-    c_off: usize,
+    out: Out<'_, T>,
 ) {
     let (m, k, n) = checked_dims(a, av, b, bv);
-    assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+    let (dst, read_dst, fresh) = match out {
+        Out::Slice(c, c_off) => {
+            assert!(output_fits(c_off, m, n, c.len()), "invariant: gemm output inside its slice");
+            // SAFETY: `c_off + m n <= c.len()` (checked just above), so the offset stays inside `c`.
+            (unsafe { c.as_mut_ptr().add(c_off) }, beta != T::zero(), None)
+        }
+        Out::Fresh(buf) => {
+            let len = m.checked_mul(n).filter(|&l| buf.is_empty() && l <= buf.capacity() && n <= isize::MAX as usize);
+            let len = len.expect("invariant: a fresh output is an empty buffer with room for m n elements");
+            assert!(beta == T::zero(), "invariant: a fresh output is only written");
+            (buf.spare_capacity_mut().as_mut_ptr().cast::<T>(), false, Some((buf, len)))
+        }
+    };
     // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise for l < k,
-    // j < n, and writes `c` at `c_off + i n + j`. The checks just above (`checked_dims`, `output_fits`)
-    // bound the largest of these offsets by the slices' lengths, computed with checked arithmetic
-    // (`MatRef::end`, `output_fits`), so no bound
-    // can wrap to a small number; they also check that every stride fits in `isize`, so the casts below
-    // keep their values, and the three `add`s stay inside (or one past) their allocations. `c` is borrowed
-    // mutably, so nothing else reads or writes it meanwhile, and `a`, `b` are shared borrows that cannot
-    // alias it. The crate computes `dst = alpha_dst * dst + beta_prod * lhs rhs`, reading `dst` only when
-    // its flag (`beta != 0`) says so. `T` is `f32` or `f64` (the `Gemm` impls), types the crate dispatches
-    // on.
+    // j < n, and writes `dst + i n + j` for i < m, j < n. `checked_dims` bounds the largest offsets read by
+    // the slices' lengths, computed with checked arithmetic (`MatRef::end`), so no bound can wrap to a
+    // small number; it also checks that every stride fits in `isize`, so the casts below keep their values,
+    // and the `add`s stay inside (or one past) their allocations. The output lies inside `c` (checked
+    // above) or inside the fresh buffer's spare capacity of at least `m n` elements (checked above). `c`
+    // and the buffer are borrowed mutably, so nothing else reads or writes them meanwhile, and `a`, `b` are
+    // shared borrows that cannot alias them. The crate computes `dst = alpha_dst * dst + beta_prod * lhs
+    // rhs`, reading `dst` only when `read_dst` says so: never for a fresh buffer, whose uninitialised
+    // memory is then only written. `T` is `f32` or `f64` (the `Gemm` impls), types the crate dispatches on.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr().add(c_off),
+            dst,
             1,
             n as isize,
-            beta != T::zero(),
+            read_dst,
             a.as_ptr().add(av.offset),
             av.cs as isize,
             av.rs as isize,
@@ -344,6 +407,12 @@ fn kernel<T: num_traits::Float + 'static>(
             false,
             par,
         );
+    }
+    if let Some((buf, len)) = fresh {
+        // SAFETY: with `read_dst` false and `k > 0` (the only products `product` sends here), the kernel
+        // stores every one of the `m n` elements (each output tile is written once with the first block of
+        // the sum, later blocks add to it), and `len <= capacity` (checked above).
+        unsafe { buf.set_len(len) };
     }
 }
 
@@ -361,7 +430,7 @@ pub(crate) fn general_for_tests<T: num_traits::Float + 'static>(
     c: &mut [T],
     c_off: usize,
 ) {
-    kernel(gemm::Parallelism::None, alpha, a, av, b, bv, beta, c, c_off);
+    kernel(gemm::Parallelism::None, alpha, a, av, b, bv, beta, Out::Slice(c, c_off));
 }
 
 macro_rules! impl_gemm {
@@ -376,7 +445,10 @@ macro_rules! impl_gemm {
         }
         impl Gemm for $t {
             fn gemm(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
-                product(Threads::Cap, alpha, a, av, b, bv, beta, c, c_off);
+                product(Threads::Cap, alpha, a, av, b, bv, beta, Out::Slice(c, c_off));
+            }
+            fn gemm_fresh(a: &[$t], av: MatRef, b: &[$t], bv: MatRef, out: &mut Vec<$t>) {
+                product(Threads::Cap, 1.0, a, av, b, bv, 0.0, Out::Fresh(out));
             }
         }
         impl GemmSerial for $t {
@@ -390,7 +462,7 @@ macro_rules! impl_gemm {
                 c: &mut [$t],
                 c_off: usize,
             ) {
-                product(Threads::One, alpha, a, av, b, bv, beta, c, c_off);
+                product(Threads::One, alpha, a, av, b, bv, beta, Out::Slice(c, c_off));
             }
         }
     };
@@ -522,6 +594,64 @@ mod tests {
             };
             assert_eq!(run(1), run(2), "{m}x{k}x{n}");
         }
+    }
+
+    #[test]
+    fn fresh_products_equal_the_entry_points_bit_for_bit_and_never_read_the_buffer() {
+        // Every path: tiny loops, the small path, the empty sum, the kernel on one thread, the gemv shapes
+        // (one row or one column), the padded copy (a 4 KiB-strided transposed operand) and the pool, at
+        // every transpose. The spare capacity holds NaN: a read of it would show in the result.
+        let shapes = [
+            (2, 3, 4),
+            (5, 0, 3),
+            (32, 64, 10),
+            (7, 9, 11),
+            (32, 64, 128),
+            (130, 129, 128),
+            (1, 300, 200),
+            (200, 300, 1),
+            (64, 1024, 70),
+            (256, 1024, 1024),
+        ];
+        let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
+        for threads in [1, 2] {
+            let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
+            for (m, k, n) in shapes {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let av = if ta { MatRef::row_major(k, m, 1, true) } else { MatRef::row_major(m, k, 1, false) };
+                    let bv = if tb { MatRef::row_major(n, k, 2, true) } else { MatRef::row_major(k, n, 2, false) };
+                    let a: Vec<f32> = values(1 + m * k, 6).into_iter().map(|x| x as f32 * 0.3).collect();
+                    let b: Vec<f32> = values(2 + k * n, 7).into_iter().map(|x| x as f32 * 0.7).collect();
+                    let mut want = vec![0.0f32; m * n];
+                    f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut want, 0);
+                    let mut out = vec![f32::NAN; m * n + 3];
+                    out.clear();
+                    f32::gemm_fresh(&a, av, &b, bv, &mut out);
+                    assert_eq!(out, want, "{m}x{k}x{n} ta={ta} tb={tb} threads={threads}");
+                    if m * k * n < 1 << 20 {
+                        let (a, b): (Vec<f64>, Vec<f64>) =
+                            (a.iter().map(|&x| x.into()).collect(), b.iter().map(|&x| x.into()).collect());
+                        let mut want = vec![0.0f64; m * n];
+                        f64::gemm(1.0, &a, av, &b, bv, 0.0, &mut want, 0);
+                        let mut out = vec![f64::NAN; m * n];
+                        out.clear();
+                        f64::gemm_fresh(&a, av, &b, bv, &mut out);
+                        assert_eq!(out, want, "f64 {m}x{k}x{n} ta={ta} tb={tb}");
+                    }
+                }
+            }
+            NUM_THREADS.store(prev, Ordering::Relaxed);
+        }
+        assert!(needs_padded_copy::<f32>(&MatRef::row_major(70, 1024, 2, true), 64 * 1024 * 70));
+        const { assert!(256 * 1024 * 1024 >= THREADED_MIN) };
+    }
+
+    #[test]
+    #[should_panic(expected = "invariant: a fresh output is an empty buffer with room for m n elements")]
+    fn a_fresh_output_too_small_for_the_product_is_refused() {
+        let (a, b) = (values(64 * 64, 1), values(64 * 64, 2));
+        let v = MatRef::row_major(64, 64, 0, false);
+        f64::gemm_fresh(&a, v, &b, v, &mut Vec::with_capacity(64 * 63));
     }
 
     #[test]

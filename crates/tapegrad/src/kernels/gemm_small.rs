@@ -7,10 +7,6 @@
 //! The answer is the same bit for bit as the `gemm` crate's at every shape measured (both sum each element
 //! along `k` in order with fused multiply-adds); the tests check it against the triple loop for every shape
 //! up to 6 and the transposes, in f32 and f64.
-//!
-//! Also here: [`fresh_product`], the matrix product of `kernels::matmul` written straight into a new,
-//! unzeroed buffer for the mid-sized single-threaded products (an MLP's `32 x 64 x 128`), which skips the
-//! zeroing of every output before a `beta = 0` product.
 
 use super::gemm::MatRef;
 
@@ -109,75 +105,6 @@ pub(crate) fn small_product<T: Small>(
             false,
         );
     }
-}
-
-/// Products below this many multiply-adds may be written into a fresh, unzeroed buffer by
-/// [`fresh_product`]: under the `gemm` entry point's thresholds for the padded copy (`2^21`) and the thread
-/// pool (`2^22`), so the kernel called there is the one [`super::gemm::Gemm::gemm`] would call, on the
-/// calling thread.
-const FRESH_MAX: usize = 1 << 21;
-
-/// `a b` into `out`, an empty buffer with room for the `m x n` result, without zeroing it first (the `gemm`
-/// crate writes every element of a product with `beta = 0` and reads none): for an MLP's products the
-/// zeroing cost as much as a tenth of the product. Returns `false`, leaving `out` empty, for the products it
-/// does not take (tiny ones, an empty sum, the small path's, whose outputs are a few hundred elements, and
-/// large ones that may be threaded or copied): the caller then zeroes and calls [`super::gemm::Gemm::gemm`].
-///
-/// # Panics
-/// When a view reaches outside its slice, the inner dimensions differ, or `out` is not an empty buffer with
-/// room for `m n` elements (broken engine invariants).
-pub(crate) fn fresh_product<T: num_traits::Float + 'static>(
-    a: &[T],
-    av: MatRef,
-    b: &[T],
-    bv: MatRef,
-    out: &mut Vec<T>,
-) -> bool {
-    let (m, k, n) = super::gemm::checked_dims(a, av, b, bv);
-    let work = m.saturating_mul(k).saturating_mul(n);
-    if k == 0 || work <= super::gemm::SMALL || work >= FRESH_MAX || takes_small(m, k, n) {
-        return false;
-    }
-    // `work < 2^21` with `k >= 1`, so `m n` cannot overflow.
-    let len = m * n;
-    assert!(out.is_empty() && out.capacity() >= len, "invariant: an empty output buffer with room for m n");
-    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<T>();
-    // SAFETY: the `gemm` crate reads `a` at `av.offset + i rs + l cs` for i < m, l < k and `b` likewise for
-    // l < k, j < n: inside the slices (`checked_dims` above, checked arithmetic in `MatRef::fits`, which also
-    // keeps every stride within `isize`, so the casts keep their values). It writes `dst + i n + j` for
-    // i < m, j < n, inside `out`'s spare capacity of at least `len = m n` elements (checked), and with
-    // `read_dst = false` it never reads `dst` (its microkernels store `beta_prod * acc` when `alpha` is
-    // zero), so the uninitialised memory is only written. `n < 2^21` fits in `isize`. `out` is borrowed
-    // mutably and `a`, `b` shared: no aliasing. `T` is `f32` or `f64` (the engine's element types), which the
-    // crate dispatches on. One thread: `work < 2^21`, below the entry point's pool threshold, so this is
-    // the call `Gemm::gemm` makes for the same product.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            false,
-            a.as_ptr().add(av.offset),
-            av.cs as isize,
-            av.rs as isize,
-            b.as_ptr().add(bv.offset),
-            bv.cs as isize,
-            bv.rs as isize,
-            T::zero(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-    // SAFETY: the kernel wrote all `len` elements (every element of a `beta = 0` product is stored), and
-    // `len <= capacity` (checked above).
-    unsafe { out.set_len(len) };
-    true
 }
 
 #[cfg(test)]
@@ -280,36 +207,5 @@ mod tests {
     fn only_short_products_within_the_size_limit_take_the_small_path() {
         assert!(takes_small(32, 64, 10) && takes_small(16, 256, 256));
         assert!(!takes_small(32, 64, 128) && !takes_small(17, 17, 17) && !takes_small(8, 257, 8));
-    }
-
-    #[test]
-    fn fresh_products_equal_the_entry_points_bit_for_bit() {
-        // Small-path, general-kernel and declined shapes, every transpose.
-        for (m, k, n) in [(32, 64, 10), (32, 64, 128), (64, 32, 128), (7, 9, 11), (2, 3, 4), (5, 0, 3), (130, 129, 128)]
-        {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let (av, bv) = views(m, k, n, ta, tb, 1, 2);
-                let a: Vec<f32> = values(1 + m * k, 6).into_iter().map(|x| x as f32 * 0.3).collect();
-                let b: Vec<f32> = values(2 + k * n, 7).into_iter().map(|x| x as f32 * 0.7).collect();
-                let mut want = vec![0.0f32; m * n];
-                f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut want, 0);
-                let mut out = Vec::with_capacity(m * n);
-                if fresh_product(&a, av, &b, bv, &mut out) {
-                    assert_eq!(out, want, "{m}x{k}x{n} ta={ta} tb={tb}");
-                } else {
-                    assert!(out.is_empty());
-                    let work = m * k * n;
-                    assert!(k == 0 || work <= crate::kernels::gemm::SMALL || work >= FRESH_MAX || takes_small(m, k, n));
-                }
-                let a64: Vec<f64> = a.iter().map(|&x| f64::from(x)).collect();
-                let b64: Vec<f64> = b.iter().map(|&x| f64::from(x)).collect();
-                let mut want = vec![0.0f64; m * n];
-                f64::gemm(1.0, &a64, av, &b64, bv, 0.0, &mut want, 0);
-                let mut out = Vec::with_capacity(m * n);
-                if fresh_product(&a64, av, &b64, bv, &mut out) {
-                    assert_eq!(out, want, "f64 {m}x{k}x{n} ta={ta} tb={tb}");
-                }
-            }
-        }
     }
 }

@@ -360,9 +360,8 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     if batch == 1 {
         let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
         let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
-        if gemm_small::fresh_product(a.data(), av, b.data(), bv, &mut out) {
-            return Ok(Tensor::from_parts(out, shape));
-        }
+        T::gemm_fresh(a.data(), av, b.data(), bv, &mut out);
+        return Ok(Tensor::from_parts(out, shape));
     }
     out.resize(len, T::zero());
     // An empty product has nothing to compute, but `batch` alone may be huge ([2^62, 0, 3]).

@@ -60,34 +60,24 @@ fn linear_t<T: Float>(x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Re
     let shape = Shape::new(&[n, m]);
     let len = checked_numel::<T>("linear", &shape)?;
     let mut out = try_buffer("linear", len)?;
-    out.resize(len, T::zero());
-    let beta = match b {
-        Some(b) => {
-            if b.dims() != [m] {
-                return Err(Error::ShapeMismatch {
-                    op: "linear",
-                    msg: "bias must be [out]".into(),
-                    lhs: w.shape().clone(),
-                    rhs: b.shape().clone(),
-                });
-            }
-            for row in out.chunks_mut(m.max(1)) {
-                row.copy_from_slice(b.data());
-            }
-            T::one()
-        }
-        None => T::zero(),
+    let (xv, wv) = (MatRef::row_major(n, k, 0, false), MatRef::row_major(m, k, 0, true));
+    let Some(b) = b else {
+        T::gemm_fresh(x.data(), xv, w.data(), wv, &mut out);
+        return Ok(Tensor::from_parts(out, shape));
     };
-    T::gemm(
-        T::one(),
-        x.data(),
-        MatRef::row_major(n, k, 0, false),
-        w.data(),
-        MatRef::row_major(m, k, 0, true),
-        beta,
-        &mut out,
-        0,
-    );
+    if b.dims() != [m] {
+        return Err(Error::ShapeMismatch {
+            op: "linear",
+            msg: "bias must be [out]".into(),
+            lhs: w.shape().clone(),
+            rhs: b.shape().clone(),
+        });
+    }
+    // The bias in every row, then the product added to it (`beta = 1`): no pass zeroing the output first.
+    for _ in 0..n {
+        out.extend_from_slice(b.data());
+    }
+    T::gemm(T::one(), x.data(), xv, w.data(), wv, T::one(), &mut out, 0);
     Ok(Tensor::from_parts(out, shape))
 }
 
