@@ -84,6 +84,11 @@ impl MatRef {
         }
     }
 
+    /// Columns `j0..j1` of this view (`j0 <= j1 <= cols`).
+    fn with_cols(&self, j0: usize, j1: usize) -> Self {
+        MatRef { cols: j1 - j0, offset: self.offset + j0 * self.cs, ..*self }
+    }
+
     /// Index one past the last element this view touches (`offset` for an empty view), computed with
     /// checked arithmetic: `None` when it overflows.
     fn end(&self) -> Option<usize> {
@@ -242,7 +247,7 @@ enum Threads {
 
 /// Element types with a per-thread buffer for the padded copy (see [`ALIASING_STRIDE`]), kept for the next
 /// product on the thread.
-trait Padded: num_traits::Float + Default + 'static {
+trait Padded: num_traits::Float + Default + Send + Sync + 'static {
     /// This thread's buffer.
     fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
 }
@@ -349,9 +354,34 @@ fn product_kernel<T: Padded>(
     kernel(par, alpha, a, av, b, bv, beta, out);
 }
 
+/// A pointer handed to the two halves of a column split (see [`column_split`]).
+#[derive(Clone, Copy)]
+struct Ptr<T>(*mut T);
+// SAFETY: the halves write disjoint columns of one output (`kernel`'s safety comment) and `join` waits for
+// both, so sending the pointer to the other thread shares no element between them.
+unsafe impl<T> Send for Ptr<T> {}
+unsafe impl<T> Sync for Ptr<T> {}
+
+/// Where to cut a threaded product's columns in two, one half per thread, each half single-threaded; `None`
+/// to leave the split to the crate. The crate computes a row-major product as its transpose, whose left
+/// operand is our `b`; when `b` is read transposed (a layer's `x W^T`) the crate copies that operand into
+/// its packed layout on the calling thread alone, before the threads start (for up to 1024 of our columns:
+/// twice its largest row block of `8 x 64`), which cost w3 about a millisecond per step at two threads.
+/// Cut at a multiple of 64 columns (the kernel's tile), each half packs its own half of `b` on its own
+/// thread, and both pack all of `a`: worth it when `a` has at most half as many rows as `b` has columns
+/// (w3's `256 x 784 x 1024`: 8-10% off the 2-thread step; m1's square `G B^T` was slower split). With
+/// more than 64 rows neither half takes the crate's small-size blocking, so the sums are those of one call
+/// (the depth blocks then depend on `k` only) and the result is the same bit for bit.
+fn column_split(par: gemm::Parallelism, m: usize, bv: &MatRef) -> Option<usize> {
+    let gemm::Parallelism::Rayon(threads) = par else { return None };
+    let n = bv.cols;
+    (threads >= 2 && bv.cs != 1 && bv.rs == 1 && (128..=1024).contains(&n) && 64 < m && 2 * m <= n)
+        .then(|| n / 128 * 64)
+}
+
 /// The checked call into the GEMM crate.
 #[allow(clippy::too_many_arguments)]
-fn kernel<T: num_traits::Float + 'static>(
+fn kernel<T: num_traits::Float + Send + Sync + 'static>(
     par: gemm::Parallelism,
     alpha: T,
     a: &[T],
@@ -378,19 +408,22 @@ fn kernel<T: num_traits::Float + 'static>(
     // SAFETY: the kernel reads `a` at `av.offset + i rs + l cs` for i < m, l < k, `b` likewise for l < k,
     // j < n, and writes `dst + i n + j` for i < m, j < n. `checked_dims` bounds the largest offsets read by
     // the slices' lengths, computed with checked arithmetic (`MatRef::end`), so no bound can wrap to a
-    // small number; it also checks that every stride fits in `isize`, so the casts below keep their values,
-    // and the `add`s stay inside (or one past) their allocations. The output lies inside `c` (checked
-    // above) or inside the fresh buffer's spare capacity of at least `m n` elements (checked above). `c`
-    // and the buffer are borrowed mutably, so nothing else reads or writes them meanwhile, and `a`, `b` are
-    // shared borrows that cannot alias them. The crate computes `dst = alpha_dst * dst + beta_prod * lhs
-    // rhs`, reading `dst` only when `read_dst` says so: never for a fresh buffer, whose uninitialised
-    // memory is then only written. `T` is `f32` or `f64` (the `Gemm` impls), types the crate dispatches on.
-    unsafe {
+    // small number; it also checks that every stride fits in `isize`, so the casts in `call` keep their
+    // values, and the `add`s stay inside (or one past) their allocations. The output lies inside `c`
+    // (checked above) or inside the fresh buffer's spare capacity of at least `m n` elements (checked
+    // above). `c` and the buffer are borrowed mutably, so nothing else reads or writes them meanwhile, and
+    // `a`, `b` are shared borrows that cannot alias them. The crate computes `dst = alpha_dst * dst +
+    // beta_prod * lhs rhs`, reading `dst` only when `read_dst` says so: never for a fresh buffer, whose
+    // uninitialised memory is then only written. `T` is `f32` or `f64` (the `Gemm` impls), types the crate
+    // dispatches on. Split by columns, the two calls read the same operands and write disjoint columns
+    // `0..j` and `j..n` of the same rows (`bv.cols(j..n)` starts `j` columns in, `dst + j` likewise), so
+    // they may run at the same time; `join` returns only when both have.
+    let call = |par, bv: MatRef, dst: Ptr<T>| unsafe {
         gemm::gemm(
             m,
-            n,
+            bv.cols,
             k,
-            dst,
+            dst.0,
             1,
             n as isize,
             read_dst,
@@ -406,7 +439,20 @@ fn kernel<T: num_traits::Float + 'static>(
             false,
             false,
             par,
-        );
+        )
+    };
+    match column_split(par, m, &bv) {
+        Some(j) => {
+            let (left, right) = (bv.with_cols(0, j), bv.with_cols(j, n));
+            // SAFETY: `j < n`, so `dst + j` stays inside the output's first row.
+            let (dst_left, dst_right) = (Ptr(dst), Ptr(unsafe { dst.add(j) }));
+            let call = &call;
+            rayon::join(
+                move || call(gemm::Parallelism::None, left, dst_left),
+                move || call(gemm::Parallelism::None, right, dst_right),
+            );
+        }
+        None => call(par, bv, Ptr(dst)),
     }
     if let Some((buf, len)) = fresh {
         // SAFETY: with `read_dst` false and `k > 0` (the only products `product` sends here), the kernel
@@ -420,7 +466,7 @@ fn kernel<T: num_traits::Float + 'static>(
 /// that compare another path with it).
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn general_for_tests<T: num_traits::Float + 'static>(
+pub(crate) fn general_for_tests<T: num_traits::Float + Send + Sync + 'static>(
     alpha: T,
     a: &[T],
     av: MatRef,
@@ -498,186 +544,5 @@ pub(crate) mod oracle {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::oracle::{naive, values};
-    use super::*;
-    use std::sync::Mutex;
-
-    /// Serialises the tests that change the global thread cap.
-    static CAP: Mutex<()> = Mutex::new(());
-
-    #[test]
-    fn gemm_matches_the_triple_loop_for_transposes_offsets_alpha_and_beta() {
-        // Below and above the small-product threshold, both kernels.
-        for (m, k, n) in
-            [(1, 1, 1), (3, 5, 2), (4, 4, 16), (7, 1, 9), (17, 33, 9), (4, 0, 3), (300, 0, 2), (64, 48, 40)]
-        {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                for (alpha, beta) in [(1.0, 0.0), (0.5, 2.0), (-1.0, 1.0)] {
-                    let (oa, ob) = (3, 5);
-                    let a = values(oa + m * k, 1);
-                    let b = values(ob + k * n, 2);
-                    let av = if ta { MatRef::row_major(k, m, oa, true) } else { MatRef::row_major(m, k, oa, false) };
-                    let bv = if tb { MatRef::row_major(n, k, ob, true) } else { MatRef::row_major(k, n, ob, false) };
-                    let c0 = values(2 + m * n, 3);
-                    let want = naive(alpha, &a, av, &b, bv, beta, &c0[2..]);
-                    let mut c = c0.clone();
-                    f64::gemm(alpha, &a, av, &b, bv, beta, &mut c, 2);
-                    assert_eq!(&c[..2], &c0[..2], "gemm wrote before its output offset");
-                    for (x, y) in c[2..].iter().zip(&want) {
-                        assert!((x - y).abs() < 1e-9, "{m}x{k}x{n} ta={ta} tb={tb}: {x} vs {y}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_transposed_operand_at_an_aliasing_stride_is_multiplied_through_a_padded_copy() {
-        // f32 rows 1024 apart and f64 rows 512 apart (4 KiB), with enough work to take the copy.
-        fn check<T: Gemm + Into<f64> + From<f32>>(k: usize) {
-            let (m, n, ob) = (64, 70, 3);
-            assert!(needs_padded_copy::<T>(&MatRef::row_major(n, k, ob, true), m * k * n));
-            let a64 = values(m * k, 1);
-            let b64 = values(ob + n * k, 2);
-            let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(n, k, ob, true));
-            let want = naive(1.0, &a64, av, &b64, bv, 0.0, &vec![0.0; m * n]);
-            let a: Vec<T> = a64.iter().map(|&x| T::from(x as f32)).collect();
-            let b: Vec<T> = b64.iter().map(|&x| T::from(x as f32)).collect();
-            let mut c = vec![T::from(0.0); m * n];
-            T::gemm(T::from(1.0), &a, av, &b, bv, T::from(0.0), &mut c, 0);
-            for (x, y) in c.iter().zip(&want) {
-                let x: f64 = (*x).into();
-                assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{x} vs {y}");
-            }
-        }
-        check::<f32>(1024);
-        check::<f64>(512);
-        // Other strides and untransposed operands take the direct call.
-        assert!(!needs_padded_copy::<f32>(&MatRef::row_major(70, 1000, 0, true), 1 << 22));
-        assert!(!needs_padded_copy::<f32>(&MatRef::row_major(1024, 70, 0, false), 1 << 22));
-    }
-
-    #[test]
-    fn gemm_with_beta_zero_ignores_nan_in_the_output_buffer() {
-        let a = values(6, 1);
-        let b = values(6, 2);
-        let mut c = vec![f64::NAN; 4];
-        f64::gemm(1.0, &a, MatRef::row_major(2, 3, 0, false), &b, MatRef::row_major(3, 2, 0, false), 0.0, &mut c, 0);
-        assert!(c.iter().all(|x| x.is_finite()));
-    }
-
-    #[test]
-    fn threaded_gemm_gives_the_single_threaded_answer_bit_for_bit() {
-        // The crate splits the output among threads and keeps each element's sum in the same order, so the
-        // answer does not depend on the thread count: w3's products (transposed, with and without the copy),
-        // an odd size with both operands transposed, and a 16-row product (c2's convolution shape).
-        for (m, k, n, ta, tb) in [
-            (300, 200, 260, false, false),
-            (256, 1024, 1024, false, true),
-            (1024, 256, 784, true, false),
-            (301, 97, 203, true, true),
-            (16, 6400, 150, false, true),
-        ] {
-            assert!(m * k * n >= THREADED_MIN, "{m}x{k}x{n} would not be offered to the pool");
-            let a: Vec<f32> = values(m * k, 4).into_iter().map(|x| x as f32).collect();
-            let b: Vec<f32> = values(k * n, 5).into_iter().map(|x| x as f32).collect();
-            let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
-            let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
-            let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-            let run = |threads| {
-                let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
-                let mut c = vec![0.0f32; m * n];
-                f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut c, 0);
-                NUM_THREADS.store(prev, Ordering::Relaxed);
-                c
-            };
-            assert_eq!(run(1), run(2), "{m}x{k}x{n}");
-        }
-    }
-
-    #[test]
-    fn fresh_products_equal_the_entry_points_bit_for_bit_and_never_read_the_buffer() {
-        // Every path: tiny loops, the small path, the empty sum, the kernel on one thread, the gemv shapes
-        // (one row or one column), the padded copy (a 4 KiB-strided transposed operand) and the pool, at
-        // every transpose. The spare capacity holds NaN: a read of it would show in the result.
-        let shapes = [
-            (2, 3, 4),
-            (5, 0, 3),
-            (32, 64, 10),
-            (7, 9, 11),
-            (32, 64, 128),
-            (130, 129, 128),
-            (1, 300, 200),
-            (200, 300, 1),
-            (64, 1024, 70),
-            (256, 1024, 1024),
-        ];
-        let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-        for threads in [1, 2] {
-            let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
-            for (m, k, n) in shapes {
-                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                    let av = if ta { MatRef::row_major(k, m, 1, true) } else { MatRef::row_major(m, k, 1, false) };
-                    let bv = if tb { MatRef::row_major(n, k, 2, true) } else { MatRef::row_major(k, n, 2, false) };
-                    let a: Vec<f32> = values(1 + m * k, 6).into_iter().map(|x| x as f32 * 0.3).collect();
-                    let b: Vec<f32> = values(2 + k * n, 7).into_iter().map(|x| x as f32 * 0.7).collect();
-                    let mut want = vec![0.0f32; m * n];
-                    f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut want, 0);
-                    let mut out = vec![f32::NAN; m * n + 3];
-                    out.clear();
-                    f32::gemm_fresh(&a, av, &b, bv, &mut out);
-                    assert_eq!(out, want, "{m}x{k}x{n} ta={ta} tb={tb} threads={threads}");
-                    if m * k * n < 1 << 20 {
-                        let (a, b): (Vec<f64>, Vec<f64>) =
-                            (a.iter().map(|&x| x.into()).collect(), b.iter().map(|&x| x.into()).collect());
-                        let mut want = vec![0.0f64; m * n];
-                        f64::gemm(1.0, &a, av, &b, bv, 0.0, &mut want, 0);
-                        let mut out = vec![f64::NAN; m * n];
-                        out.clear();
-                        f64::gemm_fresh(&a, av, &b, bv, &mut out);
-                        assert_eq!(out, want, "f64 {m}x{k}x{n} ta={ta} tb={tb}");
-                    }
-                }
-            }
-            NUM_THREADS.store(prev, Ordering::Relaxed);
-        }
-        assert!(needs_padded_copy::<f32>(&MatRef::row_major(70, 1024, 2, true), 64 * 1024 * 70));
-        const { assert!(256 * 1024 * 1024 >= THREADED_MIN) };
-    }
-
-    #[test]
-    #[should_panic(expected = "invariant: a fresh output is an empty buffer with room for m n elements")]
-    fn a_fresh_output_too_small_for_the_product_is_refused() {
-        let (a, b) = (values(64 * 64, 1), values(64 * 64, 2));
-        let v = MatRef::row_major(64, 64, 0, false);
-        f64::gemm_fresh(&a, v, &b, v, &mut Vec::with_capacity(64 * 63));
-    }
-
-    #[test]
-    fn the_serial_entry_point_gives_the_capped_answer_through_the_padded_copy_too() {
-        // 64 x 1024 x 70 with the right operand transposed at a 4 KiB stride: both take the padded copy.
-        let (m, k, n) = (64, 1024, 70);
-        let a: Vec<f32> = values(m * k, 6).into_iter().map(|x| x as f32).collect();
-        let b: Vec<f32> = values(n * k, 7).into_iter().map(|x| x as f32).collect();
-        let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(n, k, 0, true));
-        assert!(needs_padded_copy::<f32>(&bv, m * k * n));
-        let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-        let prev = NUM_THREADS.swap(1, Ordering::Relaxed);
-        let mut capped = vec![0.0f32; m * n];
-        f32::gemm(1.0, &a, av, &b, bv, 0.0, &mut capped, 0);
-        NUM_THREADS.store(prev, Ordering::Relaxed);
-        let mut serial = vec![f32::NAN; m * n];
-        f32::gemm_serial(1.0, &a, av, &b, bv, 0.0, &mut serial, 0);
-        assert_eq!(capped, serial);
-    }
-
-    #[test]
-    fn thread_cap_is_at_least_one() {
-        let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
-        let prev = NUM_THREADS.load(Ordering::Relaxed);
-        set_num_threads(0);
-        assert_eq!(num_threads(), 1);
-        NUM_THREADS.store(prev, Ordering::Relaxed);
-    }
-}
+#[path = "gemm_tests.rs"]
+mod tests;
