@@ -247,7 +247,7 @@ enum Threads {
 
 /// Element types with a per-thread buffer for the padded copy (see [`ALIASING_STRIDE`]), kept for the next
 /// product on the thread.
-trait Padded: num_traits::Float + Default + Send + Sync + 'static {
+pub(crate) trait Padded: num_traits::Float + Default + Send + Sync + 'static {
     /// This thread's buffer.
     fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
 }
@@ -344,7 +344,8 @@ fn product_kernel<T: Padded>(
         Threads::Cap => parallelism(work),
         Threads::One => gemm::Parallelism::None,
     };
-    if needs_padded_copy::<T>(&bv, work) {
+    // A product split by columns copies each half of `b` on the half's own thread (in `kernel`).
+    if needs_padded_copy::<T>(&bv, work) && column_split(par, av.rows, &bv).is_none() {
         return T::padded().with(|buf| {
             let mut buf = buf.borrow_mut();
             let pv = padded_copy(b, &bv, &mut buf);
@@ -381,7 +382,7 @@ fn column_split(par: gemm::Parallelism, m: usize, bv: &MatRef) -> Option<usize> 
 
 /// The checked call into the GEMM crate.
 #[allow(clippy::too_many_arguments)]
-fn kernel<T: num_traits::Float + Send + Sync + 'static>(
+fn kernel<T: Padded>(
     par: gemm::Parallelism,
     alpha: T,
     a: &[T],
@@ -417,8 +418,9 @@ fn kernel<T: num_traits::Float + Send + Sync + 'static>(
     // uninitialised memory is then only written. `T` is `f32` or `f64` (the `Gemm` impls), types the crate
     // dispatches on. Split by columns, the two calls read the same operands and write disjoint columns
     // `0..j` and `j..n` of the same rows (`bv.cols(j..n)` starts `j` columns in, `dst + j` likewise), so
-    // they may run at the same time; `join` returns only when both have.
-    let call = |par, bv: MatRef, dst: Ptr<T>| unsafe {
+    // they may run at the same time; `join` returns only when both have. A half that reads a padded copy
+    // of its columns reads it through the copy's view, checked to lie inside the copy.
+    let call = |par, b: &[T], bv: MatRef, dst: Ptr<T>| unsafe {
         gemm::gemm(
             m,
             bv.cols,
@@ -446,13 +448,24 @@ fn kernel<T: num_traits::Float + Send + Sync + 'static>(
             let (left, right) = (bv.with_cols(0, j), bv.with_cols(j, n));
             // SAFETY: `j < n`, so `dst + j` stays inside the output's first row.
             let (dst_left, dst_right) = (Ptr(dst), Ptr(unsafe { dst.add(j) }));
-            let call = &call;
-            rayon::join(
-                move || call(gemm::Parallelism::None, left, dst_left),
-                move || call(gemm::Parallelism::None, right, dst_right),
-            );
+            // Each half takes the padded copy of its own columns of `b` where the whole would have, in
+            // its thread's own buffer.
+            let half = |bv: MatRef, dst: Ptr<T>| {
+                if needs_padded_copy::<T>(&bv, m.saturating_mul(k).saturating_mul(bv.cols)) {
+                    T::padded().with(|buf| {
+                        let mut buf = buf.borrow_mut();
+                        let pv = padded_copy(b, &bv, &mut buf);
+                        assert!(pv.fits(buf.len()), "invariant: the padded copy inside its buffer");
+                        call(gemm::Parallelism::None, &buf, pv, dst);
+                    });
+                } else {
+                    call(gemm::Parallelism::None, b, bv, dst);
+                }
+            };
+            let half = &half;
+            rayon::join(move || half(left, dst_left), move || half(right, dst_right));
         }
-        None => call(par, bv, Ptr(dst)),
+        None => call(par, b, bv, Ptr(dst)),
     }
     if let Some((buf, len)) = fresh {
         // SAFETY: with `read_dst` false and `k > 0` (the only products `product` sends here), the kernel
@@ -466,7 +479,7 @@ fn kernel<T: num_traits::Float + Send + Sync + 'static>(
 /// that compare another path with it).
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn general_for_tests<T: num_traits::Float + Send + Sync + 'static>(
+pub(crate) fn general_for_tests<T: Padded>(
     alpha: T,
     a: &[T],
     av: MatRef,
