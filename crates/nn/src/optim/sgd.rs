@@ -110,17 +110,21 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         for_each_param("sgd", c.lr, c.allow_missing_grad, params, grads, |id, w, g| {
             if c.momentum == 0.0 {
                 // No state to keep: dW = eta (g + rho W).
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= eta * (g + rho * *w);
-                }
+                super::in_halves(w, g, &mut [], |w, g, _| {
+                    for (w, &g) in w.iter_mut().zip(g) {
+                        *w -= eta * (g + rho * *w);
+                    }
+                });
                 return Ok(());
             }
             let v = &mut state.get("sgd", id, w.len())?.0;
-            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                let step = eta * (g + rho * *w);
-                *v = step + mu * *v;
-                *w -= if c.nesterov { step + mu * *v } else { *v };
-            }
+            super::in_halves(w, g, v, |w, g, v| {
+                for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                    let step = eta * (g + rho * *w);
+                    *v = step + mu * *v;
+                    *w -= if c.nesterov { step + mu * *v } else { *v };
+                }
+            });
             Ok(())
         })
     }
