@@ -553,6 +553,17 @@ pub fn window_max_and_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) 
         if inside2 && !src.iter().fold(false, |acc, v| acc | v.is_nan()) {
             for oy in 0..oh {
                 let (orow, vrow) = (&mut out[oy * ow..][..ow], &mut vals[oy * ow..][..ow]);
+                if (win.sh, win.sw) == (2, 2) {
+                    // Stride 2: the window's two rows read pairwise, no index arithmetic per window.
+                    let top = 2 * oy * w;
+                    let (r0, r1) = (&src[top..top + 2 * ow], &src[top + w..top + w + 2 * ow]);
+                    let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+                    for (ox, ((o, v), (p, q))) in orow.iter_mut().zip(vrow.iter_mut()).zip(pairs).enumerate() {
+                        let (j, m) = max4(p[0], p[1], q[0], q[1], w);
+                        (*o, *v) = (base + top + 2 * ox + j, m);
+                    }
+                    continue;
+                }
                 for (ox, (o, v)) in orow.iter_mut().zip(vrow.iter_mut()).enumerate() {
                     let i = oy * win.sh * w + ox * win.sw;
                     let (j, m) = max2x2(src, w, i);
@@ -570,6 +581,19 @@ pub fn window_max_and_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) 
         }
     }
     Ok((out, vals))
+}
+
+/// The first maximum of a 2 x 2 window `a b / c e` (rows `w` apart, no NaN) and its offset from `a`, by
+/// selects only (as [`max2x2`]).
+#[inline]
+fn max4<T: Float>(a: T, b: T, c: T, e: T, w: usize) -> (usize, T) {
+    let (mut best, mut bv) = (0, a);
+    for (j, v) in [(1, b), (w, c), (w + 1, e)] {
+        let gt = v > bv;
+        best = if gt { j } else { best };
+        bv = if gt { v } else { bv };
+    }
+    (best, bv)
 }
 
 /// The first maximum of the 2 x 2 window whose top-left element is `plane[i]` (rows of `w`), and its
