@@ -75,10 +75,13 @@ pub const GROUPS: usize = 8;
 /// Multiply-adds of a whole call below which it stays on the calling thread: handing out work costs a few
 /// microseconds per task, and on two cores the pool's idle worker competes with the calling thread for the
 /// rest of the step. c1's second convolution (2.4M multiply-adds) ran its epoch in 48 ms at 2 threads split
-/// and 35-44 ms kept on one thread (paired runs, docs/performance.md). LeNet-5's convolutions (c2: 7.5M and
-/// 15.4M multiply-adds forward) lost on two threads too: c2 at 2 threads 7.4, 6.8, 5.7 ms split against 6.1,
-/// 5.1, 5.0 ms kept on one thread (paired runs, quiet machine, 2026-12-03). c3's (1.2G) stays split.
-pub const PARALLEL_MIN: usize = 1 << 24;
+/// and 35-44 ms kept on one thread (paired runs, docs/performance.md); on a 2-core Intel Xeon its epoch at
+/// 2 threads was again slower split (medians 17.0-21.2 against 15.8-16.9 ms). LeNet-5's convolutions (c2:
+/// 7.5M and 15.4M multiply-adds forward) lost on two threads on a loaded AMD machine (c2 at 2 threads 7.4,
+/// 6.8, 5.7 ms split against 6.1, 5.1, 5.0 ms) but gain on the Xeon: c2 at 2 threads, 6 alternated runs,
+/// medians 2.30-3.32 ms split (2.3 whenever the second core was free) against 3.11-3.52 ms kept on one
+/// thread. c3's (1.2G) stays split.
+pub const PARALLEL_MIN: usize = 1 << 22;
 
 /// How a batch of `n` images is cut into chunks (one product each) and groups of chunks (one task each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
