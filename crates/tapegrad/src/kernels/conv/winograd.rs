@@ -118,9 +118,14 @@ impl<T: Float> InputPass<'_, T> {
     fn run(self) {
         let (th, tw) = self.g.tiles();
         let tc = self.r.len();
-        for seg in segments(self.r, tw) {
-            let (i, ty) = split_row(seg.row, th);
-            transform_input(&self.x[i * self.img..(i + 1) * self.img], self.g, ty, &seg, self.v, tc, self.rows);
+        // Channel by channel, so that each channel's input rows are read in order (a pass over all channels
+        // per tile row would jump between as many pages as there are channels).
+        for ch in 0..self.g.c {
+            for seg in segments(self.r.clone(), tw) {
+                let (i, ty) = split_row(seg.row, th);
+                let xi = &self.x[i * self.img..(i + 1) * self.img];
+                transform_input(xi, self.g, ch, ty, &seg, self.v, tc, self.rows);
+            }
         }
     }
 }
@@ -140,10 +145,12 @@ impl<T: Float> OutputPass<'_, T> {
     fn run(self) {
         let (th, tw) = self.g.tiles();
         let (tc, oimg) = (self.r.len(), self.cout * self.g.oh * self.g.ow);
-        for seg in segments(self.r, tw) {
-            let (i, ty) = split_row(seg.row, th);
-            let yi = &mut self.y[i * oimg..(i + 1) * oimg];
-            transform_output(self.m, self.cout, tc, ty, &seg, yi, (self.g.oh, self.g.ow), self.bias);
+        for oc in 0..self.cout {
+            for seg in segments(self.r.clone(), tw) {
+                let (i, ty) = split_row(seg.row, th);
+                let yi = &mut self.y[i * oimg..(i + 1) * oimg];
+                transform_output(self.m, (self.cout, oc), tc, ty, &seg, yi, (self.g.oh, self.g.ow), self.bias);
+            }
         }
     }
 }
@@ -166,11 +173,18 @@ impl<T: Float> GradPass<'_, T> {
         let g = self.g;
         let (th, tw) = g.tiles();
         let (tc, img, gimg) = (self.r.len(), g.c * g.h * g.w, self.o * g.oh * g.ow);
-        for seg in segments(self.r, tw) {
-            let (i, ty) = split_row(seg.row, th);
-            transform_input(&self.x[i * img..(i + 1) * img], g, ty, &seg, self.v, tc, self.rows);
-            let gi = &self.gs[i * gimg..(i + 1) * gimg];
-            transform_grad(gi, self.o, (g.oh, g.ow), ty, &seg, self.t, tc, self.rows);
+        for ch in 0..g.c {
+            for seg in segments(self.r.clone(), tw) {
+                let (i, ty) = split_row(seg.row, th);
+                transform_input(&self.x[i * img..(i + 1) * img], g, ch, ty, &seg, self.v, tc, self.rows);
+            }
+        }
+        for oc in 0..self.o {
+            for seg in segments(self.r.clone(), tw) {
+                let (i, ty) = split_row(seg.row, th);
+                let gi = &self.gs[i * gimg..(i + 1) * gimg];
+                transform_grad(gi, (self.o, oc), (g.oh, g.ow), ty, &seg, self.t, tc, self.rows);
+            }
         }
     }
 }
@@ -291,67 +305,103 @@ fn deinterleave<T: Float>(src: &[T], x0: isize, even: &mut [T], odd: &mut [T]) {
     }
     let (lo, hi) = (lo as usize, hi as usize);
     let s0 = (x0 + 2 * lo as isize) as usize;
-    let pairs = src[s0..s0 + 2 * (hi - lo)].chunks_exact(2);
-    for ((e, o), p) in even[lo..hi].iter_mut().zip(&mut odd[lo..hi]).zip(pairs) {
+    split_pairs(&src[s0..s0 + 2 * (hi - lo)], &mut even[lo..hi], &mut odd[lo..hi]);
+}
+
+/// `e[k] = s[2k]` and `o[k] = s[2k + 1]` (`s` holds `2 e.len()` elements): blocks of four pairs, written so
+/// that they compile to vector shuffles, then the rest one pair at a time.
+#[inline(always)]
+fn split_pairs<T: Float>(s: &[T], e: &mut [T], o: &mut [T]) {
+    let n = e.len();
+    let (s, o) = (&s[..2 * n], &mut o[..n]);
+    let (mut sc, mut ec, mut oc) = (s.chunks_exact(8), e.chunks_exact_mut(4), o.chunks_exact_mut(4));
+    for ((p, e4), o4) in (&mut sc).zip(&mut ec).zip(&mut oc) {
+        e4.copy_from_slice(&[p[0], p[2], p[4], p[6]]);
+        o4.copy_from_slice(&[p[1], p[3], p[5], p[7]]);
+    }
+    for ((p, e), o) in sc.remainder().chunks_exact(2).zip(ec.into_remainder()).zip(oc.into_remainder()) {
         *e = p[0];
         *o = p[1];
     }
 }
 
-/// Input transform `B^T d B` of the tiles of `seg` for every channel of the image `xi` (`[c, h, w]`), into
+/// `d[2j] = a[j]` and `d[2j + 1] = b[j]` (`d` holds `2 a.len()` elements), the inverse of [`split_pairs`].
+#[inline(always)]
+fn join_pairs<T: Float>(a: &[T], b: &[T], d: &mut [T]) {
+    let n = a.len();
+    let (b, d) = (&b[..n], &mut d[..2 * n]);
+    let (mut ac, mut bc, mut dc) = (a.chunks_exact(4), b.chunks_exact(4), d.chunks_exact_mut(8));
+    for ((a4, b4), p) in (&mut ac).zip(&mut bc).zip(&mut dc) {
+        p.copy_from_slice(&[a4[0], b4[0], a4[1], b4[1], a4[2], b4[2], a4[3], b4[3]]);
+    }
+    for ((a, b), p) in ac.remainder().iter().zip(bc.remainder()).zip(dc.into_remainder().chunks_exact_mut(2)) {
+        p[0] = *a;
+        p[1] = *b;
+    }
+}
+
+/// Input transform `B^T d B` of the tiles of `seg` for channel `ch` of the image `xi` (`[c, h, w]`), into
 /// `v[(ξ c + ch) tc + seg.col + j]`. `rows` holds `8 (tx1 - tx0 + 1)` elements of scratch. Each of a tile
 /// row's four input rows is split into its even and odd columns, so that every step below reads and writes
 /// contiguous runs (and vectorises): tile `j` reads columns `2j .. 2j + 3`, i.e. `e[j], o[j], e[j + 1],
 /// o[j + 1]`.
 #[inline(always)]
-fn transform_input<T: Float>(xi: &[T], g: &Geom, ty: usize, seg: &Segment, v: &mut [T], tc: usize, rows: &mut [T]) {
+#[allow(clippy::too_many_arguments)]
+fn transform_input<T: Float>(
+    xi: &[T],
+    g: &Geom,
+    ch: usize,
+    ty: usize,
+    seg: &Segment,
+    v: &mut [T],
+    tc: usize,
+    rows: &mut [T],
+) {
     let nt = seg.tx1 - seg.tx0;
     let m = nt + 1;
     let x0 = 2 * seg.tx0 as isize - g.left;
     let plane = g.h * g.w;
     let stride = g.c * tc;
-    for ch in 0..g.c {
-        let (ev, od) = rows[..8 * m].split_at_mut(4 * m);
-        for r in 0..4 {
-            let (e, o) = (&mut ev[r * m..(r + 1) * m], &mut od[r * m..(r + 1) * m]);
-            let iy = 2 * ty as isize - g.top + r as isize;
-            if iy < 0 || iy >= g.h as isize {
-                e.fill(T::zero());
-                o.fill(T::zero());
-            } else {
-                deinterleave(&xi[ch * plane + iy as usize * g.w..][..g.w], x0, e, o);
-            }
+    let (ev, od) = rows[..8 * m].split_at_mut(4 * m);
+    for r in 0..4 {
+        let (e, o) = (&mut ev[r * m..(r + 1) * m], &mut od[r * m..(r + 1) * m]);
+        let iy = 2 * ty as isize - g.top + r as isize;
+        if iy < 0 || iy >= g.h as isize {
+            e.fill(T::zero());
+            o.fill(T::zero());
+        } else {
+            deinterleave(&xi[ch * plane + iy as usize * g.w..][..g.w], x0, e, o);
         }
-        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, on the even and the odd columns alike.
-        for half in [&mut *ev, &mut *od] {
-            let (d0, rest) = half.split_at_mut(m);
-            let (d1, rest) = rest.split_at_mut(m);
-            let (d2, d3) = rest.split_at_mut(m);
-            for k in 0..m {
-                let (a, b, c, e) = (d0[k], d1[k], d2[k], d3[k]);
-                d0[k] = a - c;
-                d1[k] = b + c;
-                d2[k] = c - b;
-                d3[k] = b - e;
-            }
+    }
+    // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, on the even and the odd columns alike.
+    for half in [&mut *ev, &mut *od] {
+        let (d0, rest) = half.split_at_mut(m);
+        let (d1, rest) = rest.split_at_mut(m);
+        let (d2, d3) = rest.split_at_mut(m);
+        for k in 0..m {
+            let (a, b, c, e) = (d0[k], d1[k], d2[k], d3[k]);
+            d0[k] = a - c;
+            d1[k] = b + c;
+            d2[k] = c - b;
+            d3[k] = b - e;
         }
-        // (B^T d) B: per tile, columns p0 - p2, p1 + p2, p2 - p1, p1 - p3 with p = (e[j], o[j], e[j+1], o[j+1]).
-        let base = ch * tc + seg.col;
-        for i in 0..4 {
-            let (e, o) = (&ev[i * m..(i + 1) * m], &od[i * m..(i + 1) * m]);
-            let at = |q: usize| (4 * i + q) * stride + base;
-            for ((out, e), e1) in v[at(0)..][..nt].iter_mut().zip(e).zip(&e[1..]) {
-                *out = *e - *e1;
-            }
-            for ((out, o), e1) in v[at(1)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
-                *out = *o + *e1;
-            }
-            for ((out, o), e1) in v[at(2)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
-                *out = *e1 - *o;
-            }
-            for ((out, o), o1) in v[at(3)..][..nt].iter_mut().zip(o).zip(&o[1..]) {
-                *out = *o - *o1;
-            }
+    }
+    // (B^T d) B: per tile, columns p0 - p2, p1 + p2, p2 - p1, p1 - p3 with p = (e[j], o[j], e[j+1], o[j+1]).
+    let base = ch * tc + seg.col;
+    for i in 0..4 {
+        let (e, o) = (&ev[i * m..(i + 1) * m], &od[i * m..(i + 1) * m]);
+        let at = |q: usize| (4 * i + q) * stride + base;
+        for ((out, e), e1) in v[at(0)..][..nt].iter_mut().zip(e).zip(&e[1..]) {
+            *out = *e - *e1;
+        }
+        for ((out, o), e1) in v[at(1)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
+            *out = *o + *e1;
+        }
+        for ((out, o), e1) in v[at(2)..][..nt].iter_mut().zip(o).zip(&e[1..]) {
+            *out = *e1 - *o;
+        }
+        for ((out, o), o1) in v[at(3)..][..nt].iter_mut().zip(o).zip(&o[1..]) {
+            *out = *o - *o1;
         }
     }
 }
@@ -359,14 +409,14 @@ fn transform_input<T: Float>(xi: &[T], g: &Geom, ty: usize, seg: &Segment, v: &m
 /// Tiles the output transform handles at once (its four results per tile go through stack buffers).
 const RUN: usize = 32;
 
-/// Output transform `A^T M A` of the tiles of `seg`: `m[(ξ o + oc) tc + seg.col + j]` to the image `yi`
+/// Output transform `A^T M A` of channel `oc` (of `o`) of the tiles of `seg`: `m[(ξ o + oc) tc + seg.col + j]` to the image `yi`
 /// (`[o, oh, ow]`), plus `bias[oc]`. The 16 inputs of each tile are read from 16 contiguous runs and its
 /// four outputs computed for `RUN` tiles at a time (vectorised), then interleaved into the two output rows.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn transform_output<T: Float>(
     m: &[T],
-    o: usize,
+    (o, oc): (usize, usize),
     tc: usize,
     ty: usize,
     seg: &Segment,
@@ -378,45 +428,37 @@ fn transform_output<T: Float>(
     let nt = seg.tx1 - seg.tx0;
     let (y0, two_rows) = (2 * ty, 2 * ty + 1 < oh);
     let mut out = [[T::zero(); RUN]; 4];
-    for oc in 0..o {
-        let bv = bias.map_or(T::zero(), |b| b[oc]);
-        let plane = &mut yi[oc * oh * ow..(oc + 1) * oh * ow];
-        let (r0, r1) = plane[y0 * ow..].split_at_mut(ow);
-        for j0 in (0..nt).step_by(RUN) {
-            let n = RUN.min(nt - j0);
-            let mut a: [&[T]; 16] = [&[]; 16];
-            for (xi, run) in a.iter_mut().enumerate() {
-                *run = &m[xi * stride + oc * tc + seg.col + j0..][..n];
-            }
-            let [o0, o1, o2, o3] = &mut out;
-            for j in 0..n {
-                // A^T M: rows s = m0 + m1 + m2 and t = m1 - m2 - m3 (per column k), then the same on columns.
-                let s = |k: usize| a[k][j] + a[4 + k][j] + a[8 + k][j];
-                let t = |k: usize| a[4 + k][j] - a[8 + k][j] - a[12 + k][j];
-                let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
-                let (t0, t1, t2, t3) = (t(0), t(1), t(2), t(3));
-                o0[j] = s0 + s1 + s2 + bv;
-                o1[j] = s1 - s2 - s3 + bv;
-                o2[j] = t0 + t1 + t2 + bv;
-                o3[j] = t1 - t2 - t3 + bv;
-            }
-            let x = 2 * (seg.tx0 + j0);
-            let full = n.min((ow - x) / 2); // tiles whose two columns are inside
-            for (j, p) in r0[x..x + 2 * full].chunks_exact_mut(2).enumerate() {
-                p[0] = o0[j];
-                p[1] = o1[j];
-            }
+    let bv = bias.map_or(T::zero(), |b| b[oc]);
+    let plane = &mut yi[oc * oh * ow..(oc + 1) * oh * ow];
+    let (r0, r1) = plane[y0 * ow..].split_at_mut(ow);
+    for j0 in (0..nt).step_by(RUN) {
+        let n = RUN.min(nt - j0);
+        let mut a: [&[T]; 16] = [&[]; 16];
+        for (xi, run) in a.iter_mut().enumerate() {
+            *run = &m[xi * stride + oc * tc + seg.col + j0..][..n];
+        }
+        let [o0, o1, o2, o3] = &mut out;
+        for j in 0..n {
+            // A^T M: rows s = m0 + m1 + m2 and t = m1 - m2 - m3 (per column k), then the same on columns.
+            let s = |k: usize| a[k][j] + a[4 + k][j] + a[8 + k][j];
+            let t = |k: usize| a[4 + k][j] - a[8 + k][j] - a[12 + k][j];
+            let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
+            let (t0, t1, t2, t3) = (t(0), t(1), t(2), t(3));
+            o0[j] = s0 + s1 + s2 + bv;
+            o1[j] = s1 - s2 - s3 + bv;
+            o2[j] = t0 + t1 + t2 + bv;
+            o3[j] = t1 - t2 - t3 + bv;
+        }
+        let x = 2 * (seg.tx0 + j0);
+        let full = n.min((ow - x) / 2); // tiles whose two columns are inside
+        join_pairs(&o0[..full], &o1[..full], &mut r0[x..x + 2 * full]);
+        if full < n {
+            r0[x + 2 * full] = o0[full];
+        }
+        if two_rows {
+            join_pairs(&o2[..full], &o3[..full], &mut r1[x..x + 2 * full]);
             if full < n {
-                r0[x + 2 * full] = o0[full];
-            }
-            if two_rows {
-                for (j, p) in r1[x..x + 2 * full].chunks_exact_mut(2).enumerate() {
-                    p[0] = o2[j];
-                    p[1] = o3[j];
-                }
-                if full < n {
-                    r1[x + 2 * full] = o2[full];
-                }
+                r1[x + 2 * full] = o2[full];
             }
         }
     }
@@ -531,7 +573,7 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
     correlate("conv_input_grad", g, &geom, &u, d.c, None)
 }
 
-/// Output-gradient transform `A g A^T` of the tiles of `seg` for every channel of the gradient image `gi`
+/// Output-gradient transform `A g A^T` of the tiles of `seg` for channel `oc` (of `o`) of the gradient image `gi`
 /// (`[o, oh, ow]`, zero past its edge), into `t[(ξ o + oc) tc + seg.col + j]`. `rows` holds `4 (tx1 - tx0)`
 /// elements of scratch: the tile row's two gradient rows split into even and odd columns, as in
 /// [`transform_input`], so every step runs over contiguous runs.
@@ -539,7 +581,7 @@ pub fn conv_input_grad<T: Float>(g: &[T], w: &[T], d: &WindowDims, win: &Window2
 #[inline(always)]
 fn transform_grad<T: Float>(
     gi: &[T],
-    o: usize,
+    (o, oc): (usize, usize),
     (oh, ow): (usize, usize),
     ty: usize,
     seg: &Segment,
@@ -551,35 +593,33 @@ fn transform_grad<T: Float>(
     let nt = seg.tx1 - seg.tx0;
     let (y0, two_rows) = (2 * ty, 2 * ty + 1 < oh);
     let x0 = 2 * seg.tx0 as isize;
-    for oc in 0..o {
-        let plane = &gi[oc * oh * ow..(oc + 1) * oh * ow];
-        let (a, b) = rows[..4 * nt].split_at_mut(2 * nt);
-        let ((a0, a1), (b0, b1)) = (a.split_at_mut(nt), b.split_at_mut(nt));
-        deinterleave(&plane[y0 * ow..(y0 + 1) * ow], x0, a0, a1);
-        if two_rows {
-            deinterleave(&plane[(y0 + 1) * ow..(y0 + 2) * ow], x0, b0, b1);
-        } else {
-            b0.fill(T::zero());
-            b1.fill(T::zero());
-        }
-        let (a0, a1, b0, b1) = (&*a0, &*a1, &*b0, &*b1);
-        // A g: rows (p, q) = (g0, g0 + g1, g0 - g1, -g1) of the tile's two columns; then per row the
-        // columns p, p + q, p - q, -q.
-        let base = oc * tc + seg.col;
-        for i in 0..4 {
-            let at = |q: usize| (4 * i + q) * stride + base;
-            for j in 0..nt {
-                let (p, q) = match i {
-                    0 => (a0[j], a1[j]),
-                    1 => (a0[j] + b0[j], a1[j] + b1[j]),
-                    2 => (a0[j] - b0[j], a1[j] - b1[j]),
-                    _ => (-b0[j], -b1[j]),
-                };
-                t[at(0) + j] = p;
-                t[at(1) + j] = p + q;
-                t[at(2) + j] = p - q;
-                t[at(3) + j] = -q;
-            }
+    let plane = &gi[oc * oh * ow..(oc + 1) * oh * ow];
+    let (a, b) = rows[..4 * nt].split_at_mut(2 * nt);
+    let ((a0, a1), (b0, b1)) = (a.split_at_mut(nt), b.split_at_mut(nt));
+    deinterleave(&plane[y0 * ow..(y0 + 1) * ow], x0, a0, a1);
+    if two_rows {
+        deinterleave(&plane[(y0 + 1) * ow..(y0 + 2) * ow], x0, b0, b1);
+    } else {
+        b0.fill(T::zero());
+        b1.fill(T::zero());
+    }
+    let (a0, a1, b0, b1) = (&*a0, &*a1, &*b0, &*b1);
+    // A g: rows (p, q) = (g0, g0 + g1, g0 - g1, -g1) of the tile's two columns; then per row the
+    // columns p, p + q, p - q, -q.
+    let base = oc * tc + seg.col;
+    for i in 0..4 {
+        let at = |q: usize| (4 * i + q) * stride + base;
+        for j in 0..nt {
+            let (p, q) = match i {
+                0 => (a0[j], a1[j]),
+                1 => (a0[j] + b0[j], a1[j] + b1[j]),
+                2 => (a0[j] - b0[j], a1[j] - b1[j]),
+                _ => (-b0[j], -b1[j]),
+            };
+            t[at(0) + j] = p;
+            t[at(1) + j] = p + q;
+            t[at(2) + j] = p - q;
+            t[at(3) + j] = -q;
         }
     }
 }
