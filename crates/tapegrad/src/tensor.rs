@@ -33,6 +33,21 @@ pub(crate) fn try_filled<T: Clone + 'static>(op: &'static str, n: usize, v: T) -
     Ok(out)
 }
 
+/// A buffer of `n` elements for a result the caller overwrites in full before anything reads it. A buffer
+/// recycled from the thread's pool keeps the values it held (only a tail it lacks is filled with `fill`);
+/// a fresh one is filled. Saves the pass over memory [`try_filled`] spends on zeroing, which on a
+/// convolution's output of megabytes is a pass through DRAM.
+pub(crate) fn try_overwritten<T: Copy + 'static>(op: &'static str, n: usize, fill: T) -> Result<Vec<T>> {
+    match crate::tensor_pool::take_dirty(n) {
+        Some(mut v) => {
+            v.truncate(n);
+            v.resize(n, fill);
+            Ok(v)
+        }
+        None => try_filled(op, n, fill),
+    }
+}
+
 /// The element count of a tensor of `shape` with elements of type `T`, checked ([`Shape::checked_bytes`]).
 pub(crate) fn checked_numel<T>(op: &'static str, shape: &Shape) -> Result<usize> {
     shape.checked_bytes(op, std::mem::size_of::<T>())

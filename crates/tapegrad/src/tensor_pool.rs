@@ -52,6 +52,14 @@ fn with_free<T: 'static, R>(f: impl FnOnce(&mut Vec<Vec<T>>) -> R) -> Option<R> 
 /// An empty buffer with capacity for at least `n` elements from this thread's pool, if one fits (capacity
 /// between `n` and `2 n`).
 pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
+    let mut v = take_dirty(n)?;
+    v.clear();
+    Some(v)
+}
+
+/// As [`take`], but the buffer keeps the elements it held when it was handed back (plain values of a dropped
+/// tensor): for a result the caller overwrites in full ([`crate::tensor::try_overwritten`]).
+pub(crate) fn take_dirty<T: 'static>(n: usize) -> Option<Vec<T>> {
     if n.saturating_mul(std::mem::size_of::<T>()) < POOL_MIN {
         return None;
     }
@@ -68,7 +76,9 @@ pub(crate) fn give<T: 'static>(mut v: Vec<T>) {
     if bytes(&v) < POOL_MIN {
         return;
     }
-    v.clear();
+    if std::mem::needs_drop::<T>() {
+        v.clear(); // kept elements are only ever plain values ([`take_dirty`])
+    }
     let _ = with_free(move |free: &mut Vec<Vec<T>>| {
         let kept: usize = free.iter().map(bytes).sum();
         if free.len() < POOL_KEEP && kept.saturating_add(bytes(&v)) <= POOL_BYTES {
@@ -91,6 +101,12 @@ mod tests {
         assert!(take::<u8>(POOL_MIN).is_none(), "more than twice the request: left for a larger one");
         let again = take::<u8>(c - 10).expect("fits");
         assert_eq!((again.as_ptr(), again.len()), (p, 0));
+        // A dirty take keeps the elements the buffer held; a plain take empties it.
+        give(vec![7u8; c]);
+        let dirty = take_dirty::<u8>(c).expect("fits");
+        assert!(dirty.len() == c && dirty.iter().all(|&b| b == 7));
+        give(dirty);
+        assert_eq!(take::<u8>(c).map(|v| v.len()), Some(0));
         // Another element type has its own list.
         give(again);
         assert!(take::<u16>(c / 2).is_none());

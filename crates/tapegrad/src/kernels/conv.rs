@@ -11,7 +11,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::Shape;
-use crate::tensor::try_filled;
+use crate::tensor::{try_filled, try_overwritten};
 
 pub mod lowered;
 pub mod winograd;
@@ -537,8 +537,9 @@ pub fn window_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Resul
 pub fn window_max_and_argmax<T: Float>(x: &[T], d: &WindowDims, win: &Window2d) -> Result<(Vec<usize>, Vec<T>)> {
     let WindowDims { n, c, h, w, oh, ow } = *d;
     let (hw, l) = (h * w, oh * ow);
-    let mut out = try_filled("max_pool2d", n * c * l, 0)?;
-    let mut vals = try_filled("max_pool2d", n * c * l, T::zero())?;
+    // Every window's index and value is written below.
+    let mut out = try_overwritten("max_pool2d", n * c * l, 0)?;
+    let mut vals = try_overwritten("max_pool2d", n * c * l, T::zero())?;
     let span = |o: usize, s: usize, before: usize, k: usize, len: usize| {
         ((o * s).saturating_sub(before), (o * s + k).saturating_sub(before).min(len))
     };

@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::gemm::{Gemm, MatRef, num_threads};
 use crate::shape::Shape;
-use crate::tensor::{checked_numel, try_filled};
+use crate::tensor::{checked_numel, try_filled, try_overwritten};
 use rayon::prelude::*;
 use std::any::Any;
 use std::cell::RefCell;
@@ -59,6 +59,12 @@ pub(super) fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> 
 /// A zeroed buffer for a result of these dimensions, its size checked and its allocation fallible.
 pub(super) fn zeroed<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
     try_filled(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
+}
+
+/// A buffer for a result of these dimensions whose every element the caller writes ([`try_overwritten`]:
+/// not zeroed first when recycled), its size checked and its allocation fallible.
+pub(super) fn overwritten<T: Float>(op: &'static str, dims: &[usize]) -> Result<Vec<T>> {
+    try_overwritten(op, checked_numel::<T>(op, &Shape::new(dims))?, T::zero())
 }
 
 /// Patch elements of one chunk at most (256 KiB of `f32`, so that the patches and the product stay in a
@@ -198,7 +204,8 @@ fn conv2d_planned<T: Float>(
     plan: Plan,
 ) -> Result<Vec<T>> {
     let (ck, l, img) = (d.c * win.kh * win.kw, d.oh * d.ow, d.c * d.h * d.w);
-    let mut y = zeroed("conv2d", &[d.n, o, l])?;
+    // Every element is written: by the bias rows or a product with `beta = 0`, or by a chunk's copy-out.
+    let mut y = overwritten("conv2d", &[d.n, o, l])?;
     if y.is_empty() {
         return Ok(y);
     }

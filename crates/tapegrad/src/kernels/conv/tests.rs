@@ -147,3 +147,45 @@ fn argmax_matches_the_first_maximum_or_first_nan_by_definition() {
         assert!(vals.iter().zip(&want).all(|(&v, &i)| same(v, x[i])), "{win:?}");
     }
 }
+
+#[test]
+fn results_written_into_recycled_buffers_never_keep_what_those_held() {
+    use crate::kernels::conv::winograd::{Policy, set_policy};
+    // Sizes whose outputs are pooled (64 KiB and more): LeNet-like chunks of several images, one image per
+    // chunk with and without bias, and a Winograd problem with a ragged last tile row and column.
+    let cases = [
+        ([5, 1, 28, 28], 6, (5, 5), Padding::Same, Policy::Auto),
+        ([4, 8, 61, 45], 4, (3, 3), Padding::Valid, Policy::Never),
+        ([4, 8, 61, 45], 4, (3, 3), Padding::Same, Policy::Always),
+    ];
+    for (shape, o, kernel, padding, policy) in cases {
+        set_policy(policy);
+        let win = Window2d::new(kernel, (1, 1), padding);
+        let d = win.check("t", &crate::shape::Shape::new(&shape)).unwrap();
+        let x: Vec<f32> = (0..d.n * d.c * d.h * d.w).map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5).collect();
+        let w: Vec<f32> = (0..o * d.c * win.kh * win.kw).map(|i| ((i * 11) % 13) as f32 / 5.0 - 1.0).collect();
+        let b: Vec<f32> = (0..o).map(|i| i as f32 - 0.5).collect();
+        let pool = Window2d::new((2, 2), (2, 2), Padding::Valid);
+        let pd = pool.check("t", &crate::shape::Shape::new(&shape)).unwrap();
+        let run = || {
+            (
+                lowered::conv2d(&x, &w, Some(&b), &d, &win, o).unwrap(),
+                lowered::conv2d(&x, &w, None, &d, &win, o).unwrap(),
+                window_max_and_argmax(&x, &pd, &pool).unwrap(),
+            )
+        };
+        let clean = run();
+        // Leave buffers of exactly those sizes, full of NaN (and of a huge index), in this thread's pool.
+        for _ in 0..4 {
+            crate::tensor_pool::give(vec![f32::NAN; clean.0.len()]);
+            crate::tensor_pool::give(vec![f32::NAN; clean.2.1.len()]);
+            crate::tensor_pool::give(vec![usize::MAX; clean.2.0.len()]);
+        }
+        let dirty = run();
+        assert!(clean.0.iter().all(|v| v.is_finite()), "{shape:?}");
+        assert!(clean.0 == dirty.0, "{shape:?} with bias");
+        assert!(clean.1 == dirty.1, "{shape:?} without bias");
+        assert!(clean.2 == dirty.2, "{shape:?} max pooling");
+    }
+    set_policy(Policy::Auto);
+}

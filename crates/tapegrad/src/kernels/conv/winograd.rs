@@ -29,7 +29,7 @@
 //! of at most [`TILES`] tiles (one set of 16 products each), so the results are bit-identical at any
 //! thread count. Which calls take this path: [`applies`].
 
-use super::lowered::{PARALLEL_MIN, mm, with_scratch, zeroed};
+use super::lowered::{PARALLEL_MIN, mm, overwritten, with_scratch, zeroed};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
@@ -502,7 +502,7 @@ fn correlate_planned<T: Float>(
     (groups, threads): (usize, usize),
 ) -> Result<Vec<T>> {
     let (oimg, img) = (cout * g.oh * g.ow, g.c * g.h * g.w);
-    let mut y = zeroed(op, &[g.n, cout, g.oh, g.ow])?;
+    let mut y = overwritten(op, &[g.n, cout, g.oh, g.ow])?; // the output transform writes every element
     if y.is_empty() {
         return Ok(y);
     }
