@@ -9,8 +9,8 @@
 //! - [`conv2d`]: `Y = W U (+ b)`, one GEMM per chunk, its columns copied to the images of `y`.
 //! - [`conv_input_grad`] (a transposed convolution): `W^T G` into the scratch, then col2im of each image's
 //!   columns added into `dx`.
-//! - [`conv_weight_grad`]: `dW = sum over chunks of G U^T`, accumulated in place (`beta = 1`) within a
-//!   group of chunks, the groups' partial sums then added in group order.
+//! - [`conv_weight_grad`]: `dW^T = sum over chunks of U G^T`, accumulated in place (`beta = 1`) within a
+//!   group of chunks, the groups' partial sums then added in group order and transposed into `dW`.
 //!
 //! How a batch is cut ([`Plan`]) depends only on the sizes, never on the thread count: chunks of `nb` images
 //! (as many as fit [`CHUNK`] patch elements, so that tiny images such as 8 x 8 digits still make products
@@ -325,10 +325,11 @@ fn conv_weight_grad_planned<T: Float>(
     if dw.is_empty() || plan.groups == 0 {
         return Ok(dw);
     }
-    // Group 0 sums into `dw` itself, every other group into its own partial sum.
-    let mut partials = zeroed::<T>(op, &[plan.groups - 1, o * ck])?;
-    let mut parts = vec![&mut dw[..]];
-    parts.extend(partials.chunks_mut(o * ck));
+    // Every group sums `dW^T` `[C kh kw, O]` into its own partial sum: with the patches as the left operand
+    // and the output gradients transposed as the right one, the GEMM packs only the small `G` (its
+    // transposed problem reads the patches in place), not the patches a second time after the unfold.
+    let mut partials = zeroed::<T>(op, &[plan.groups, ck * o])?;
+    let parts: Vec<&mut [T]> = partials.chunks_mut(ck * o).collect();
     plan.run(parts, |grp, part, serial| {
         with_scratch(ck * plan.nb * l, |cols: &mut [T]| {
             for (k, (i0, nb)) in plan.chunks(plan.group(grp)).enumerate() {
@@ -337,21 +338,31 @@ fn conv_weight_grad_planned<T: Float>(
                     let xi = &x[(i0 + j) * img..(i0 + j + 1) * img];
                     unfold_image(xi, d, win, &mut cols[j * l..], nb * l);
                 }
-                let uv = MatRef::row_major(ck, nb * l, 0, true);
+                let uv = MatRef::row_major(ck, nb * l, 0, false);
                 let beta = if k == 0 { T::zero() } else { T::one() };
                 if nb == 1 {
-                    mm(serial, g, MatRef::row_major(o, l, i0 * o * l, false), cols, uv, beta, part, 0);
+                    mm(serial, cols, uv, g, MatRef::row_major(o, l, i0 * o * l, true), beta, part, 0);
                 } else {
                     with_scratch(o * nb * l, |gs: &mut [T]| {
                         gather_columns(g, i0, nb, o, l, gs);
-                        mm(serial, gs, MatRef::row_major(o, nb * l, 0, false), cols, uv, beta, part, 0);
+                        mm(serial, cols, uv, gs, MatRef::row_major(o, nb * l, 0, true), beta, part, 0);
                     });
                 }
             }
         });
     });
-    for p in partials.chunks(o * ck) {
-        dw.iter_mut().zip(p).for_each(|(a, &v)| *a += v);
+    // dw = the groups' sums in group order, transposed.
+    for (r, col) in partials[..ck * o].chunks(o).enumerate() {
+        for (oo, &v) in col.iter().enumerate() {
+            dw[oo * ck + r] = v;
+        }
+    }
+    for p in partials.chunks(ck * o).skip(1) {
+        for (r, col) in p.chunks(o).enumerate() {
+            for (oo, &v) in col.iter().enumerate() {
+                dw[oo * ck + r] += v;
+            }
+        }
     }
     Ok(dw)
 }
