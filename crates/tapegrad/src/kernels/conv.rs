@@ -363,9 +363,7 @@ fn unfold_image_staged<T: Float>(x: &[T], d: &WindowDims, win: &Window2d, out: &
         for ki in 0..win.kh {
             for kj in 0..win.kw {
                 let row = &mut out[(ch * k + ki * win.kw + kj) * rs..][..l];
-                for (oy, drow) in row.chunks_exact_mut(ow).enumerate() {
-                    copy_short(drow, &plane[(oy + ki) * wp + kj..][..ow]);
-                }
+                Rows { len: ow, count: oh, dstride: ow, sstride: wp }.copy(row, &plane[ki * wp + kj..]);
             }
         }
     }
@@ -506,10 +504,26 @@ struct Rows {
     sstride: usize,
 }
 
+/// Calls `$fixed::<T, N>(rows, dst, src)` with `N = rows.len` for rows of 1 to 32 elements (a copy of the
+/// loop per length, fully unrolled), else `$any(i, dst_row, src_row)` per row.
+macro_rules! by_len {
+    ($rows:expr, $dst:expr, $src:expr, $fixed:ident, $any:expr) => {
+        by_len!(@ $rows, $dst, $src, $fixed, $any;
+            1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    };
+    (@ $rows:expr, $dst:expr, $src:expr, $fixed:ident, $any:expr; $($n:literal)*) => {
+        match $rows.len {
+            $($n => $fixed::<T, $n>($rows, $dst, $src),)*
+            len => (0..$rows.count).for_each(|i| {
+                $any(&mut $dst[i * $rows.dstride..][..len], &$src[i * $rows.sstride..][..len])
+            }),
+        }
+    };
+}
+
 impl Rows {
-    /// `dst[r dstride + i] += src[r sstride + i]` for every row `r` and `i < len`: rows of at most 16
-    /// elements through a copy of the loop for that length, fully unrolled (LeNet-5's rows of 10 and 28
-    /// elements spent more on each row's loop set-up than on its additions).
+    /// `dst[r dstride + i] += src[r sstride + i]` for every row `r` and `i < len` (LeNet-5's rows of 10 and
+    /// 28 elements spent more on each row's loop set-up than on its additions).
     fn add<T: Float>(&self, dst: &mut [T], src: &[T]) {
         fn fixed<T: Float, const N: usize>(r: &Rows, dst: &mut [T], src: &[T]) {
             for i in 0..r.count {
@@ -520,18 +534,18 @@ impl Rows {
                 }
             }
         }
-        macro_rules! by_len {
-            ($($n:literal)*) => {
-                match self.len {
-                    $($n => fixed::<T, $n>(self, dst, src),)*
-                    _ => (0..self.count).for_each(|i| {
-                        let d = &mut dst[i * self.dstride..][..self.len];
-                        d.iter_mut().zip(&src[i * self.sstride..][..self.len]).for_each(|(a, &b)| *a += b);
-                    }),
-                }
-            };
+        by_len!(self, dst, src, fixed, |d: &mut [T], s: &[T]| d.iter_mut().zip(s).for_each(|(a, &b)| *a += b))
+    }
+
+    /// `dst[r dstride + i] = src[r sstride + i]` for every row `r` and `i < len`.
+    fn copy<T: Float>(&self, dst: &mut [T], src: &[T]) {
+        fn fixed<T: Float, const N: usize>(r: &Rows, dst: &mut [T], src: &[T]) {
+            for i in 0..r.count {
+                let d: &mut [T; N] = (&mut dst[i * r.dstride..][..N]).try_into().unwrap();
+                *d = src[i * r.sstride..][..N].try_into().unwrap();
+            }
         }
-        by_len!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+        by_len!(self, dst, src, fixed, |d: &mut [T], s: &[T]| d.copy_from_slice(s))
     }
 }
 
