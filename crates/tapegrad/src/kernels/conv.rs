@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::Shape;
 use crate::tensor::{try_filled, try_overwritten};
+use rows::Rows;
 
 pub mod lowered;
+mod rows;
 pub mod winograd;
 
 /// How a 2-D window op pads its input (per spatial axis; `p` below is the total of both sides).
@@ -494,59 +496,6 @@ fn fold_image_staged<T: Float>(cols: &[T], rs: usize, d: &WindowDims, win: &Wind
         }
     }
     true
-}
-
-/// `count` rows of `len` elements, `dstride` and `sstride` apart in the destination and the source.
-struct Rows {
-    len: usize,
-    count: usize,
-    dstride: usize,
-    sstride: usize,
-}
-
-/// Calls `$fixed::<T, N>(rows, dst, src)` with `N = rows.len` for rows of 1 to 32 elements (a copy of the
-/// loop per length, fully unrolled), else `$any(i, dst_row, src_row)` per row.
-macro_rules! by_len {
-    ($rows:expr, $dst:expr, $src:expr, $fixed:ident, $any:expr) => {
-        by_len!(@ $rows, $dst, $src, $fixed, $any;
-            1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
-    };
-    (@ $rows:expr, $dst:expr, $src:expr, $fixed:ident, $any:expr; $($n:literal)*) => {
-        match $rows.len {
-            $($n => $fixed::<T, $n>($rows, $dst, $src),)*
-            len => (0..$rows.count).for_each(|i| {
-                $any(&mut $dst[i * $rows.dstride..][..len], &$src[i * $rows.sstride..][..len])
-            }),
-        }
-    };
-}
-
-impl Rows {
-    /// `dst[r dstride + i] += src[r sstride + i]` for every row `r` and `i < len` (LeNet-5's rows of 10 and
-    /// 28 elements spent more on each row's loop set-up than on its additions).
-    fn add<T: Float>(&self, dst: &mut [T], src: &[T]) {
-        fn fixed<T: Float, const N: usize>(r: &Rows, dst: &mut [T], src: &[T]) {
-            for i in 0..r.count {
-                let d: &mut [T; N] = (&mut dst[i * r.dstride..][..N]).try_into().unwrap();
-                let s: &[T; N] = src[i * r.sstride..][..N].try_into().unwrap();
-                for j in 0..N {
-                    d[j] += s[j];
-                }
-            }
-        }
-        by_len!(self, dst, src, fixed, |d: &mut [T], s: &[T]| d.iter_mut().zip(s).for_each(|(a, &b)| *a += b))
-    }
-
-    /// `dst[r dstride + i] = src[r sstride + i]` for every row `r` and `i < len`.
-    fn copy<T: Float>(&self, dst: &mut [T], src: &[T]) {
-        fn fixed<T: Float, const N: usize>(r: &Rows, dst: &mut [T], src: &[T]) {
-            for i in 0..r.count {
-                let d: &mut [T; N] = (&mut dst[i * r.dstride..][..N]).try_into().unwrap();
-                *d = src[i * r.sstride..][..N].try_into().unwrap();
-            }
-        }
-        by_len!(self, dst, src, fixed, |d: &mut [T], s: &[T]| d.copy_from_slice(s))
-    }
 }
 
 /// `dst[i] += src[i]` for short rows (as [`copy_short`]): fixed blocks of 8 and 4 elements, then single
