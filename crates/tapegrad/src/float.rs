@@ -42,6 +42,16 @@ pub trait Float:
     /// The inline buffer of tiny tensors: 16 bytes of elements (four `f32` or two `f64`), so a tensor is
     /// 56 bytes and a tape node 128 for either type.
     type Inline: Copy + Default + AsRef<[Self]> + AsMut<[Self]> + Send + Sync + 'static;
+    /// These elements as `f32` when `Self` is `f32` (for the kernels written for `f32` only), else `None`.
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    /// [`Float::as_f32`] for a mutable slice.
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = s;
+        None
+    }
 }
 
 impl Float for f32 {
@@ -49,6 +59,12 @@ impl Float for f32 {
     type Inline = [f32; 4];
     fn of(v: f64) -> Self {
         v as f32
+    }
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
     }
     fn f64(self) -> f64 {
         self as f64

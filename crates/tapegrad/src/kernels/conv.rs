@@ -14,6 +14,7 @@ use crate::shape::Shape;
 use crate::tensor::{try_filled, try_overwritten};
 use rows::Rows;
 
+pub mod direct;
 pub mod lowered;
 mod rows;
 pub mod winograd;

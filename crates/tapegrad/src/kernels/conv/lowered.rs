@@ -190,6 +190,9 @@ pub fn conv2d<T: Float>(x: &[T], w: &[T], b: Option<&[T]>, d: &WindowDims, win: 
     if super::winograd::applies(d, win, o) {
         return super::winograd::conv2d(x, w, b, d, win, o);
     }
+    if super::direct::applies::<T>(d, win) {
+        return super::direct::conv2d(x, w, b, d, win, o);
+    }
     conv2d_planned(x, w, b, d, win, o, Plan::for_conv::<T>("conv2d", d, win, o)?)
 }
 
@@ -307,6 +310,9 @@ fn conv_input_grad_planned<T: Float>(
 pub fn conv_weight_grad<T: Float>(x: &[T], g: &[T], d: &WindowDims, win: &Window2d, o: usize) -> Result<Vec<T>> {
     if super::winograd::applies(d, win, o) {
         return super::winograd::conv_weight_grad(x, g, d, win, o);
+    }
+    if super::direct::applies::<T>(d, win) {
+        return super::direct::conv_weight_grad(x, g, d, win, o);
     }
     conv_weight_grad_planned(x, g, d, win, o, Plan::for_conv::<T>("conv_weight_grad", d, win, o)?)
 }
