@@ -18,11 +18,11 @@
 //! thread count. Measured in docs/performance.md ("Intel measurements, sixth round").
 
 use super::lowered::{PARALLEL_MIN, overwritten, zeroed};
+use super::winograd::run;
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::gemm::num_threads;
-use rayon::prelude::*;
 
 /// Padded planes of at most this many elements take this path (the plane is staged per image).
 pub const MAX_PLANE: usize = 4096;
@@ -116,19 +116,6 @@ fn group(n: usize, g: usize, groups: usize) -> std::ops::Range<usize> {
     n * g / groups..n * (g + 1) / groups
 }
 
-/// Runs `f(group, part)` on `threads` threads (contiguous runs of groups) or on the calling thread.
-fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl Fn(usize, P) + Sync) {
-    if threads <= 1 {
-        parts.into_iter().enumerate().for_each(|(g, p)| f(g, p));
-        return;
-    }
-    let mut buckets: Vec<Vec<(usize, P)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (g, p) in parts.into_iter().enumerate() {
-        buckets[g * threads / groups].push((g, p));
-    }
-    buckets.into_par_iter().for_each(|b| b.into_iter().for_each(|(g, p)| f(g, p)));
-}
-
 /// `y = conv2d(x, w) + b` (callers check [`applies`]): `x` `[n, 1, h, w]` (sizes in `d`), `w` `[o, 1, kh,
 /// kw]`, optional `b` `[o]`; returns `y` `[n, o, oh, ow]`.
 ///
@@ -169,7 +156,7 @@ fn conv2d_planned<T: Float>(
         parts.push(part);
         rest = r;
     }
-    run(groups, threads, parts, |gi, part: &mut [f32]| {
+    run(groups, threads, parts, |gi, part: &mut [f32], _| {
         let mut stage = vec![0.0; g.stage_len()];
         for (j, i) in group(d.n, gi, groups).enumerate() {
             g.stage_image(&x[i * img..(i + 1) * img], &mut stage);
@@ -219,7 +206,7 @@ fn weight_grad_planned<T: Float>(
     }
     let mut partials = zeroed::<f32>(op, &[groups, o * k])?;
     let parts: Vec<&mut [f32]> = partials.chunks_mut(o * k).collect();
-    run(groups, threads, parts, |gi, part: &mut [f32]| {
+    run(groups, threads, parts, |gi, part: &mut [f32], _| {
         let mut stage = vec![0.0; g.stage_len()];
         // Lane-wise sums `[o, kh kw, 32]` over the group's images, added across lanes at the end.
         let mut sums = vec![0.0; o * k * 32];

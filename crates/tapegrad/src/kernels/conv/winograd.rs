@@ -465,8 +465,8 @@ fn transform_output<T: Float>(
 }
 
 /// Runs `f(group, part, serial)` for every group on `threads` threads (contiguous runs of groups) or on the
-/// calling thread.
-fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
+/// calling thread. The direct kernels share it.
+pub(super) fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
     if threads <= 1 {
         parts.into_iter().enumerate().for_each(|(g, p)| f(g, p, false));
         return;
