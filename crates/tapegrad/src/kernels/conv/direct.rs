@@ -33,6 +33,9 @@ pub const GROUPS: usize = 8;
 /// Output channels summed together.
 const BLOCK: usize = 4;
 
+/// The invariant behind every `as_f32` here: [`applies`] takes only `f32`.
+const F32: &str = "invariant: the direct path takes only f32 (`applies`)";
+
 /// Whether a convolution of `T` under `win` on sizes `d` takes this path.
 pub fn applies<T: Float>(d: &WindowDims, win: &Window2d) -> bool {
     let plane = (d.h + win.top + win.bottom).saturating_mul(d.w + win.left + win.right);
@@ -142,10 +145,10 @@ fn conv2d_planned<T: Float>(
     let g = Geom::new(d, win);
     let (l, img, k) = (g.oh * g.ow, g.h * g.w, g.kh * g.kw);
     let mut y = overwritten::<T>("conv2d", &[d.n, o, g.oh, g.ow])?; // every row of every plane is written
-    let (x, w) = (T::as_f32(x).expect("f32"), T::as_f32(w).expect("f32"));
-    let b = b.map(|b| T::as_f32(b).expect("f32"));
+    let (x, w) = (T::as_f32(x).expect(F32), T::as_f32(w).expect(F32));
+    let b = b.map(|b| T::as_f32(b).expect(F32));
     assert!(x.len() == d.n * img && w.len() == o * k && b.is_none_or(|b| b.len() == o), "invariant: conv2d operands");
-    let yf = T::as_f32_mut(&mut y).expect("f32");
+    let yf = T::as_f32_mut(&mut y).expect(F32);
     if yf.is_empty() {
         return Ok(y);
     }
@@ -199,17 +202,17 @@ fn weight_grad_planned<T: Float>(
     let g = Geom::new(d, win);
     let (l, img, k) = (g.oh * g.ow, g.h * g.w, g.kh * g.kw);
     let mut dw = zeroed::<T>(op, &[o, 1, g.kh, g.kw])?;
-    let (x, gr) = (T::as_f32(x).expect("f32"), T::as_f32(gr).expect("f32"));
+    let (x, gr) = (T::as_f32(x).expect(F32), T::as_f32(gr).expect(F32));
     assert!(x.len() == d.n * img && gr.len() == d.n * o * l, "invariant: conv_weight_grad operands");
     if dw.is_empty() || d.n == 0 {
         return Ok(dw);
     }
     let mut partials = zeroed::<f32>(op, &[groups, o * k])?;
-    let parts: Vec<&mut [f32]> = partials.chunks_mut(o * k).collect();
-    run(groups, threads, parts, |gi, part: &mut [f32], _| {
+    // Each group's lane-wise sums `[o, kh kw, 32]` over its images, added across lanes at the end.
+    let mut lanes = zeroed::<f32>(op, &[groups, o * k, 32])?;
+    let parts: Vec<(&mut [f32], &mut [f32])> = partials.chunks_mut(o * k).zip(lanes.chunks_mut(o * k * 32)).collect();
+    run(groups, threads, parts, |gi, (part, sums): (&mut [f32], &mut [f32]), _| {
         let mut stage = vec![0.0; g.stage_len()];
-        // Lane-wise sums `[o, kh kw, 32]` over the group's images, added across lanes at the end.
-        let mut sums = vec![0.0; o * k * 32];
         for i in group(d.n, gi, groups) {
             g.stage_image(&x[i * img..(i + 1) * img], &mut stage);
             for ob in (0..o).step_by(BLOCK) {
@@ -222,7 +225,7 @@ fn weight_grad_planned<T: Float>(
             *p = lanes.iter().sum();
         }
     });
-    let dwf = T::as_f32_mut(&mut dw).expect("f32");
+    let dwf = T::as_f32_mut(&mut dw).expect(F32);
     for p in partials.chunks(o * k) {
         dwf.iter_mut().zip(p).for_each(|(a, &v)| *a += v);
     }
