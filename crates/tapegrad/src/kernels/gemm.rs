@@ -369,15 +369,16 @@ unsafe impl<T> Sync for Ptr<T> {}
 /// its packed layout on the calling thread alone, before the threads start (for up to 1024 of our columns:
 /// twice its largest row block of `8 x 64`), which cost w3 about a millisecond per step at two threads.
 /// Cut at a multiple of 64 columns (the kernel's tile), each half packs its own half of `b` on its own
-/// thread, and both pack all of `a`: worth it when `a` has at most half as many rows as `b` has columns
-/// (w3's `256 x 784 x 1024`: 8-10% off the 2-thread step; m1's square `G B^T` was slower split). With
-/// more than 64 rows neither half takes the crate's small-size blocking, so the sums are those of one call
-/// (the depth blocks then depend on `k` only) and the result is the same bit for bit.
+/// thread, and both pack all of `a`: w3's `256 x 784 x 1024` forward products 8-10% off the 2-thread step.
+/// Every other threaded product of up to 1024 columns is split too (the backward's, m1's square ones):
+/// two single-threaded halves beat the crate's own threading there by 1.5-2% (w3 at 2 threads, five
+/// pairs, 8.56-8.82 -> 8.40-8.62 ms; m1 17.24-17.58 -> 16.99-17.22 ms; a quiet Intel Xeon). With more
+/// than 64 rows neither half takes the crate's small-size blocking, so the sums are those of one call (the
+/// depth blocks then depend on `k` only) and the result is the same bit for bit.
 fn column_split(par: gemm::Parallelism, m: usize, bv: &MatRef) -> Option<usize> {
     let gemm::Parallelism::Rayon(threads) = par else { return None };
     let n = bv.cols;
-    (threads >= 2 && bv.cs != 1 && bv.rs == 1 && (128..=1024).contains(&n) && 64 < m && 2 * m <= n)
-        .then(|| n / 128 * 64)
+    (threads >= 2 && (128..=1024).contains(&n) && 64 < m).then(|| n / 128 * 64)
 }
 
 /// The checked call into the GEMM crate.

@@ -94,7 +94,7 @@ fn threaded_gemm_gives_the_single_threaded_answer_bit_for_bit() {
         };
         assert_eq!(run(1), run(2), "{m}x{k}x{n}");
         let split = column_split(gemm::Parallelism::Rayon(2), m, &bv);
-        assert_eq!(split.is_some(), m == 256 && tb, "{m}x{k}x{n}: column split");
+        assert_eq!(split.is_some(), m > 64 && (128..=1024).contains(&n), "{m}x{k}x{n}: column split");
     }
 }
 
