@@ -13,22 +13,18 @@
 //!
 //! Which calls take it: [`applies`] (`f32`, one input channel, stride 1, rows of 9 to 32 outputs, a padded
 //! plane of at most [`MAX_PLANE`] elements, AVX-512F at run time); every other convolution is lowered. A batch
-//! is cut into at most [`GROUPS`] groups of whole images (threads, and the weight gradient's partial sums,
+//! is cut into at most [`super::winograd::GROUPS`] groups of whole images (threads, and the weight gradient's partial sums,
 //! added in group order), the cut depending only on the batch size: the results are bit-identical at any
 //! thread count. Measured in docs/performance.md ("Intel measurements, sixth round").
 
-use super::lowered::{PARALLEL_MIN, overwritten, zeroed};
-use super::winograd::run;
+use super::lowered::{overwritten, zeroed};
+use super::winograd::{group_images as group, plan_groups as plan, run};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
-use crate::kernels::gemm::num_threads;
 
 /// Padded planes of at most this many elements take this path (the plane is staged per image).
 pub const MAX_PLANE: usize = 4096;
-
-/// Groups of images at most.
-pub const GROUPS: usize = 8;
 
 /// Output channels summed together.
 const BLOCK: usize = 4;
@@ -105,18 +101,6 @@ impl Geom {
 /// Multiply-adds of a convolution on these sizes.
 fn work(d: &WindowDims, win: &Window2d, o: usize) -> usize {
     [o, d.oh, d.ow, win.kh, win.kw].iter().fold(d.n, |a, &v| a.saturating_mul(v))
-}
-
-/// Groups for `n` images, and the threads they run on.
-fn plan(n: usize, work: usize) -> (usize, usize) {
-    let groups = n.min(GROUPS);
-    let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
-    (groups, threads)
-}
-
-/// The images of group `g` of `groups`.
-fn group(n: usize, g: usize, groups: usize) -> std::ops::Range<usize> {
-    n * g / groups..n * (g + 1) / groups
 }
 
 /// `y = conv2d(x, w) + b` (callers check [`applies`]): `x` `[n, 1, h, w]` (sizes in `d`), `w` `[o, 1, kh,

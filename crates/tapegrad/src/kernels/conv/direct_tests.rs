@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::kernels::conv::Padding;
+use crate::kernels::conv::lowered::PARALLEL_MIN;
+use crate::kernels::conv::winograd::GROUPS;
 use crate::shape::Shape;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -211,16 +211,26 @@ impl Geom {
 
     /// The images of group `g` of `groups`.
     fn group(&self, g: usize, groups: usize) -> Range<usize> {
-        self.n * g / groups..self.n * (g + 1) / groups
+        group_images(self.n, g, groups)
     }
 
     /// Groups for this batch, and the threads they run on (1: the calling thread).
     fn plan(&self, cout: usize) -> (usize, usize) {
-        let groups = self.n.min(GROUPS);
-        let work = [self.c, cout, 9, self.oh, self.ow].iter().fold(self.n, |a, &v| a.saturating_mul(v));
-        let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
-        (groups, threads)
+        plan_groups(self.n, [self.c, cout, 9, self.oh, self.ow].iter().fold(self.n, |a, &v| a.saturating_mul(v)))
     }
+}
+
+/// Groups for `n` images (at most [`GROUPS`]) and the threads they run on for a call of `work`
+/// multiply-adds (1: the calling thread). The direct kernels cut their batches the same way.
+pub(super) fn plan_groups(n: usize, work: usize) -> (usize, usize) {
+    let groups = n.min(GROUPS);
+    let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
+    (groups, threads)
+}
+
+/// The images of group `g` of `groups` for `n` images.
+pub(super) fn group_images(n: usize, g: usize, groups: usize) -> Range<usize> {
+    n * g / groups..n * (g + 1) / groups
 }
 
 /// A run of tiles of one tile row: global tile row `row` of the chunk's group (image `row / th`, tile row
