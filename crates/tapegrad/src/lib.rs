@@ -45,6 +45,7 @@ mod macros;
 /// [`Var`], so nothing here needs to be named by users.
 #[doc(hidden)]
 pub mod ops;
+pub mod parallel;
 pub mod param;
 pub mod shape;
 pub mod tape;

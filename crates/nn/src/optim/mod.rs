@@ -189,7 +189,7 @@ pub(crate) fn in_halves<T: Float>(w: &mut [T], g: &[T], v: &mut [T], update: imp
     let (w0, w1) = w.split_at_mut(mid);
     let (g0, g1) = g.split_at(mid);
     let (v0, v1) = if v.is_empty() { (&mut [][..], &mut [][..]) } else { v.split_at_mut(mid.min(v.len())) };
-    rayon::join(|| update(w0, g0, v0), || update(w1, g1, v1));
+    tapegrad::parallel::join(|| update(w0, g0, v0), || update(w1, g1, v1));
 }
 
 /// Lecture 003's shared template for one parameter: with the decayed gradient `g + rho w` of each element,

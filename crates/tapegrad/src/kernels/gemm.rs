@@ -464,7 +464,7 @@ fn kernel<T: Padded>(
                 }
             };
             let half = &half;
-            rayon::join(move || half(left, dst_left), move || half(right, dst_right));
+            crate::parallel::join(move || half(left, dst_left), move || half(right, dst_right));
         }
         None => call(par, b, bv, Ptr(dst)),
     }

@@ -16,7 +16,7 @@
 //! (as many as fit [`CHUNK`] patch elements, so that tiny images such as 8 x 8 digits still make products
 //! of a useful size, but at most a quarter of the batch), and the chunks in at most [`GROUPS`] contiguous
 //! groups. With more than one thread allowed ([`crate::num_threads`]) and enough work, the groups run on
-//! that many threads of the rayon pool, each product single-threaded ([`crate::kernels::gemm::GemmSerial`]); since the cut is
+//! that many threads ([`crate::parallel::for_each`]), each product single-threaded ([`crate::kernels::gemm::GemmSerial`]); since the cut is
 //! the same, the results are bit-identical to one thread's, the weight gradient included (its groups' sums
 //! are added in a fixed order).
 //!
@@ -29,7 +29,6 @@ use crate::float::Float;
 use crate::kernels::gemm::{Gemm, MatRef, num_threads};
 use crate::shape::Shape;
 use crate::tensor::{checked_numel, try_filled, try_overwritten};
-use rayon::prelude::*;
 use std::any::Any;
 use std::cell::RefCell;
 use std::ops::Range;
@@ -139,15 +138,7 @@ impl Plan {
     /// contiguous run of groups) or on the calling thread. `f` receives whether its products must stay on
     /// its thread.
     fn run<P: Send>(&self, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
-        if self.threads <= 1 {
-            parts.into_iter().enumerate().for_each(|(g, p)| f(g, p, false));
-            return;
-        }
-        let mut buckets: Vec<Vec<(usize, P)>> = (0..self.threads).map(|_| Vec::new()).collect();
-        for (g, p) in parts.into_iter().enumerate() {
-            buckets[g * self.threads / self.groups].push((g, p));
-        }
-        buckets.into_par_iter().for_each(|b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
+        super::winograd::run(self.groups, self.threads, parts, f);
     }
 
     /// `buf` cut into the groups' parts, `per` elements per image.

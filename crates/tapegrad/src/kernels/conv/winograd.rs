@@ -34,7 +34,6 @@ use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::gemm::{MatRef, num_threads};
-use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
 
@@ -485,7 +484,7 @@ pub(super) fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl
     for (g, p) in parts.into_iter().enumerate() {
         buckets[g * threads / groups].push((g, p));
     }
-    buckets.into_par_iter().for_each(|b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
+    crate::parallel::for_each(buckets, |b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
 }
 
 /// The stride-1 3x3 correlation of `x` (geometry `g`) with the transformed kernels `u` `[16, cout, g.c]`,
