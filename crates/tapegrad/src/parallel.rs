@@ -15,6 +15,9 @@
 //!
 //! - A helper spins for [`SPIN`] after its last job (yielding its core to other runnable threads between
 //!   checks), then parks until a caller unparks it.
+//! - A part that no helper has started by the time the caller finishes its own part is taken back and run
+//!   by the caller: a helper that was parked, or descheduled by a busy machine, never makes the call slower
+//!   than running both parts on one thread (apart from the hand-over itself).
 //! - There are [`num_threads`]` - 1` helpers at most, started on first use. A part that finds no free helper
 //!   (another caller has them all) runs on the calling thread after its own part: never a wait for a
 //!   busy helper, so nested and concurrent calls cannot deadlock.
@@ -41,7 +44,8 @@ const MAX_HELPERS: usize = 63;
 /// A job's state in its helper's slot.
 const IDLE: u8 = 0;
 const POSTED: u8 = 1;
-const DONE: u8 = 2;
+const RUNNING: u8 = 2;
+const DONE: u8 = 3;
 
 /// A part handed to a helper: a type-erased pointer to the caller's closure, which lives on the caller's
 /// stack until the caller has seen `DONE`.
@@ -60,9 +64,10 @@ struct Helper {
     thread: OnceLock<Option<Thread>>,
 }
 
-// SAFETY: `job` is written only by the caller holding `claimed` while the state is `IDLE`, and read only by
-// the helper after it has seen `POSTED` (release/acquire on `state`); the caller does not touch it again
-// until it has seen `DONE`. The pointer it holds is sent to the helper thread, which is sound because the
+// SAFETY: `job` is written only by the caller holding `claimed` while the helper cannot read it (state
+// `IDLE`, or `POSTED` taken back to `IDLE` by the caller's compare-exchange), and read only by the helper
+// after its own compare-exchange from `POSTED` to `RUNNING` (acquire, pairing with the caller's store of
+// `POSTED`); the caller does not touch it again until it has seen `DONE`. The pointer it holds is sent to the helper thread, which is sound because the
 // closure behind it is `Send` (see `JobPtr`'s construction in `join`).
 unsafe impl Sync for Helper {}
 
@@ -103,15 +108,16 @@ where
         }
     };
     let part: &mut (dyn FnMut() + Send + '_) = &mut part;
-    // SAFETY: only the lifetime is erased. The helper calls the closure once, while this frame waits in
-    // `collect` below (also when `a` panics: its panic is caught first), and `collect` returns only after the
-    // helper has stored `DONE`, its last access; so the borrow outlives every use.
+    // SAFETY: only the lifetime is erased. The closure is called once, either by the helper while this frame
+    // waits in `collect` below (also when `a` panics: its panic is caught first), `collect` returning only
+    // after the helper has stored `DONE`, its last access; or by `collect` itself on this thread when the
+    // helper had not started it. So the borrow outlives every use.
     let job = JobPtr(unsafe {
         std::mem::transmute::<*mut (dyn FnMut() + Send + '_), *mut (dyn FnMut() + Send + 'static)>(part)
     });
     post(helper, job);
     let ra = catch_unwind(AssertUnwindSafe(a));
-    collect(helper);
+    collect(helper, job);
     let rb = rb.unwrap_or_else(|| Err(Box::new("invariant: a helper ran its part") as Box<dyn Any + Send>));
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
@@ -134,6 +140,29 @@ where
 pub fn for_each<P: Send>(items: Vec<P>, f: impl Fn(P) + Sync) {
     let runs = num_threads().min(items.len()).max(1);
     split(items, runs, &f);
+}
+
+/// Calls `f(offset, chunk)` on `out` cut into one contiguous chunk per thread (each cut at a multiple of
+/// `align` elements from the start; `offset` is the chunk's first index in `out`) when `split` is true and
+/// [`num_threads`] is more than 1; otherwise once, on the whole of `out`. For elementwise loops, whose
+/// results then do not depend on the cut.
+pub(crate) fn chunks_mut<T: Send>(out: &mut [T], align: usize, split: bool, f: impl Fn(usize, &mut [T]) + Sync) {
+    let align = align.max(1);
+    let parts = if split { num_threads().min(out.len() / align).max(1) } else { 1 };
+    if parts == 1 {
+        return f(0, out);
+    }
+    let blocks = out.len() / align;
+    let mut chunks = Vec::with_capacity(parts);
+    let (mut rest, mut at) = (out, 0);
+    for i in 1..parts {
+        let cut = blocks * i / parts * align;
+        let (chunk, tail) = rest.split_at_mut(cut - at);
+        chunks.push((at, chunk));
+        (rest, at) = (tail, cut);
+    }
+    chunks.push((at, rest));
+    for_each(chunks, |(at, chunk)| f(at, chunk));
 }
 
 /// [`for_each`] over `runs` runs: the first half of the runs here, the rest through [`join`] (so with more
@@ -183,8 +212,19 @@ fn post(h: &Helper, job: JobPtr) {
     }
 }
 
-/// Waits for the helper's `DONE` (spinning: the part is at most as long as the caller's own), then frees it.
-fn collect(h: &Helper) {
+/// Takes the part back and runs it here if the helper has not started it; otherwise waits for the helper's
+/// `DONE` (spinning: the part is at most as long as the caller's own). Then frees the helper.
+fn collect(h: &Helper, job: JobPtr) {
+    if h.state.compare_exchange(POSTED, IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        // SAFETY: the helper had not taken the job (it takes it only by moving `POSTED` to `RUNNING`, which
+        // can no longer succeed), so it will not read the slot or call the closure; this thread owns both.
+        unsafe {
+            *h.job.get() = None;
+            (*job.0)();
+        }
+        h.claimed.store(false, Ordering::Release);
+        return;
+    }
     let mut spins = 0u32;
     while h.state.load(Ordering::Acquire) != DONE {
         spins = spins.wrapping_add(1);
@@ -202,8 +242,9 @@ fn collect(h: &Helper) {
 fn serve(h: &'static Helper) {
     loop {
         wait_for_job(h);
-        // SAFETY: the state is `POSTED` (seen with acquire ordering), so the caller has written `job` and
-        // waits in `collect` until `DONE` is stored below; the closure behind the pointer lives until then.
+        // SAFETY: this thread moved the state from `POSTED` to `RUNNING` (acquire), so the caller has written
+        // `job`, can no longer take it back, and waits in `collect` until `DONE` is stored below; the closure
+        // behind the pointer lives until then.
         if let Some(job) = unsafe { (*h.job.get()).take() } {
             // SAFETY: as above; the closure catches its own panics, so this call returns.
             unsafe { (*job.0)() };
@@ -212,10 +253,16 @@ fn serve(h: &'static Helper) {
     }
 }
 
+/// Returns once this helper has taken a posted job (moved the state from `POSTED` to `RUNNING`).
 fn wait_for_job(h: &Helper) {
     let start = Instant::now();
     let mut spins = 0u32;
-    while h.state.load(Ordering::Acquire) != POSTED {
+    loop {
+        if h.state.load(Ordering::Relaxed) == POSTED
+            && h.state.compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        {
+            return;
+        }
         spins = spins.wrapping_add(1);
         if !spins.is_multiple_of(64) {
             std::hint::spin_loop();

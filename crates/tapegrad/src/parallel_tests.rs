@@ -3,8 +3,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
 use std::thread::ThreadId;
 
-/// The thread cap is process-wide: tests that set it hold this lock.
-static CAP: Mutex<()> = Mutex::new(());
+use crate::kernels::gemm::THREAD_CAP_LOCK as CAP;
 
 fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     let _guard = CAP.lock().unwrap_or_else(|e| e.into_inner());
@@ -28,7 +27,12 @@ fn join_returns_both_results_and_runs_the_second_part_elsewhere_at_two_threads()
             let data: Vec<u64> = (0..1000).map(|i| i * round).collect();
             let (lo, hi) = data.split_at(300);
             let ((a, ta), (b, tb)) = join(
-                || (lo.iter().sum::<u64>(), std::thread::current().id()),
+                || {
+                    // Long enough for a spinning helper to take the other part before this one ends.
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_micros(50) {}
+                    (lo.iter().sum::<u64>(), std::thread::current().id())
+                },
                 || (hi.iter().sum::<u64>(), std::thread::current().id()),
             );
             assert_eq!(a + b, round * 499_500);
@@ -37,6 +41,35 @@ fn join_returns_both_results_and_runs_the_second_part_elsewhere_at_two_threads()
             elsewhere += usize::from(tb != here);
         }
         assert!(elsewhere > 0, "the second part never ran on a helper");
+    });
+}
+
+#[test]
+fn a_part_the_helper_has_not_started_is_taken_back_by_the_caller() {
+    with_threads(2, || {
+        let here = std::thread::current().id();
+        let mut taken_back = 0;
+        for round in 0..20u64 {
+            // The helper parks after `SPIN`; the caller's own part is empty, so it usually finishes before
+            // the parked helper wakes, and then runs the second part itself.
+            std::thread::sleep(SPIN + Duration::from_millis(2));
+            let (a, (b, tb)) = join(|| round, || (round * 2, std::thread::current().id()));
+            assert_eq!((a, b), (round, round * 2));
+            taken_back += usize::from(tb == here);
+        }
+        // Whichever thread ran it, the helper is free again and takes parts when they are long enough (a
+        // few tries: a test running beside this one may hold the helper for a moment).
+        let elsewhere = (0..5).any(|_| {
+            let (_, tb) = join(
+                || {
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(5) {}
+                },
+                || std::thread::current().id(),
+            );
+            tb != here
+        });
+        assert!(elsewhere, "the helper did not take a 5 ms part ({taken_back} of 20 taken back)");
     });
 }
 

@@ -419,6 +419,22 @@ impl<T: Float> Tensor<T> {
         Tensor { data: self.data.map(f), shape: self.shape.clone() }
     }
 
+    /// [`Tensor::map`], split across threads from [`crate::kernels::PAR_MIN`] elements (the ops' forwards).
+    pub(crate) fn map_split(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        let n = self.numel();
+        if n < crate::kernels::PAR_MIN || crate::num_threads() < 2 {
+            return self.map(f);
+        }
+        let Ok(mut out) = try_overwritten("map", n, T::zero()) else { return self.map(f) };
+        let src = self.data();
+        crate::parallel::chunks_mut(&mut out, 1, true, |at, os| {
+            for (o, &x) in os.iter_mut().zip(&src[at..]) {
+                *o = f(x);
+            }
+        });
+        Tensor::from_parts(out, self.shape.clone())
+    }
+
     /// Applies `f` to every element, in place when the storage is not shared.
     pub fn map_inplace(mut self, f: impl Fn(T) -> T) -> Self {
         for x in self.data_mut() {

@@ -26,8 +26,8 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// `f` applied to every element of its value (no clone of the value first).
-    pub(crate) fn map_value(&self, f: impl Fn(T) -> T) -> Tensor<T> {
-        self.tape.node_ref(self.id).value.map(f)
+    pub(crate) fn map_value(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
+        self.tape.node_ref(self.id).value.map_split(f)
     }
 
     /// Its shape.

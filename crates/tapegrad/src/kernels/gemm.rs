@@ -533,6 +533,11 @@ impl_gemm!(f64);
 
 /// Test oracles shared by the tests of every GEMM path.
 #[cfg(test)]
+/// Serialises the tests that change the global thread cap (in every module of the crate).
+#[cfg(test)]
+pub(crate) static THREAD_CAP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[cfg(test)]
 pub(crate) mod oracle {
     use super::MatRef;
 

@@ -1,11 +1,8 @@
 //! Tests of the GEMM entry points (`gemm.rs`): every path against the triple loop, the padded copy, fresh
 //! outputs, thread-count bit-identity.
+use super::THREAD_CAP_LOCK as CAP;
 use super::oracle::{naive, values};
 use super::*;
-use std::sync::Mutex;
-
-/// Serialises the tests that change the global thread cap.
-static CAP: Mutex<()> = Mutex::new(());
 
 #[test]
 fn gemm_matches_the_triple_loop_for_transposes_offsets_alpha_and_beta() {

@@ -8,10 +8,17 @@ pub mod reduce;
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::parallel;
 use crate::shape::Shape;
 use crate::tensor::{Tensor, checked_numel, try_buffer};
 use gemm::MatRef;
 use smallvec::SmallVec;
+
+/// Elements from which an elementwise loop or a bias gradient's column sums are split across threads
+/// ([`crate::parallel::chunks_mut`]): w3's `256 x 1024` activations (relu, its derivative, the bias
+/// gradient) took about 0.3 ms of each 2-thread step on the calling thread alone while the other core
+/// waited. Below this the loop takes a few microseconds, about what handing half of it over costs.
+pub(crate) const PAR_MIN: usize = 1 << 16;
 
 /// `f(a, b)` elementwise with NumPy broadcasting. Reuses `a`'s buffer when it is unshared and already has
 /// the output's shape.
@@ -19,16 +26,29 @@ use smallvec::SmallVec;
 /// # Errors
 /// [`Error::ShapeMismatch`] naming `op` when the shapes do not broadcast; [`Error::TooLarge`] or
 /// [`Error::Allocation`] when their broadcast does not fit in memory.
-pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>> {
+pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T + Sync) -> Result<Tensor<T>> {
     // Dimension by dimension: `Shape`'s `==` calls `memcmp`, a cost on one-element tensors.
     if a.rank() == b.rank() && a.dims().iter().zip(b.dims()).all(|(x, y)| x == y) {
         let bd = b.data();
+        let split = bd.len() >= PAR_MIN;
         if a.is_unique() {
             let mut a = a;
-            for (x, &y) in a.data_mut().iter_mut().zip(bd) {
-                *x = f(*x, y);
-            }
+            parallel::chunks_mut(a.data_mut(), 1, split, |at, xs| {
+                for (x, &y) in xs.iter_mut().zip(&bd[at..]) {
+                    *x = f(*x, y);
+                }
+            });
             return Ok(a);
+        }
+        if split {
+            let ad = a.data();
+            let mut out = crate::tensor::try_overwritten(op, ad.len(), T::zero())?;
+            parallel::chunks_mut(&mut out, 1, true, |at, os| {
+                for ((o, &x), &y) in os.iter_mut().zip(&ad[at..]).zip(&bd[at..]) {
+                    *o = f(x, y);
+                }
+            });
+            return Ok(Tensor::from_parts(out, a.shape().clone()));
         }
         return Ok(Tensor::from_iter_exact(a.shape().clone(), a.data().iter().zip(bd).map(|(&x, &y)| f(x, y))));
     }
@@ -43,11 +63,14 @@ pub fn zip<T: Float>(op: &'static str, a: Tensor<T>, b: &Tensor<T>, f: impl Fn(T
     if b.numel() > 0 && b.rank() <= a.rank() && tail == &a.dims()[a.rank() - tail.len()..] {
         let bd = b.data();
         let mut a = a;
-        for row in a.data_mut().chunks_exact_mut(bd.len()) {
-            for (x, &y) in row.iter_mut().zip(bd) {
-                *x = f(*x, y);
+        let split = a.numel() >= PAR_MIN;
+        parallel::chunks_mut(a.data_mut(), bd.len(), split, |_, rows| {
+            for row in rows.chunks_exact_mut(bd.len()) {
+                for (x, &y) in row.iter_mut().zip(bd) {
+                    *x = f(*x, y);
+                }
             }
-        }
+        });
         return Ok(a);
     }
     let out = Shape::broadcast(op, a.shape(), b.shape())?;
@@ -153,11 +176,15 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &Shape) -> Result<Tensor<T>> {
     let tail = &shape.dims()[lead..];
     if tail.len() <= x.rank() && tail == &x.dims()[x.rank() - tail.len()..] {
         let mut out = zeros(n)?;
-        for row in x.data().chunks_exact(n) {
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o += v;
+        // Split by columns: each thread adds its columns of every row in row order, as one thread would.
+        let xd = x.data();
+        parallel::chunks_mut(&mut out, 16, xd.len() >= PAR_MIN, |at, cols| {
+            for row in xd.chunks_exact(n) {
+                for (o, &v) in cols.iter_mut().zip(&row[at..]) {
+                    *o += v;
+                }
             }
-        }
+        });
         return Ok(Tensor::from_parts(out, shape.clone()));
     }
     // One kept block of axes followed by summed ones (the bias gradient of a convolution: [n, o, h, w] to
@@ -376,6 +403,47 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_elementwise_loops_split_across_threads_give_the_bits_of_one_thread() {
+        let values = |n: usize, seed: usize| gemm::oracle::values(n, seed);
+        let run = |rows: usize, cols: usize| {
+            let a = Tensor::from_vec(values(rows * cols, 1), [rows, cols]).unwrap();
+            let b = Tensor::from_vec(values(rows * cols, 2), [rows, cols]).unwrap();
+            let bias = Tensor::from_vec(values(cols, 3), [cols]).unwrap();
+            let f = |x: f64, y: f64| x * 1.5 - y / 3.0;
+            let unique = zip("t", a.map(|x| x), &b, f).unwrap();
+            let shared = zip("t", a.clone(), &b, f).unwrap();
+            let rows_plus = zip("t", a.map(|x| x), &bias, f).unwrap();
+            let sums = sum_to(&a, &Shape::from([cols])).unwrap();
+            let mapped = a.map_split(|x| x.sin());
+            // Against the definitions, element by element.
+            for i in 0..rows * cols {
+                let (x, y) = (a.data()[i], b.data()[i]);
+                assert_eq!(unique.data()[i].to_bits(), f(x, y).to_bits());
+                assert_eq!(shared.data()[i].to_bits(), f(x, y).to_bits());
+                assert_eq!(rows_plus.data()[i].to_bits(), f(x, bias.data()[i % cols]).to_bits());
+                assert_eq!(mapped.data()[i].to_bits(), x.sin().to_bits());
+            }
+            for j in 0..cols {
+                let want = (0..rows).fold(0.0, |s, r| s + a.data()[r * cols + j]);
+                assert_eq!(sums.data()[j].to_bits(), want.to_bits(), "{rows}x{cols} column {j}");
+            }
+            [unique, shared, rows_plus, sums, mapped].map(|t| t.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+        };
+        let _cap = gemm::THREAD_CAP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let before = crate::num_threads();
+        // Around the threshold, rows that do not divide it, one long row, many short ones.
+        for (rows, cols) in [(256, 1024), (3, PAR_MIN / 3 + 5), (PAR_MIN / 64 + 1, 64), (1, PAR_MIN + 1), (7, 9)] {
+            let mut per_threads = Vec::new();
+            for threads in [1, 2, 3] {
+                crate::set_num_threads(threads);
+                per_threads.push(run(rows, cols));
+            }
+            assert!(per_threads.windows(2).all(|w| w[0] == w[1]), "{rows}x{cols}: threads changed a bit");
+        }
+        crate::set_num_threads(before);
+    }
 
     /// `sum_to` by definition: every element of `x` added into the output element it broadcast from.
     fn sum_to_oracle(x: &Tensor<f64>, shape: &[usize]) -> Vec<f64> {
