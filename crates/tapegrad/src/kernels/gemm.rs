@@ -131,6 +131,16 @@ pub trait Gemm: Copy {
     /// # Panics
     /// As [`Gemm::gemm`], and when `out` is not empty or has room for fewer than `m n` elements.
     fn gemm_fresh(a: &[Self], av: MatRef, b: &[Self], bv: MatRef, out: &mut Vec<Self>);
+
+    /// `a b`, plus `bias` added to every row when given (the fully-connected layer's `x W^T + b`), written
+    /// into `out`, an empty buffer with room for the `m x n` result. Large products with a transposed `b`
+    /// go through a column-major product and a transpose, which is faster for them (`gemm_linear.rs`);
+    /// the others are [`Gemm::gemm`] with `beta = 1` on the bias rows, or [`Gemm::gemm_fresh`]. The
+    /// result, bit for bit, does not depend on [`num_threads`].
+    ///
+    /// # Panics
+    /// As [`Gemm::gemm_fresh`], and when `bias` does not hold `n` values.
+    fn linear_fresh(a: &[Self], av: MatRef, b: &[Self], bv: MatRef, bias: Option<&[Self]>, out: &mut Vec<Self>);
 }
 
 /// Products with at most this many multiply-adds (`m k n`) run in [`small_gemm`]: for the tiny matrices of
@@ -250,6 +260,8 @@ enum Threads {
 pub(crate) trait Padded: num_traits::Float + Default + Send + Sync + 'static {
     /// This thread's buffer.
     fn padded() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
+    /// This thread's buffer for column-major results (`gemm_linear.rs`).
+    fn column_major() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
 }
 
 /// The product's `(m, k, n)`, after checking the invariants every kernel call relies on: the inner
@@ -502,6 +514,12 @@ macro_rules! impl_gemm {
                 }
                 &PADDED
             }
+            fn column_major() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<$t>>> {
+                thread_local! {
+                    static COLUMN_MAJOR: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                &COLUMN_MAJOR
+            }
         }
         impl Gemm for $t {
             fn gemm(alpha: $t, a: &[$t], av: MatRef, b: &[$t], bv: MatRef, beta: $t, c: &mut [$t], c_off: usize) {
@@ -509,6 +527,9 @@ macro_rules! impl_gemm {
             }
             fn gemm_fresh(a: &[$t], av: MatRef, b: &[$t], bv: MatRef, out: &mut Vec<$t>) {
                 product(Threads::Cap, 1.0, a, av, b, bv, 0.0, Out::Fresh(out));
+            }
+            fn linear_fresh(a: &[$t], av: MatRef, b: &[$t], bv: MatRef, bias: Option<&[$t]>, out: &mut Vec<$t>) {
+                linear::linear_fresh(a, av, b, bv, bias, out);
             }
         }
         impl GemmSerial for $t {
@@ -531,12 +552,11 @@ macro_rules! impl_gemm {
 impl_gemm!(f32);
 impl_gemm!(f64);
 
-/// Test oracles shared by the tests of every GEMM path.
-#[cfg(test)]
 /// Serialises the tests that change the global thread cap (in every module of the crate).
 #[cfg(test)]
 pub(crate) static THREAD_CAP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Test oracles shared by the tests of every GEMM path.
 #[cfg(test)]
 pub(crate) mod oracle {
     use super::MatRef;
@@ -561,6 +581,9 @@ pub(crate) mod oracle {
         (0..len).map(|i| ((i * 37 + seed * 11) % 23) as f64 / 7.0 - 1.5).collect()
     }
 }
+
+#[path = "gemm_linear.rs"]
+mod linear;
 
 #[cfg(test)]
 #[path = "gemm_tests.rs"]

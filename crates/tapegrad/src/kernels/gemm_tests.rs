@@ -179,3 +179,78 @@ fn thread_cap_is_at_least_one() {
     assert_eq!(num_threads(), 1);
     NUM_THREADS.store(prev, Ordering::Relaxed);
 }
+
+/// `a b` plus `bias` in every row, by the triple loop in f64.
+fn naive_linear(a: &[f64], av: MatRef, b: &[f64], bv: MatRef, bias: Option<&[f64]>) -> Vec<f64> {
+    let mut want = naive(1.0, a, av, b, bv, 0.0, &vec![0.0; av.rows * bv.cols]);
+    if let Some(bias) = bias {
+        for row in want.chunks_mut(bv.cols) {
+            row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+        }
+    }
+    want
+}
+
+#[test]
+fn linear_products_equal_the_triple_loop_plus_bias_on_both_paths() {
+    // Column-major with the transpose: rows a multiple of 8 and not (the last rows one by one), columns
+    // odd; row-major: too small, too few columns, or `b` not transposed. Offsets in both operands, threads
+    // 1 to 3 (split by columns from 2), NaN in the output's spare capacity (a read of it would show).
+    let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    for threads in [1, 2, 3] {
+        let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
+        for (m, k, n, tb, column_major) in [
+            (128, 256, 256, true, true),
+            (131, 300, 257, true, true),
+            (135, 257, 300, true, true),
+            (7, 9, 11, true, false),
+            (64, 1024, 70, true, false),
+            (130, 129, 128, true, false),
+            (131, 300, 257, false, false),
+        ] {
+            let av = MatRef::row_major(m, k, 1, false);
+            let bv = if tb { MatRef::row_major(n, k, 2, true) } else { MatRef::row_major(k, n, 2, false) };
+            assert_eq!(linear::takes_column_major(m, k, n, &bv), column_major, "{m}x{k}x{n}");
+            let (a, b, bias) = (values(1 + m * k, 8), values(2 + k * n, 9), values(n, 10));
+            for bias in [None, Some(&bias[..])] {
+                let want = naive_linear(&a, av, &b, bv, bias);
+                let mut out = vec![f64::NAN; m * n + 5];
+                out.clear();
+                f64::linear_fresh(&a, av, &b, bv, bias, &mut out);
+                assert_eq!(out.len(), m * n);
+                for (x, y) in out.iter().zip(&want) {
+                    assert!(
+                        (x - y).abs() < 1e-9 * (1.0 + y.abs()),
+                        "{m}x{k}x{n} tb={tb} threads={threads}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+        NUM_THREADS.store(prev, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn linear_products_give_the_single_threaded_answer_bit_for_bit() {
+    // w3's forward shapes (column-major, split by columns at 2 and 3 threads) and one row-major shape.
+    let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    for (m, k, n) in [(256, 784, 1024), (256, 1024, 1024), (200, 300, 130)] {
+        let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(n, k, 0, true));
+        assert_eq!(linear::takes_column_major(m, k, n, &bv), n >= 256, "{m}x{k}x{n}");
+        let a: Vec<f32> = values(m * k, 11).into_iter().map(|x| x as f32).collect();
+        let b: Vec<f32> = values(k * n, 12).into_iter().map(|x| x as f32 * 0.1).collect();
+        let bias: Vec<f32> = values(n, 13).into_iter().map(|x| x as f32).collect();
+        for bias in [None, Some(&bias[..])] {
+            let run = |threads| {
+                let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
+                let mut out = Vec::with_capacity(m * n);
+                f32::linear_fresh(&a, av, &b, bv, bias, &mut out);
+                NUM_THREADS.store(prev, Ordering::Relaxed);
+                out
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "{m}x{k}x{n}");
+            assert_eq!(one, run(3), "{m}x{k}x{n}");
+        }
+    }
+}

@@ -61,11 +61,9 @@ fn linear_t<T: Float>(x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Re
     let len = checked_numel::<T>("linear", &shape)?;
     let mut out = try_buffer("linear", len)?;
     let (xv, wv) = (MatRef::row_major(n, k, 0, false), MatRef::row_major(m, k, 0, true));
-    let Some(b) = b else {
-        T::gemm_fresh(x.data(), xv, w.data(), wv, &mut out);
-        return Ok(Tensor::from_parts(out, shape));
-    };
-    if b.dims() != [m] {
+    if let Some(b) = b
+        && b.dims() != [m]
+    {
         return Err(Error::ShapeMismatch {
             op: "linear",
             msg: "bias must be [out]".into(),
@@ -73,11 +71,7 @@ fn linear_t<T: Float>(x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Re
             rhs: b.shape().clone(),
         });
     }
-    // The bias in every row, then the product added to it (`beta = 1`): no pass zeroing the output first.
-    for _ in 0..n {
-        out.extend_from_slice(b.data());
-    }
-    T::gemm(T::one(), x.data(), xv, w.data(), wv, T::one(), &mut out, 0);
+    T::linear_fresh(x.data(), xv, w.data(), wv, b.map(|b| b.data()), &mut out);
     Ok(Tensor::from_parts(out, shape))
 }
 

@@ -1,0 +1,138 @@
+//! The fully-connected layer's product `x W^T (+ b)` into a fresh row-major output.
+//!
+//! Asked for a row-major `x W^T`, the `gemm` crate computes the transposed problem `W x^T` and packs `W`
+//! from its stored rows, the slow layout for it; asked for a column-major output, it packs `x` and `W^T`
+//! the other way round. At w3's forward shapes, one thread (Intel Xeon, AVX-512, docs/performance.md,
+//! eighth round): `256 x 784 x 1024` 212-218 GFLOP/s column-major against 171-190 row-major, `256 x 1024 x
+//! 1024` likewise against 162-165 (with the padded copy). The column-major result then goes through a
+//! transpose, eight output rows at a time (each column of the result read as eight contiguous values and
+//! written to eight row streams; sixteen rows of `f32` thrash L1 on 4 KiB aliasing), which adds the bias
+//! on the way: 201-203 GFLOP/s with the transpose counted. Products this does not pay for (small, or with
+//! few rows or columns) take [`Gemm::gemm`]'s row-major path unchanged.
+
+use super::{Out, Padded, Ptr, Threads, checked_dims, column_split, parallelism, product};
+
+/// Products from this many multiply-adds take the column-major path (with the shape bounds of
+/// [`takes_column_major`]): the transpose's pass over the output must be small against the product.
+const COLUMN_MAJOR_MIN: usize = 1 << 22;
+
+/// Output rows moved per pass of the transpose (see the module doc).
+const ROWS: usize = 8;
+
+/// Whether `m x k x n` with the right operand `bv` takes the column-major path: `b` read transposed (a
+/// weight stored `[out, in]`), at least 128 rows and 256 columns and a depth of 256, and enough work.
+pub(super) fn takes_column_major(m: usize, k: usize, n: usize, bv: &super::MatRef) -> bool {
+    bv.rs == 1 && m >= 128 && n >= 256 && k >= 256 && m.saturating_mul(k).saturating_mul(n) >= COLUMN_MAJOR_MIN
+}
+
+/// `a b`, plus `bias` in every row when given, written into `out`, an empty buffer with room for the
+/// `m x n` result (see [`Gemm::linear_fresh`](super::Gemm::linear_fresh)).
+///
+/// # Panics
+/// As [`Gemm::gemm_fresh`](super::Gemm::gemm_fresh), and when `bias` does not hold `n` values.
+pub(super) fn linear_fresh<T: Padded + super::super::gemm_small::Small>(
+    a: &[T],
+    av: super::MatRef,
+    b: &[T],
+    bv: super::MatRef,
+    bias: Option<&[T]>,
+    out: &mut Vec<T>,
+) {
+    let (m, k, n) = checked_dims(a, av, b, bv);
+    assert!(bias.is_none_or(|bias| bias.len() == n), "invariant: one bias per output column");
+    if !takes_column_major(m, k, n, &bv) {
+        let Some(bias) = bias else {
+            return product(Threads::Cap, T::one(), a, av, b, bv, T::zero(), Out::Fresh(out));
+        };
+        assert!(out.is_empty(), "invariant: a fresh output starts empty");
+        // The bias in every row, then the product added to it (`beta = 1`): no pass zeroing it first.
+        for _ in 0..m {
+            out.extend_from_slice(bias);
+        }
+        return product(Threads::Cap, T::one(), a, av, b, bv, T::one(), Out::Slice(out, 0));
+    }
+    let len = m.checked_mul(n).filter(|&len| out.is_empty() && len <= out.capacity() && n <= isize::MAX as usize);
+    let len = len.expect("invariant: a fresh output is an empty buffer with room for m n elements");
+    let dst = Ptr(out.spare_capacity_mut().as_mut_ptr().cast::<T>());
+    // Columns `j0..j1` of the result: their product, column-major, into this thread's scratch, then
+    // transposed into the output's rows with the bias added.
+    let part = |j0: usize, j1: usize| {
+        T::column_major().with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let cols = j1 - j0;
+            // No overflow: `cols <= n` and `m n` fits (checked above). The scratch only grows; the kernel
+            // writes every element it is asked for without reading it (`read_dst` false, `k > 0`).
+            if scratch.len() < m * cols {
+                scratch.resize(m * cols, T::zero());
+            }
+            let bv = bv.with_cols(j0, j1);
+            // SAFETY: `checked_dims` bounded every element the views reach by their slices' lengths and
+            // their strides by `isize::MAX` (`MatRef::fits`), and `with_cols` keeps columns `j0..j1 <= n`
+            // of that view; the kernel writes `m` rows and `cols` columns at row stride 1 and column stride
+            // `m`, inside the scratch's `m cols` elements (grown just above), reading none of them. `T` is
+            // `f32` or `f64`, which the crate dispatches on.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    cols,
+                    k,
+                    scratch.as_mut_ptr(),
+                    m as isize,
+                    1,
+                    false,
+                    a.as_ptr().add(av.offset),
+                    av.cs as isize,
+                    av.rs as isize,
+                    b.as_ptr().add(bv.offset),
+                    bv.cs as isize,
+                    bv.rs as isize,
+                    T::zero(),
+                    T::one(),
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            };
+            let bias = bias.map(|bias| &bias[j0..j1]);
+            transpose_into(&scratch[..m * cols], m, cols, dst, n, j0, bias);
+        })
+    };
+    match column_split(parallelism(m.saturating_mul(k).saturating_mul(n)), m, &bv) {
+        Some(j) => {
+            let part = &part;
+            crate::parallel::join(move || part(0, j), move || part(j, n));
+        }
+        None => part(0, n),
+    }
+    // SAFETY: the parts wrote every element of the `m x n` output (`transpose_into` writes each row `i < m`
+    // at every column of its part, and the parts cover `0..n`), and `len = m n <= capacity`.
+    unsafe { out.set_len(len) };
+}
+
+/// Writes the column-major `m x cols` matrix `src` into columns `j0..j0 + cols` of the row-major output
+/// at `dst` (row stride `n`), adding `bias[j]` to column `j` when given.
+fn transpose_into<T: Padded>(src: &[T], m: usize, cols: usize, dst: Ptr<T>, n: usize, j0: usize, bias: Option<&[T]>) {
+    assert!(src.len() == m * cols && j0 + cols <= n, "invariant: the transpose inside its matrices");
+    // One output element: `(i, j)` of the part, from its value.
+    // SAFETY (for every `put`): `i < m` and `j < cols`, so `i n + j0 + j < m n`, inside the output's
+    // capacity (checked by the caller); the other part, if any, writes other columns.
+    let put = |i: usize, j: usize, v: T| unsafe { dst.0.add(i * n + j0 + j).write(v) };
+    let mut i = 0;
+    while i + ROWS <= m {
+        for j in 0..cols {
+            let v: &[T; ROWS] = src[j * m + i..j * m + i + ROWS].try_into().expect("ROWS values");
+            match bias {
+                Some(bias) => (0..ROWS).for_each(|r| put(i + r, j, v[r] + bias[j])),
+                None => (0..ROWS).for_each(|r| put(i + r, j, v[r])),
+            }
+        }
+        i += ROWS;
+    }
+    for i in i..m {
+        for j in 0..cols {
+            let v = src[j * m + i];
+            put(i, j, bias.map_or(v, |bias| v + bias[j]));
+        }
+    }
+}
