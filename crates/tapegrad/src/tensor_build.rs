@@ -1,5 +1,5 @@
 //! Constructors for eager maths: `arange`, `linspace`, `eye`, and conversions from a `Vec` and from
-//! (nested) arrays of rank 1 to 4, which the [`tensor!`](crate::tensor) macro calls.
+//! (nested) arrays of rank 1 to 4, which the [`tensor!`](crate::tensor!) macro calls.
 //!
 //! Sizes given as arguments are checked before anything is allocated (`checked_mul`, `try_reserve`): a
 //! size that does not fit is an error, not an abort.

@@ -7,22 +7,22 @@
 //! 1024` likewise against 162-165 (with the padded copy). The column-major result then goes through a
 //! transpose, eight output rows at a time (each column of the result read as eight contiguous values and
 //! written to eight row streams; sixteen rows of `f32` thrash L1 on 4 KiB aliasing), which adds the bias
-//! on the way: 201-203 GFLOP/s with the transpose counted. Products this does not pay for (small, or with
-//! few rows or columns) take [`Gemm::gemm`]'s row-major path unchanged.
+//! on the way: 201-203 GFLOP/s with the transpose counted. Products this does not pay for (see
+//! [`takes_column_major`]) take [`Gemm::gemm`](super::Gemm::gemm)'s row-major path unchanged.
 
 use super::{Out, Padded, Ptr, Threads, checked_dims, column_split, parallelism, product};
-
-/// Products from this many multiply-adds take the column-major path (with the shape bounds of
-/// [`takes_column_major`]): the transpose's pass over the output must be small against the product.
-const COLUMN_MAJOR_MIN: usize = 1 << 22;
 
 /// Output rows moved per pass of the transpose (see the module doc).
 const ROWS: usize = 8;
 
 /// Whether `m x k x n` with the right operand `bv` takes the column-major path: `b` read transposed (a
-/// weight stored `[out, in]`), at least 128 rows and 256 columns and a depth of 256, and enough work.
+/// weight stored `[out, in]`), 128 to 384 rows, and a depth and a width of at least 512. Measured on one
+/// thread against the row-major product (docs/performance.md, eighth round): faster at `128 x 512 x 512`
+/// (166 against 134 GFLOP/s), `128 x 784 x 1024` (203 / 162), w3's two shapes with 256 rows, `384 x 1024 x
+/// 1024` (182 / 145-167) and `256 x 512 x 2048` (187 / 176); even at 512 rows; slower at 1024 rows (`1024 x
+/// 784 x 1024`: 171-173 / 197-212) and at `256 x 256 x 256` (179 / 200).
 pub(super) fn takes_column_major(m: usize, k: usize, n: usize, bv: &super::MatRef) -> bool {
-    bv.rs == 1 && m >= 128 && n >= 256 && k >= 256 && m.saturating_mul(k).saturating_mul(n) >= COLUMN_MAJOR_MIN
+    bv.rs == 1 && (128..=384).contains(&m) && k >= 512 && n >= 512
 }
 
 /// `a b`, plus `bias` in every row when given, written into `out`, an empty buffer with room for the

@@ -200,13 +200,14 @@ fn linear_products_equal_the_triple_loop_plus_bias_on_both_paths() {
     for threads in [1, 2, 3] {
         let prev = NUM_THREADS.swap(threads, Ordering::Relaxed);
         for (m, k, n, tb, column_major) in [
-            (128, 256, 256, true, true),
-            (131, 300, 257, true, true),
-            (135, 257, 300, true, true),
+            (128, 512, 512, true, true),
+            (131, 520, 515, true, true),
+            (383, 513, 600, true, true),
             (7, 9, 11, true, false),
             (64, 1024, 70, true, false),
             (130, 129, 128, true, false),
-            (131, 300, 257, false, false),
+            (385, 512, 512, true, false),
+            (131, 520, 515, false, false),
         ] {
             let av = MatRef::row_major(m, k, 1, false);
             let bv = if tb { MatRef::row_major(n, k, 2, true) } else { MatRef::row_major(k, n, 2, false) };
@@ -236,7 +237,7 @@ fn linear_products_give_the_single_threaded_answer_bit_for_bit() {
     let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
     for (m, k, n) in [(256, 784, 1024), (256, 1024, 1024), (200, 300, 130)] {
         let (av, bv) = (MatRef::row_major(m, k, 0, false), MatRef::row_major(n, k, 0, true));
-        assert_eq!(linear::takes_column_major(m, k, n, &bv), n >= 256, "{m}x{k}x{n}");
+        assert_eq!(linear::takes_column_major(m, k, n, &bv), n >= 512, "{m}x{k}x{n}");
         let a: Vec<f32> = values(m * k, 11).into_iter().map(|x| x as f32).collect();
         let b: Vec<f32> = values(k * n, 12).into_iter().map(|x| x as f32 * 0.1).collect();
         let bias: Vec<f32> = values(n, 13).into_iter().map(|x| x as f32).collect();
