@@ -15,6 +15,7 @@ use crate::tensor::{try_filled, try_overwritten};
 use rows::Rows;
 
 pub mod direct;
+mod groups;
 pub mod lowered;
 mod rows;
 pub mod winograd;

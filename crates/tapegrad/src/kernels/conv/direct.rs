@@ -13,12 +13,12 @@
 //!
 //! Which calls take it: [`applies`] (`f32`, one input channel, stride 1, rows of 9 to 32 outputs, a padded
 //! plane of at most [`MAX_PLANE`] elements, AVX-512F at run time); every other convolution is lowered. A batch
-//! is cut into at most [`super::winograd::GROUPS`] groups of whole images (threads, and the weight gradient's partial sums,
+//! is cut into at most [`super::groups::GROUPS`] groups of whole images (threads, and the weight gradient's partial sums,
 //! added in group order), the cut depending only on the batch size: the results are bit-identical at any
 //! thread count. Measured in docs/performance.md ("Intel measurements, sixth round").
 
+use super::groups::{group_images as group, plan_groups as plan, run};
 use super::lowered::{overwritten, zeroed};
-use super::winograd::{group_images as group, plan_groups as plan, run};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;

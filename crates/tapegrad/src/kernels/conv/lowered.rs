@@ -138,7 +138,7 @@ impl Plan {
     /// contiguous run of groups) or on the calling thread. `f` receives whether its products must stay on
     /// its thread.
     fn run<P: Send>(&self, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
-        super::winograd::run(self.groups, self.threads, parts, f);
+        super::groups::run(self.groups, self.threads, parts, f);
     }
 
     /// `buf` cut into the groups' parts, `per` elements per image.

@@ -29,16 +29,15 @@
 //! of at most [`TILES`] tiles (one set of 16 products each), so the results are bit-identical at any
 //! thread count. Which calls take this path: [`applies`].
 
-use super::lowered::{PARALLEL_MIN, mm, overwritten, with_scratch, zeroed};
+pub use super::groups::GROUPS;
+use super::groups::{group_images, plan_groups, run};
+use super::lowered::{mm, overwritten, with_scratch, zeroed};
 use super::{Window2d, WindowDims};
 use crate::error::Result;
 use crate::float::Float;
-use crate::kernels::gemm::{MatRef, num_threads};
+use crate::kernels::gemm::MatRef;
 use std::cell::Cell;
 use std::ops::Range;
-
-/// Groups of images at most: the units handed to threads (and the weight gradient's partial sums).
-pub const GROUPS: usize = 8;
 
 /// Tiles per chunk at most: the transformed input of a chunk (`16 C TILES` elements) and its products
 /// (`16 O TILES`) stay within the core's 1 MiB L2 cache for 64 channels of `f32` at 128 tiles.
@@ -217,19 +216,6 @@ impl Geom {
     fn plan(&self, cout: usize) -> (usize, usize) {
         plan_groups(self.n, [self.c, cout, 9, self.oh, self.ow].iter().fold(self.n, |a, &v| a.saturating_mul(v)))
     }
-}
-
-/// Groups for `n` images (at most [`GROUPS`]) and the threads they run on for a call of `work`
-/// multiply-adds (1: the calling thread). The direct kernels cut their batches the same way.
-pub(super) fn plan_groups(n: usize, work: usize) -> (usize, usize) {
-    let groups = n.min(GROUPS);
-    let threads = if work >= PARALLEL_MIN { num_threads().min(groups).max(1) } else { 1 };
-    (groups, threads)
-}
-
-/// The images of group `g` of `groups` for `n` images.
-pub(super) fn group_images(n: usize, g: usize, groups: usize) -> Range<usize> {
-    n * g / groups..n * (g + 1) / groups
 }
 
 /// A run of tiles of one tile row: global tile row `row` of the chunk's group (image `row / th`, tile row
@@ -471,20 +457,6 @@ fn transform_output<T: Float>(
             }
         }
     }
-}
-
-/// Runs `f(group, part, serial)` for every group on `threads` threads (contiguous runs of groups) or on the
-/// calling thread. The direct kernels share it.
-pub(super) fn run<P: Send>(groups: usize, threads: usize, parts: Vec<P>, f: impl Fn(usize, P, bool) + Sync) {
-    if threads <= 1 {
-        parts.into_iter().enumerate().for_each(|(g, p)| f(g, p, false));
-        return;
-    }
-    let mut buckets: Vec<Vec<(usize, P)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (g, p) in parts.into_iter().enumerate() {
-        buckets[g * threads / groups].push((g, p));
-    }
-    crate::parallel::for_each(buckets, |b| b.into_iter().for_each(|(g, p)| f(g, p, true)));
 }
 
 /// The stride-1 3x3 correlation of `x` (geometry `g`) with the transformed kernels `u` `[16, cout, g.c]`,
