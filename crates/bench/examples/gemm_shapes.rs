@@ -9,7 +9,8 @@
 use std::time::Instant;
 use tapegrad::kernels::gemm::{Gemm, MatRef};
 
-/// name, m, k, n, a transposed, b transposed.
+/// name, m, k, n, a transposed, b transposed. A name starting with `linear` runs the fully-connected
+/// layer's product (`Gemm::linear_fresh`, with a bias, into a new buffer per call as `Var::linear` does).
 type Shape = (&'static str, usize, usize, usize, bool, bool);
 
 const BIG: &[Shape] = &[
@@ -21,6 +22,8 @@ const BIG: &[Shape] = &[
     ("w3 G W2", 256, 1024, 1024, false, false),
     ("w3 G^T h1", 1024, 256, 1024, true, false),
     ("w3 G^T x", 1024, 256, 784, true, false),
+    ("linear w3 x W1^T + b", 256, 784, 1024, false, true),
+    ("linear w3 h1 W2^T + b", 256, 1024, 1024, false, true),
 ];
 
 const MID: &[Shape] = &[
@@ -65,26 +68,36 @@ struct Case {
     av: MatRef,
     bv: MatRef,
     c: Vec<f32>,
+    /// `Some(bias)`: the product through `Gemm::linear_fresh`.
+    bias: Option<Vec<f32>>,
     /// Calls per sample: about 5 ms of work at 100 GFLOP/s.
     calls: usize,
     flops: f64,
 }
 
 impl Case {
-    fn new(&(_, m, k, n, ta, tb): &Shape) -> Case {
+    fn new(&(name, m, k, n, ta, tb): &Shape) -> Case {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 41) % 29) as f32 / 9.0 - 1.5).collect();
         let av = if ta { MatRef::row_major(k, m, 0, true) } else { MatRef::row_major(m, k, 0, false) };
         let bv = if tb { MatRef::row_major(n, k, 0, true) } else { MatRef::row_major(k, n, 0, false) };
         let calls = (250_000_000 / (m * k * n)).max(1);
-        Case { a, b, av, bv, c: vec![0.0; m * n], calls, flops: 2.0 * (m * k * n) as f64 }
+        let bias = name.starts_with("linear").then(|| (0..n).map(|j| (j % 7) as f32 / 7.0).collect());
+        Case { a, b, av, bv, c: vec![0.0; m * n], bias, calls, flops: 2.0 * (m * k * n) as f64 }
     }
 
     /// Seconds per call over one sample.
     fn sample(&mut self) -> f64 {
         let t = Instant::now();
         for _ in 0..self.calls {
-            f32::gemm(1.0, &self.a, self.av, &self.b, self.bv, 0.0, &mut self.c, 0);
+            match &self.bias {
+                Some(bias) => {
+                    let mut out = Vec::with_capacity(self.c.len());
+                    f32::linear_fresh(&self.a, self.av, &self.b, self.bv, Some(bias), &mut out);
+                    self.c = out;
+                }
+                None => f32::gemm(1.0, &self.a, self.av, &self.b, self.bv, 0.0, &mut self.c, 0),
+            }
         }
         t.elapsed().as_secs_f64() / self.calls as f64
     }

@@ -29,8 +29,7 @@ fn join_returns_both_results_and_runs_the_second_part_elsewhere_at_two_threads()
             let ((a, ta), (b, tb)) = join(
                 || {
                     // Long enough for a spinning helper to take the other part before this one ends.
-                    let t = Instant::now();
-                    while t.elapsed() < Duration::from_micros(50) {}
+                    std::thread::sleep(Duration::from_micros(50));
                     (lo.iter().sum::<u64>(), std::thread::current().id())
                 },
                 || (hi.iter().sum::<u64>(), std::thread::current().id()),
@@ -60,13 +59,7 @@ fn a_part_the_helper_has_not_started_is_taken_back_by_the_caller() {
         // Whichever thread ran it, the helper is free again and takes parts when they are long enough (a
         // few tries: a test running beside this one may hold the helper for a moment).
         let elsewhere = (0..5).any(|_| {
-            let (_, tb) = join(
-                || {
-                    let t = Instant::now();
-                    while t.elapsed() < Duration::from_millis(5) {}
-                },
-                || std::thread::current().id(),
-            );
+            let (_, tb) = join(|| std::thread::sleep(Duration::from_millis(5)), || std::thread::current().id());
             tb != here
         });
         assert!(elsewhere, "the helper did not take a 5 ms part ({taken_back} of 20 taken back)");
