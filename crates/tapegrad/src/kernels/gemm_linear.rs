@@ -2,12 +2,12 @@
 //!
 //! Asked for a row-major `x W^T`, the `gemm` crate computes the transposed problem `W x^T` and packs `W`
 //! from its stored rows, the slow layout for it; asked for a column-major output, it packs `x` and `W^T`
-//! the other way round. At w3's forward shapes, one thread (Intel Xeon, AVX-512, docs/performance.md,
-//! eighth round): `256 x 784 x 1024` 212-218 GFLOP/s column-major against 171-190 row-major, `256 x 1024 x
-//! 1024` likewise against 162-165 (with the padded copy). The column-major result then goes through a
-//! transpose, eight output rows at a time (each column of the result read as eight contiguous values and
-//! written to eight row streams; sixteen rows of `f32` thrash L1 on 4 KiB aliasing), which adds the bias
-//! on the way: 201-203 GFLOP/s with the transpose counted. Products this does not pay for (see
+//! the other way round. The column-major result then goes through a transpose, eight output rows at a time
+//! (each column of the result read as eight contiguous values and written to eight row streams; sixteen rows
+//! of `f32` thrash L1 on 4 KiB aliasing, and tiles writing whole cache lines were slower), which adds the bias
+//! on the way. At w3's forward shapes, one thread (Intel Xeon, AVX-512, docs/performance.md, eighth round):
+//! `256 x 784 x 1024` 203 GFLOP/s with the transpose counted against 185 row-major, `256 x 1024 x 1024` 200
+//! against 168 (with the padded copy); MKL's `linear` 196-197. Products this does not pay for (see
 //! [`takes_column_major`]) take [`Gemm::gemm`](super::Gemm::gemm)'s row-major path unchanged.
 
 use super::{Out, Padded, Ptr, Threads, checked_dims, column_split, parallelism, product};
