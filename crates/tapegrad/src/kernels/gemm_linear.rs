@@ -16,13 +16,16 @@ use super::{Out, Padded, Ptr, Threads, checked_dims, column_split, parallelism, 
 const ROWS: usize = 8;
 
 /// Whether `m x k x n` with the right operand `bv` takes the column-major path: `b` read transposed (a
-/// weight stored `[out, in]`), 128 to 384 rows, and a depth and a width of at least 512. Measured on one
-/// thread against the row-major product (docs/performance.md, eighth round): faster at `128 x 512 x 512`
-/// (166 against 134 GFLOP/s), `128 x 784 x 1024` (203 / 162), w3's two shapes with 256 rows, `384 x 1024 x
-/// 1024` (182 / 145-167) and `256 x 512 x 2048` (187 / 176); even at 512 rows; slower at 1024 rows (`1024 x
-/// 784 x 1024`: 171-173 / 197-212) and at `256 x 256 x 256` (179 / 200).
+/// weight stored `[out, in]`), 128 to 384 rows, a depth of at least 512 and a width of 512 to 1024. Measured
+/// on one thread against the row-major product (docs/performance.md, eighth round): faster at `128 x 512 x
+/// 512` (166 against 134 GFLOP/s), `128 x 784 x 1024` (203 / 162), w3's two shapes with 256 rows and `384 x
+/// 1024 x 1024` (182 / 145-167); even at 512 rows; slower at 1024 rows (`1024 x 784 x 1024`: 171-173 /
+/// 197-212) and at `256 x 256 x 256` (179 / 200). Wider outputs (`256 x 512 x 2048`: 187 / 176) stay
+/// row-major all the same: up to 1024 columns every threaded product of more than 64 rows is split in
+/// column halves ([`column_split`]), which this path follows, while wider ones are threaded by the crate;
+/// and the per-thread scratch buffer stays within `384 x 1024` elements.
 pub(super) fn takes_column_major(m: usize, k: usize, n: usize, bv: &super::MatRef) -> bool {
-    bv.rs == 1 && (128..=384).contains(&m) && k >= 512 && n >= 512
+    bv.rs == 1 && (128..=384).contains(&m) && k >= 512 && (512..=1024).contains(&n)
 }
 
 /// `a b`, plus `bias` in every row when given, written into `out`, an empty buffer with room for the

@@ -207,11 +207,14 @@ fn linear_products_equal_the_triple_loop_plus_bias_on_both_paths() {
             (64, 1024, 70, true, false),
             (130, 129, 128, true, false),
             (385, 512, 512, true, false),
+            (128, 512, 1025, true, false),
             (131, 520, 515, false, false),
         ] {
             let av = MatRef::row_major(m, k, 1, false);
             let bv = if tb { MatRef::row_major(n, k, 2, true) } else { MatRef::row_major(k, n, 2, false) };
             assert_eq!(linear::takes_column_major(m, k, n, &bv), column_major, "{m}x{k}x{n}");
+            // A threaded column-major product is always split in two (it never runs on one thread only).
+            assert!(!column_major || column_split(gemm::Parallelism::Rayon(2), m, &bv).is_some(), "{m}x{k}x{n}");
             let (a, b, bias) = (values(1 + m * k, 8), values(2 + k * n, 9), values(n, 10));
             for bias in [None, Some(&bias[..])] {
                 let want = naive_linear(&a, av, &b, bv, bias);
