@@ -98,7 +98,9 @@ pub(super) fn linear_fresh<T: Padded + super::super::gemm_small::Small>(
                 )
             };
             let bias = bias.map(|bias| &bias[j0..j1]);
-            transpose_into(&scratch[..m * cols], m, cols, dst, n, j0, bias);
+            // SAFETY: `dst` has room for the `m x n` output (checked above), `j0 + cols = j1 <= n`, and
+            // the other part, if any, writes the other columns.
+            unsafe { transpose_into(&scratch[..m * cols], m, cols, dst, n, j0, bias) };
         })
     };
     match column_split(parallelism(m.saturating_mul(k).saturating_mul(n)), m, &bv) {
@@ -115,11 +117,23 @@ pub(super) fn linear_fresh<T: Padded + super::super::gemm_small::Small>(
 
 /// Writes the column-major `m x cols` matrix `src` into columns `j0..j0 + cols` of the row-major output
 /// at `dst` (row stride `n`), adding `bias[j]` to column `j` when given.
-fn transpose_into<T: Padded>(src: &[T], m: usize, cols: usize, dst: Ptr<T>, n: usize, j0: usize, bias: Option<&[T]>) {
+///
+/// # Safety
+/// `dst` must be valid for writes of `m n` elements of `T` (aligned), and nothing else may read or write
+/// columns `j0..j0 + cols` of those rows meanwhile. (`src` and `j0 + cols <= n` are checked.)
+unsafe fn transpose_into<T: Padded>(
+    src: &[T],
+    m: usize,
+    cols: usize,
+    dst: Ptr<T>,
+    n: usize,
+    j0: usize,
+    bias: Option<&[T]>,
+) {
     assert!(src.len() == m * cols && j0 + cols <= n, "invariant: the transpose inside its matrices");
     // One output element: `(i, j)` of the part, from its value.
-    // SAFETY (for every `put`): `i < m` and `j < cols`, so `i n + j0 + j < m n`, inside the output's
-    // capacity (checked by the caller); the other part, if any, writes other columns.
+    // SAFETY (for every `put`): `i < m` and `j < cols`, so `i n + j0 + j < m n`, inside what `dst` may
+    // write (the function's contract), in this call's own columns.
     let put = |i: usize, j: usize, v: T| unsafe { dst.0.add(i * n + j0 + j).write(v) };
     let mut i = 0;
     while i + ROWS <= m {
