@@ -67,8 +67,9 @@ struct Helper {
 // SAFETY: `job` is written only by the caller holding `claimed` while the helper cannot read it (state
 // `IDLE`, or `POSTED` taken back to `IDLE` by the caller's compare-exchange), and read only by the helper
 // after its own compare-exchange from `POSTED` to `RUNNING` (acquire, pairing with the caller's store of
-// `POSTED`); the caller does not touch it again until it has seen `DONE`. The pointer it holds is sent to the helper thread, which is sound because the
-// closure behind it is `Send` (see `JobPtr`'s construction in `join`).
+// `POSTED`); the caller does not touch it again until it has seen `DONE`. The pointer it holds is sent to
+// the helper thread, which is sound because the closure behind it is `Send` (see `JobPtr`'s construction in
+// `join`).
 unsafe impl Sync for Helper {}
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -156,7 +157,7 @@ pub(crate) fn chunks_mut<T: Send>(out: &mut [T], align: usize, split: bool, f: i
     let mut chunks = Vec::with_capacity(parts);
     let (mut rest, mut at) = (out, 0);
     for i in 1..parts {
-        let cut = blocks * i / parts * align;
+        let cut = cut(blocks, i, parts) * align;
         let (chunk, tail) = rest.split_at_mut(cut - at);
         chunks.push((at, chunk));
         (rest, at) = (tail, cut);
@@ -173,8 +174,14 @@ fn split<P: Send>(mut items: Vec<P>, runs: usize, f: &(impl Fn(P) + Sync)) {
         return;
     }
     let left_runs = runs / 2;
-    let right = items.split_off(items.len() * left_runs / runs);
+    let right = items.split_off(cut(items.len(), left_runs, runs));
     join(|| split(items, left_runs, f), || split(right, runs - left_runs, f));
+}
+
+/// `floor(len i / parts)` without the product `len i` (which could overflow): where part `i` of `len` items
+/// cut into `parts` near-equal contiguous parts begins (`i <= parts`, `parts > 0`).
+pub(crate) fn cut(len: usize, i: usize, parts: usize) -> usize {
+    len / parts * i + len % parts * i / parts
 }
 
 /// A free helper, claimed for one job; `None` with a cap of one thread or when every helper is taken.

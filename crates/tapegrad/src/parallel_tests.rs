@@ -164,3 +164,18 @@ fn for_each_calls_every_item_once_in_order_within_each_run() {
         });
     }
 }
+
+#[test]
+fn cut_is_the_exact_floor_of_len_times_i_over_parts_even_where_that_product_overflows() {
+    for len in 0..200usize {
+        for parts in 1..12 {
+            for i in 0..=parts {
+                assert_eq!(cut(len, i, parts), len * i / parts, "{len} {i} {parts}");
+            }
+        }
+    }
+    // `usize::MAX * 2` overflows; the cut does not, and the parts still cover everything.
+    assert_eq!(cut(usize::MAX, 3, 3), usize::MAX);
+    assert_eq!(cut(usize::MAX, 1, 2), usize::MAX / 2);
+    assert_eq!(cut(usize::MAX - 1, 2, 4), (usize::MAX - 1) / 2);
+}

@@ -393,6 +393,56 @@ fn column_split(par: gemm::Parallelism, m: usize, bv: &MatRef) -> Option<usize> 
     (threads >= 2 && (128..=1024).contains(&n) && 64 < m).then(|| n / 128 * 64)
 }
 
+/// `dst = beta dst + alpha a b` by the crate, `dst` the `m x bv.cols` matrix at `dst.0` with column and row
+/// strides `dst.1`, `dst.2` (read only when `read_dst`): the one place that spells out the crate's argument
+/// order (`n` before `k`, column strides before row strides, its `alpha` scaling `dst` and its `beta` the
+/// product).
+///
+/// # Safety
+/// `av` and `bv` must lie inside `a` and `b` with strides that fit in `isize` ([`checked_dims`] checks both;
+/// `bv` may be a column range of a checked view), `av.cols == bv.rows == k`, `av.rows == m`, and `dst` must
+/// be valid for writes (and reads, with `read_dst`) at every `i dst.2 + j dst.1` for `i < m`, `j < bv.cols`,
+/// with nothing else accessing those elements meanwhile. `T` must be `f32` or `f64`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn crate_gemm<T: 'static>(
+    m: usize,
+    k: usize,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    dst: (*mut T, isize, isize),
+    read_dst: bool,
+    alpha: T,
+    beta: T,
+    par: gemm::Parallelism,
+) {
+    // SAFETY: the caller's contract; the offsets are inside the slices (their views fit).
+    unsafe {
+        gemm::gemm(
+            m,
+            bv.cols,
+            k,
+            dst.0,
+            dst.1,
+            dst.2,
+            read_dst,
+            a.as_ptr().add(av.offset),
+            av.cs as isize,
+            av.rs as isize,
+            b.as_ptr().add(bv.offset),
+            bv.cs as isize,
+            bv.rs as isize,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
 /// The checked call into the GEMM crate.
 #[allow(clippy::too_many_arguments)]
 fn kernel<T: Padded>(
@@ -423,7 +473,7 @@ fn kernel<T: Padded>(
     // j < n, and writes `dst + i n + j` for i < m, j < n. `checked_dims` bounds the largest offsets read by
     // the slices' lengths, computed with checked arithmetic (`MatRef::end`), so no bound can wrap to a
     // small number; it also checks that every stride fits in `isize`, so the casts in `call` keep their
-    // values, and the `add`s stay inside (or one past) their allocations. The output lies inside `c`
+    // values, and the `add`s in `crate_gemm` stay inside (or one past) their allocations. The output lies inside `c`
     // (checked above) or inside the fresh buffer's spare capacity of at least `m n` elements (checked
     // above). `c` and the buffer are borrowed mutably, so nothing else reads or writes them meanwhile, and
     // `a`, `b` are shared borrows that cannot alias them. The crate computes `dst = alpha_dst * dst +
@@ -432,29 +482,10 @@ fn kernel<T: Padded>(
     // dispatches on. Split by columns, the two calls read the same operands and write disjoint columns
     // `0..j` and `j..n` of the same rows (`bv.cols(j..n)` starts `j` columns in, `dst + j` likewise), so
     // they may run at the same time; `join` returns only when both have. A half that reads a padded copy
-    // of its columns reads it through the copy's view, checked to lie inside the copy.
+    // of its columns reads it through the copy's view, checked to lie inside the copy. (`crate_gemm`'s
+    // contract, met by all of this: `dst` with row stride `n` covers `m` rows and `bv.cols` columns.)
     let call = |par, b: &[T], bv: MatRef, dst: Ptr<T>| unsafe {
-        gemm::gemm(
-            m,
-            bv.cols,
-            k,
-            dst.0,
-            1,
-            n as isize,
-            read_dst,
-            a.as_ptr().add(av.offset),
-            av.cs as isize,
-            av.rs as isize,
-            b.as_ptr().add(bv.offset),
-            bv.cs as isize,
-            bv.rs as isize,
-            beta,
-            alpha,
-            false,
-            false,
-            false,
-            par,
-        )
+        crate_gemm(m, k, a, av, b, bv, (dst.0, 1, n as isize), read_dst, alpha, beta, par)
     };
     match column_split(par, m, &bv) {
         Some(j) => {

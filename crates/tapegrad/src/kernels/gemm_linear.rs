@@ -71,29 +71,21 @@ pub(super) fn linear_fresh<T: Padded + super::super::gemm_small::Small>(
             let bv = bv.with_cols(j0, j1);
             // SAFETY: `checked_dims` bounded every element the views reach by their slices' lengths and
             // their strides by `isize::MAX` (`MatRef::fits`), and `with_cols` keeps columns `j0..j1 <= n`
-            // of that view; the kernel writes `m` rows and `cols` columns at row stride 1 and column stride
-            // `m`, inside the scratch's `m cols` elements (grown just above), reading none of them. `T` is
-            // `f32` or `f64`, which the crate dispatches on.
+            // of that view (`crate_gemm`'s contract); the kernel writes `m` rows and `cols` columns at row
+            // stride 1 and column stride `m`, inside the scratch's `m cols` elements (grown just above),
+            // reading none of them. `T` is `f32` or `f64`, which the crate dispatches on.
             unsafe {
-                gemm::gemm(
+                super::crate_gemm(
                     m,
-                    cols,
                     k,
-                    scratch.as_mut_ptr(),
-                    m as isize,
-                    1,
+                    a,
+                    av,
+                    b,
+                    bv,
+                    (scratch.as_mut_ptr(), m as isize, 1),
                     false,
-                    a.as_ptr().add(av.offset),
-                    av.cs as isize,
-                    av.rs as isize,
-                    b.as_ptr().add(bv.offset),
-                    bv.cs as isize,
-                    bv.rs as isize,
-                    T::zero(),
                     T::one(),
-                    false,
-                    false,
-                    false,
+                    T::zero(),
                     gemm::Parallelism::None,
                 )
             };

@@ -20,7 +20,7 @@ pub(super) fn plan_groups(n: usize, work: usize) -> (usize, usize) {
 
 /// The images of group `g` of `groups` for `n` images.
 pub(super) fn group_images(n: usize, g: usize, groups: usize) -> Range<usize> {
-    n * g / groups..n * (g + 1) / groups
+    crate::parallel::cut(n, g, groups)..crate::parallel::cut(n, g + 1, groups)
 }
 
 /// Runs `f(group, part, serial)` for every group on `threads` threads (contiguous runs of groups) or on the
